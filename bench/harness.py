@@ -1,0 +1,240 @@
+"""What the benchmarks share: fresh databases, a real server process, percentiles, CPU time.
+
+The server is started the way an operator starts it (`python -m tradetalk.cli serve`) on a free
+loopback port, against a database made for the run and dropped afterwards, and it runs the
+same tradetalk package the benchmark itself imports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import platform
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import timeit
+import uuid
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+import tradetalk
+
+T = TypeVar("T")
+
+DATABASES = ("sqlite", "postgresql")
+PG_ADMIN_URL = os.environ.get("TRADETALK_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+SERVER_KEY = "bench-server-key-" + secrets.token_hex(8)
+SECRET_KEY = "bench-secret-" + secrets.token_hex(24)
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """Run the load generator on uvloop when installed (as uvicorn runs the server).
+
+    SIGTERM stops it like Ctrl-C does, so the server is stopped and the database dropped."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvicorn[standard] brings it
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def percentiles(seconds: Sequence[float]) -> dict[str, float]:
+    """p50/p95/p99/max/mean of latencies, in milliseconds (nearest-rank)."""
+    if not seconds:
+        return {"p50_ms": math.nan, "p95_ms": math.nan, "p99_ms": math.nan, "max_ms": math.nan}
+    ordered = sorted(seconds)
+
+    def rank(p: float) -> float:
+        return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)] * 1000
+
+    return {
+        "p50_ms": round(rank(50), 3),
+        "p95_ms": round(rank(95), 3),
+        "p99_ms": round(rank(99), 3),
+        "max_ms": round(ordered[-1] * 1000, 3),
+        "mean_ms": round(sum(ordered) / len(ordered) * 1000, 3),
+    }
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on, with a CPU yardstick to scale them by.
+
+    `python_loop_us` is the best time of `sum(range(1000))`: roughly 5-10 us on a current desktop
+    core; a larger figure means a slower (or busier) machine, and CPU times scale with it."""
+    loop = min(timeit.repeat("sum(range(1000))", number=2000, repeat=5)) / 2000
+    return {
+        "cpus": os.cpu_count(),
+        "python_loop_us": round(loop * 1e6, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def emit(document: dict[str, Any], out: Path | None) -> None:
+    """Print the result as JSON (and write it to --out)."""
+    text = json.dumps(document, indent=2, sort_keys=False)
+    print(text)
+    if out is not None:
+        out.write_text(text + "\n")
+
+
+def progress(message: str) -> None:
+    """Progress goes to stderr; stdout carries only the JSON document."""
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def workdir() -> Iterator[Path]:
+    """A scratch folder for SQLite files and server logs, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="tradetalk-bench-") as path:
+        yield Path(path)
+
+
+async def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+@asynccontextmanager
+async def fresh_database(kind: str, folder: Path) -> AsyncIterator[str]:
+    """A new, empty database of this kind (plain URL); a PostgreSQL one is dropped after."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'bench.db'}"
+        return
+    if kind != "postgresql":
+        raise ValueError(f"unknown database kind {kind!r}")
+    name = f"tradetalk_bench_{uuid.uuid4().hex[:10]}"
+    await _pg_admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{PG_ADMIN_URL.rpartition('/')[0]}/{name}"
+    finally:
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class Server:
+    """`tradetalk serve` in its own process on a free loopback port."""
+
+    def __init__(self, database_url: str, folder: Path, **settings: str) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log_path = folder / f"server-{self.port}.log"
+        package_root = str(Path(tradetalk.__file__).resolve().parents[1])
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("TRADETALK_")}
+        self.env |= {
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [package_root, os.environ.get("PYTHONPATH")])
+            ),
+            "TRADETALK_DATABASE_URL": database_url,
+            "TRADETALK_SECRET_KEY": SECRET_KEY,
+            "TRADETALK_SERVER_API_KEY": SERVER_KEY,
+            "TRADETALK_RATE_LIMITS": "false",
+            "TRADETALK_LOG_LEVEL": "WARNING",
+        }
+        self.env |= {f"TRADETALK_{name.upper()}": value for name, value in settings.items()}
+        self.folder = folder
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def __aenter__(self) -> Server:
+        with self.log_path.open("wb") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "tradetalk.cli", "serve", "--port", str(self.port),
+                env=self.env, cwd=self.folder, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        deadline = time.monotonic() + 60
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=2) as client:
+            while time.monotonic() < deadline:
+                if self.process.returncode is not None:
+                    raise RuntimeError(f"server exited early:\n{self.log_path.read_text()}")
+                try:
+                    if (await client.get("/readyz")).status_code == 200:
+                        return self
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+        await self.__aexit__()
+        raise RuntimeError(f"server never became ready:\n{self.log_path.read_text()}")
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self.process is None:
+            return
+        if self.process.returncode is None:
+            self.process.terminate()
+            try:
+                await asyncio.wait_for(self.process.wait(), 15)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+        self.process = None
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process has used so far (all its threads)."""
+        assert self.process is not None
+        stat = Path(f"/proc/{self.process.pid}/stat").read_text()
+        # Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+    def errors_logged(self) -> str:
+        """The server's log (WARNING and above), for the report when something failed."""
+        return self.log_path.read_text()[-4000:]
+
+    def client(self, *, connections: int, token: str | None = None) -> httpx.AsyncClient:
+        """A keep-alive HTTP/1.1 client with a pool of `connections`."""
+        headers = {"Authorization": f"Bearer {token or SERVER_KEY}"}
+        return httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=60,
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        )
+
+
+async def gather_limited(
+    calls: Sequence[Callable[[], Coroutine[Any, Any, T]]], concurrency: int
+) -> list[T]:
+    """Run the calls with at most `concurrency` in flight (seeding through the API)."""
+    results: list[T | None] = [None] * len(calls)
+    queue = iter(enumerate(calls))
+
+    async def worker() -> None:
+        for index, call in queue:
+            results[index] = await call()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return results  # type: ignore[return-value]
+
+
+def parse_databases(value: str) -> list[str]:
+    """`sqlite,postgresql` -> the list, checked."""
+    kinds = [part.strip() for part in value.split(",") if part.strip()]
+    unknown = sorted(set(kinds) - set(DATABASES))
+    if unknown or not kinds:
+        raise SystemExit(f"--databases takes a comma-separated subset of {', '.join(DATABASES)}")
+    return kinds

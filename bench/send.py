@@ -1,0 +1,339 @@
+"""Send throughput and latency through a real server, beside the database's raw commit rate.
+
+For each database (SQLite, PostgreSQL) and each concurrency level this measures, in one run:
+
+- send: `POST /v1/conversations/{id}/messages` from many users over many conversations, each
+  request authorised, stored, fanned out (event rows) and committed before its 201;
+- raw_commit: the same database, driver, engine settings and pool as the app (tradetalk's own
+  `Database`, so the same pragmas: WAL, synchronous=NORMAL, BEGIN IMMEDIATE on SQLite) doing a
+  bare `INSERT one row; COMMIT` loop into a scratch table shaped like `messages`, at the same
+  concurrency;
+- ratio = send rate / raw commit rate (the design asks for at least 0.5), and the server's CPU
+  time per message (from /proc/<pid>/stat), which the design compares with Synapse's ~23 ms.
+
+The load generator and the server share the machine's cores. Prints one JSON document.
+
+    python bench/send.py [--quick] [--databases sqlite,postgresql] [--concurrency 16,64]
+                         [--duration 10] [--conversations 1000] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, MetaData, String, Table, Text, func, insert, select
+
+from harness import (
+    Server,
+    emit,
+    fresh_database,
+    gather_limited,
+    machine,
+    parse_databases,
+    percentiles,
+    progress,
+    run,
+    workdir,
+)
+from tradetalk.config import Settings
+from tradetalk.db import Database
+from tradetalk.kit.orm import BigIntId, UTCDateTime
+
+TARGET_RATIO = 0.5
+SELLER_SHARE = 10  # conversations per seller: sellers are busier than buyers
+BODY = "Hi! Is the 1921 Morgan dollar still available, and can you ship it tomorrow? #{n}"
+
+scratch = MetaData()
+# Shaped like `messages` (same column types, an autoincrement key), but with no indexes,
+# foreign keys or triggers beyond the primary key: the cheapest durable write of such a row.
+raw_commits = Table(
+    "bench_raw_commits",
+    scratch,
+    Column("id", BigIntId, primary_key=True, autoincrement=True),
+    Column("conversation_id", BigInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("sender_id", String(64)),
+    Column("sender_role", String(16), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("client_message_id", String(100)),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    user_id: str
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    conversation_id: int
+    buyer: Party
+    seller: Party
+
+
+async def seed(server: Server, conversations: int) -> list[Thread]:
+    """Users, transactions, tokens and open conversations, all through the server API."""
+    sellers = [f"seller-{i}" for i in range(max(1, conversations // SELLER_SHARE))]
+    buyers = [f"buyer-{i}" for i in range(conversations)]
+    async with server.client(connections=16) as api:
+
+        async def put_user(user_id: str) -> None:
+            body = {"display_name": user_id.title(), "email": f"{user_id}@example.com"}
+            (await api.put(f"/v1/users/{user_id}", json=body)).raise_for_status()
+
+        async def token(user_id: str) -> Party:
+            response = await api.post(f"/v1/users/{user_id}/tokens", json={"ttl_seconds": 86400})
+            response.raise_for_status()
+            return Party(user_id, response.json()["token"])
+
+        async def deal(index: int) -> None:
+            body = {
+                "buyer_id": buyers[index],
+                "seller_id": sellers[index % len(sellers)],
+                "title": f"Item {index}",
+                "status": "paid",
+                "amount_minor": 12500,
+                "currency": "USD",
+            }
+            (await api.put(f"/v1/transactions/txn-{index}", json=body)).raise_for_status()
+
+        users = sellers + buyers
+        await gather_limited([lambda u=u: put_user(u) for u in users], 16)  # type: ignore[misc]
+        parties = await gather_limited([lambda u=u: token(u) for u in users], 16)  # type: ignore[misc]
+        by_id = {p.user_id: p for p in parties}
+        await gather_limited([lambda i=i: deal(i) for i in range(conversations)], 16)  # type: ignore[misc]
+
+        async def open_conversation(index: int) -> Thread:
+            buyer = by_id[buyers[index]]
+            response = await api.get(
+                f"/v1/transactions/txn-{index}/conversation",
+                headers={"Authorization": f"Bearer {buyer.token}"},
+            )
+            response.raise_for_status()
+            seller = by_id[sellers[index % len(sellers)]]
+            return Thread(response.json()["id"], buyer, seller)
+
+        return await gather_limited(
+            [lambda i=i: open_conversation(i) for i in range(conversations)],  # type: ignore[misc]
+            16,
+        )
+
+
+async def drive_sends(
+    server: Server,
+    threads: list[Thread],
+    *,
+    concurrency: int,
+    duration: float,
+    client_ids: bool,
+    seed_value: int,
+) -> dict[str, Any]:
+    """`concurrency` clients sending back to back for `duration` seconds."""
+    rng = random.Random(seed_value)
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    counter = 0
+    async with server.client(connections=concurrency) as api:
+
+        async def sender() -> None:
+            nonlocal counter
+            while time.perf_counter() < deadline:
+                thread = rng.choice(threads)
+                party = thread.buyer if rng.random() < 0.5 else thread.seller
+                counter += 1
+                body: dict[str, Any] = {"body": BODY.format(n=counter)}
+                if client_ids:
+                    body["client_message_id"] = uuid.uuid4().hex
+                started = time.perf_counter()
+                response = await api.post(
+                    f"/v1/conversations/{thread.conversation_id}/messages",
+                    json=body,
+                    headers={"Authorization": f"Bearer {party.token}"},
+                )
+                elapsed = time.perf_counter() - started
+                statuses[response.status_code] += 1
+                if response.status_code == 201:
+                    latencies.append(elapsed)
+
+        cpu_before = server.cpu_seconds()
+        client_cpu_before = time.process_time()
+        started = time.perf_counter()
+        deadline = started + duration
+        await asyncio.gather(*(sender() for _ in range(concurrency)))
+        seconds = time.perf_counter() - started
+        server_cpu = server.cpu_seconds() - cpu_before
+        client_cpu = time.process_time() - client_cpu_before
+    sent = len(latencies)
+    errors = {str(code): n for code, n in statuses.items() if code != 201}
+    return {
+        "messages": sent,
+        "seconds": round(seconds, 3),
+        "per_second": round(sent / seconds, 1),
+        "latency": percentiles(latencies),
+        "errors": errors,
+        "server_cpu_seconds": round(server_cpu, 3),
+        "server_cpu_ms_per_message": round(server_cpu / sent * 1000, 3) if sent else None,
+        "client_cpu_ms_per_message": round(client_cpu / sent * 1000, 3) if sent else None,
+    }
+
+
+async def raw_commit_rate(
+    database: Database, *, concurrency: int, duration: float
+) -> dict[str, Any]:
+    """`INSERT one row; COMMIT` back to back from `concurrency` tasks, through the app's engine."""
+    latencies: list[float] = []
+    counter = 0
+
+    async def committer(worker: int) -> None:
+        nonlocal counter
+        while time.perf_counter() < deadline:
+            counter += 1
+            row = {
+                "conversation_id": worker,
+                "seq": counter,
+                "kind": "text",
+                "sender_id": f"buyer-{worker}",
+                "sender_role": "buyer",
+                "body": BODY.format(n=counter),
+                "client_message_id": uuid.uuid4().hex,
+                "created_at": datetime.now(UTC),
+            }
+            begun = time.perf_counter()
+            async with database.write_engine.begin() as connection:
+                await connection.execute(insert(raw_commits), row)
+            latencies.append(time.perf_counter() - begun)
+
+    started = time.perf_counter()
+    deadline = started + duration
+    await asyncio.gather(*(committer(w) for w in range(concurrency)))
+    seconds = time.perf_counter() - started
+    return {
+        "commits": len(latencies),
+        "seconds": round(seconds, 3),
+        "per_second": round(len(latencies) / seconds, 1),
+        "latency": percentiles(latencies),
+    }
+
+
+async def count_rows(database: Database, table: str) -> int:
+    """Rows in one of the app's tables (to check every acknowledged send was stored)."""
+    from tradetalk.models import metadata
+
+    async with database.write_engine.connect() as connection:
+        stmt = select(func.count()).select_from(metadata.tables[table])
+        return int((await connection.execute(stmt)).scalar_one())
+
+
+async def bench_database(kind: str, options: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    """Every measurement for one kind of database, on a fresh database of that kind."""
+    async with fresh_database(kind, folder) as url, Server(url, folder) as server:
+        progress(f"{kind}: seeding {options.conversations} conversations through the API")
+        began = time.perf_counter()
+        threads = await seed(server, options.conversations)
+        seeded = time.perf_counter() - began
+        database = Database(Settings(database_url=url))
+        try:
+            async with database.write_engine.begin() as connection:
+                await connection.run_sync(scratch.create_all)
+            if options.warmup > 0:
+                await drive_sends(
+                    server, threads, concurrency=min(options.concurrency), duration=options.warmup,
+                    client_ids=options.client_ids, seed_value=0,
+                )  # fmt: skip
+            levels: dict[str, Any] = {}
+            for concurrency in options.concurrency:
+                progress(f"{kind}: raw commits at concurrency {concurrency}")
+                raw = await raw_commit_rate(
+                    database, concurrency=concurrency, duration=options.duration
+                )
+                progress(f"{kind}: sends at concurrency {concurrency}")
+                send = await drive_sends(
+                    server, threads, concurrency=concurrency, duration=options.duration,
+                    client_ids=options.client_ids, seed_value=concurrency,
+                )  # fmt: skip
+                ratio = send["per_second"] / raw["per_second"] if raw["per_second"] else None
+                levels[str(concurrency)] = {
+                    "send": send,
+                    "raw_commit": raw,
+                    "ratio": round(ratio, 3) if ratio is not None else None,
+                    "meets_target": ratio is not None and ratio >= TARGET_RATIO,
+                }
+            stored = {
+                "messages": await count_rows(database, "messages"),
+                "events": await count_rows(database, "events"),
+            }
+        finally:
+            await database.dispose()
+        acknowledged = sum(level["send"]["messages"] for level in levels.values())
+        return {
+            "setup": {
+                "conversations": len(threads),
+                "users": len(
+                    {t.buyer.user_id for t in threads} | {t.seller.user_id for t in threads}
+                ),
+                "seed_seconds": round(seeded, 2),
+                "client_message_id": options.client_ids,
+                "server_pool": "app defaults",
+            },
+            "concurrency": levels,
+            # Warm-up sends are stored too; every measured 201 must be among the stored rows.
+            "stored": stored | {"acknowledged_in_measurements": acknowledged},
+        }
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--databases", type=parse_databases, default="sqlite,postgresql")
+    parser.add_argument(
+        "--concurrency",
+        type=lambda v: [int(x) for x in v.split(",")],
+        default=[16, 64],
+        help="comma-separated concurrency levels (default 16,64)",
+    )
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of unmeasured sends")
+    parser.add_argument("--conversations", type=int, default=1000)
+    parser.add_argument(
+        "--no-client-id",
+        dest="client_ids",
+        action="store_false",
+        help="send without client_message_id (skips the idempotency lookup and lock)",
+    )
+    parser.add_argument("--quick", action="store_true", help="a few seconds: smoke run only")
+    parser.add_argument("--out", type=Path, help="also write the JSON here")
+    options = parser.parse_args()
+    if options.quick:
+        options.duration, options.warmup, options.conversations = 0.5, 0.0, 6
+        options.concurrency = [4]
+    return options
+
+
+async def main(options: argparse.Namespace) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "benchmark": "send",
+        "quick": options.quick,
+        "target": f"send rate >= {TARGET_RATIO} x raw commit rate at the same concurrency",
+        "machine": machine(),
+        "duration_seconds": options.duration,
+    }
+    with workdir() as folder:
+        for kind in options.databases:
+            document[kind] = await bench_database(kind, options, folder)
+    return document
+
+
+if __name__ == "__main__":
+    arguments = parse_args()
+    emit(run(main(arguments)), arguments.out)

@@ -1,0 +1,1 @@
+"""Users synced from the operator, user tokens and the server API key."""

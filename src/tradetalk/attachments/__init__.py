@@ -1,0 +1,1 @@
+"""Attachments: upload, content checks, sanitising (images re-encoded), storage backends."""

@@ -1,0 +1,1 @@
+"""Conversations, their participants, messages, read state and search."""

@@ -1,0 +1,380 @@
+"""Every query of conversations and messages, including who may see what."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tradetalk.accounts.models import User
+from tradetalk.conversations.models import (
+    Conversation,
+    ConversationKind,
+    Message,
+    MessageKind,
+    Participant,
+)
+from tradetalk.errors import NotFound
+from tradetalk.kit.orm import dialect_name
+from tradetalk.marketplace.models import Transaction
+
+
+@dataclass(slots=True)
+class ConversationView:
+    """A conversation with what its viewer needs to render it."""
+
+    conversation: Conversation
+    me: Participant
+    members: list[tuple[Participant, User]]
+    transaction: Transaction | None
+    unread_count: int
+    last_message: Message | None
+
+
+async def get_visible(session: AsyncSession, conversation_id: int, user_id: str) -> Conversation:
+    """The conversation if `user_id` takes part in it; NotFound otherwise (never 403)."""
+    stmt = (
+        select(Conversation)
+        .join(Participant, Participant.conversation_id == Conversation.id)
+        .where(Conversation.id == conversation_id, Participant.user_id == user_id)
+    )
+    conversation = (await session.scalars(stmt)).one_or_none()
+    if conversation is None:
+        raise NotFound("No such conversation.")
+    return conversation
+
+
+async def for_transaction(session: AsyncSession, transaction_id: str) -> Conversation | None:
+    """The conversation of a transaction, if it has been opened."""
+    stmt = select(Conversation).where(Conversation.transaction_id == transaction_id)
+    return (await session.scalars(stmt)).one_or_none()
+
+
+async def direct_between(session: AsyncSession, direct_key: str) -> Conversation | None:
+    """The direct conversation of a pair of users, if any."""
+    stmt = select(Conversation).where(Conversation.direct_key == direct_key)
+    return (await session.scalars(stmt)).one_or_none()
+
+
+async def direct_started_since(
+    session: AsyncSession, user_id: str, since: datetime
+) -> list[datetime]:
+    """When this user started direct conversations since `since`, oldest first."""
+    stmt = (
+        select(Conversation.created_at)
+        .where(
+            Conversation.created_by == user_id,
+            Conversation.kind == ConversationKind.DIRECT.value,
+            Conversation.created_at >= since,
+        )
+        .order_by(Conversation.created_at)
+    )
+    return list(await session.scalars(stmt))
+
+
+async def participants(session: AsyncSession, conversation_id: int) -> list[Participant]:
+    """The members of a conversation."""
+    stmt = select(Participant).where(Participant.conversation_id == conversation_id)
+    return list(await session.scalars(stmt))
+
+
+async def participant_ids(session: AsyncSession, conversation_id: int) -> list[str]:
+    """The user ids of a conversation's members."""
+    stmt = select(Participant.user_id).where(Participant.conversation_id == conversation_id)
+    return list(await session.scalars(stmt))
+
+
+async def lock(session: AsyncSession, conversation_id: int) -> bool:
+    """Hold the conversation's row lock until commit; False when there was nothing to take
+    because the transaction already excludes other writers (SQLite's BEGIN IMMEDIATE)."""
+    if dialect_name(session) == "sqlite":
+        return False
+    await session.execute(
+        select(Conversation.id).where(Conversation.id == conversation_id).with_for_update()
+    )
+    return True
+
+
+async def next_seq(session: AsyncSession, conversation_id: int, now: datetime) -> int:
+    """Reserve the next position in the thread (and lock the conversation row)."""
+    result = await session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .values(last_seq=Conversation.last_seq + 1, last_message_at=now)
+        .returning(Conversation.last_seq)
+        .execution_options(synchronize_session=False)
+    )
+    return result.scalar_one()
+
+
+async def record_activity(
+    session: AsyncSession, conversation_id: int, sender_id: str | None, message: Message
+) -> None:
+    """Move the conversation to the top of every member's inbox; the sender has read it all.
+
+    A system item (no sender) moves the conversation up without reading it for anyone."""
+    is_sender = Participant.user_id == sender_id if sender_id is not None else false()
+    await session.execute(
+        update(Participant)
+        .where(Participant.conversation_id == conversation_id)
+        .values(
+            last_activity_at=message.created_at,
+            last_read_seq=case((is_sender, message.seq), else_=Participant.last_read_seq),
+            last_read_message_id=case(
+                (is_sender, message.id), else_=Participant.last_read_message_id
+            ),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def by_client_id(
+    session: AsyncSession, conversation_id: int, sender_id: str, client_message_id: str
+) -> Message | None:
+    """The message this sender already stored under this client id, if any."""
+    stmt = select(Message).where(
+        Message.conversation_id == conversation_id,
+        Message.sender_id == sender_id,
+        Message.client_message_id == client_message_id,
+    )
+    return (await session.scalars(stmt)).one_or_none()
+
+
+async def message_in(
+    session: AsyncSession, conversation_id: int, message_id: int
+) -> Message | None:
+    """A message, only if it belongs to this conversation."""
+    stmt = select(Message).where(
+        Message.id == message_id, Message.conversation_id == conversation_id
+    )
+    return (await session.scalars(stmt)).one_or_none()
+
+
+async def message_visible_to(
+    session: AsyncSession, message_id: int, user_id: str
+) -> Message | None:
+    """A message, only if `user_id` takes part in its conversation."""
+    stmt = (
+        select(Message)
+        .join(
+            Participant,
+            and_(
+                Participant.conversation_id == Message.conversation_id,
+                Participant.user_id == user_id,
+            ),
+        )
+        .where(Message.id == message_id)
+    )
+    return (await session.scalars(stmt)).one_or_none()
+
+
+def _unread_filter(user_id: str, after_seq: Any) -> list[ColumnElement[bool]]:
+    return [
+        Message.seq > after_seq,
+        Message.kind != MessageKind.SYSTEM.value,
+        Message.sender_id != user_id,
+    ]
+
+
+async def unread_count(
+    session: AsyncSession, conversation_id: int, user_id: str, after_seq: int
+) -> int:
+    """The other party's items after a read marker, system items excluded."""
+    stmt = (
+        select(func.count())
+        .select_from(Message)
+        .where(Message.conversation_id == conversation_id, *_unread_filter(user_id, after_seq))
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def page_messages(
+    session: AsyncSession, conversation_id: int, *, before_seq: int | None, limit: int
+) -> list[Message]:
+    """Up to limit+1 items of a thread, newest first, older than `before_seq`."""
+    stmt = select(Message).where(Message.conversation_id == conversation_id)
+    if before_seq is not None:
+        stmt = stmt.where(Message.seq < before_seq)
+    stmt = stmt.order_by(Message.seq.desc()).limit(limit + 1)
+    return list(await session.scalars(stmt))
+
+
+async def _members(
+    session: AsyncSession, conversation_ids: Sequence[int]
+) -> dict[int, list[tuple[Participant, User]]]:
+    stmt = (
+        select(Participant, User)
+        .join(User, User.id == Participant.user_id)
+        .where(Participant.conversation_id.in_(conversation_ids))
+        .order_by(Participant.conversation_id, Participant.role)
+    )
+    members: dict[int, list[tuple[Participant, User]]] = {cid: [] for cid in conversation_ids}
+    for participant, user in (await session.execute(stmt)).tuples():
+        members[participant.conversation_id].append((participant, user))
+    return members
+
+
+async def _last_messages(
+    session: AsyncSession, conversations: Sequence[Conversation]
+) -> dict[int, Message]:
+    ids = [c.id for c in conversations if c.last_seq > 0]
+    if not ids:
+        return {}
+    # A join on the conversation's last_seq rather than `(conversation_id, seq) IN (...)`:
+    # SQLite turns the row-value IN list into a scan of the whole messages index.
+    stmt = (
+        select(Message)
+        .join(
+            Conversation,
+            and_(
+                Conversation.id == Message.conversation_id,
+                Conversation.last_seq == Message.seq,
+            ),
+        )
+        .where(Conversation.id.in_(ids))
+    )
+    return {m.conversation_id: m for m in await session.scalars(stmt)}
+
+
+async def view(session: AsyncSession, conversation: Conversation, user_id: str) -> ConversationView:
+    """One conversation with its members, transaction, unread count and last message."""
+    members = (await _members(session, [conversation.id]))[conversation.id]
+    me = next((p for p, _ in members if p.user_id == user_id), None)
+    if me is None:  # support reading in a dispute: a reader with nothing unread, never stored
+        me = Participant(
+            conversation_id=conversation.id,
+            user_id=user_id,
+            role="support",
+            last_read_seq=conversation.last_seq,
+            last_read_message_id=None,
+            last_activity_at=conversation.last_message_at,
+            joined_at=conversation.created_at,
+        )
+    transaction = (
+        await session.get(Transaction, conversation.transaction_id)
+        if conversation.transaction_id
+        else None
+    )
+    last = (await _last_messages(session, [conversation])).get(conversation.id)
+    unread = await unread_count(session, conversation.id, user_id, me.last_read_seq)
+    return ConversationView(conversation, me, members, transaction, unread, last)
+
+
+async def inbox(
+    session: AsyncSession,
+    user_id: str,
+    *,
+    after: tuple[datetime, int] | None,
+    limit: int,
+) -> list[ConversationView]:
+    """Up to limit+1 of a user's conversations with messages, by latest activity."""
+    unread = (
+        select(func.count())
+        .select_from(Message)
+        .where(
+            Message.conversation_id == Participant.conversation_id,
+            *_unread_filter(user_id, Participant.last_read_seq),
+        )
+        .correlate(Participant)
+        .scalar_subquery()
+    )
+    stmt = (
+        select(Participant, Conversation, Transaction, unread)
+        .join(Conversation, Conversation.id == Participant.conversation_id)
+        .outerjoin(Transaction, Transaction.id == Conversation.transaction_id)
+        .where(Participant.user_id == user_id, Participant.last_activity_at.is_not(None))
+    )
+    if after is not None:
+        at, conversation_id = after
+        stmt = stmt.where(
+            or_(
+                Participant.last_activity_at < at,
+                and_(
+                    Participant.last_activity_at == at,
+                    Participant.conversation_id < conversation_id,
+                ),
+            )
+        )
+    stmt = stmt.order_by(
+        Participant.last_activity_at.desc(), Participant.conversation_id.desc()
+    ).limit(limit + 1)
+    rows = (await session.execute(stmt)).tuples().all()
+    if not rows:
+        return []
+    conversations = [conversation for _, conversation, _, _ in rows]
+    members = await _members(session, [c.id for c in conversations])
+    last = await _last_messages(session, conversations)
+    return [
+        ConversationView(
+            conversation,
+            me,
+            members[conversation.id],
+            transaction,
+            int(count),
+            last.get(conversation.id),
+        )
+        for me, conversation, transaction, count in rows
+    ]
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def search_terms(query: str) -> list[str]:
+    """The words of a search query, at most eight; punctuation and operators are dropped."""
+    return _WORD.findall(query.lower())[:8]
+
+
+async def search(
+    session: AsyncSession, user_id: str, terms: Sequence[str], *, before_id: int | None, limit: int
+) -> list[Message]:
+    """Up to limit+1 messages of the user's conversations containing every term (the last as a
+    prefix), newest first. SQLite uses FTS5, PostgreSQL a tsvector column; same semantics."""
+    stmt = (
+        select(Message)
+        .join(
+            Participant,
+            and_(
+                Participant.conversation_id == Message.conversation_id,
+                Participant.user_id == user_id,
+            ),
+        )
+        .order_by(Message.id.desc())
+        .limit(limit + 1)
+    )
+    if before_id is not None:
+        stmt = stmt.where(Message.id < before_id)
+    if dialect_name(session) == "sqlite":
+        # Each term is quoted, so nothing the user types is read as FTS5 syntax.
+        match = " ".join(f'"{term}"' for term in terms[:-1])
+        match = (match + f' "{terms[-1]}"*').strip()
+        fts: Select[tuple[Any]] = (
+            select(literal_column("rowid"))
+            .select_from(text("messages_fts"))
+            .where(text("messages_fts MATCH :match"))
+        )
+        stmt = stmt.where(Message.id.in_(fts)).params(match=match)
+    else:
+        # Terms are \w+ only, so they cannot inject tsquery operators.
+        tsquery = " & ".join([*terms[:-1], terms[-1] + ":*"])
+        stmt = stmt.where(text("messages.search_vector @@ to_tsquery('simple', :tsquery)")).params(
+            tsquery=tsquery
+        )
+    return list(await session.scalars(stmt))

@@ -1,0 +1,1 @@
+"""Disputes, support access to conversations, and the audit log of support work."""

@@ -1,0 +1,1 @@
+"""Shared building blocks: ORM base, clock, pagination, common schemas."""

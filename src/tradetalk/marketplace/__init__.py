@@ -1,0 +1,1 @@
+"""Transactions synced from the operator; each one can have one conversation."""

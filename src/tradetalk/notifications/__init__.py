@@ -1,0 +1,1 @@
+"""Side effects after commit: the outbox, email, webhooks, the feed, reminders."""

@@ -1,0 +1,347 @@
+"""Queries of notifications: preferences, email cursors, the feed, webhook deliveries, stats."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tradetalk.accounts.models import User
+from tradetalk.conversations.models import (
+    Conversation,
+    Message,
+    MessageKind,
+    Participant,
+    ParticipantRole,
+    SenderRole,
+)
+from tradetalk.kit.orm import dialect_name
+from tradetalk.marketplace.models import Transaction
+from tradetalk.notifications.models import (
+    EmailCursor,
+    EmailMode,
+    Notification,
+    NotificationSettings,
+    WebhookDelivery,
+)
+
+# Items a seller can answer a buyer with; system notes are not answers.
+REPLY_KINDS = (MessageKind.TEXT.value, MessageKind.OFFER.value, MessageKind.SHIPPING_UPDATE.value)
+
+
+# --- preferences -------------------------------------------------------------------------
+
+
+async def settings_of(session: AsyncSession, user_id: str) -> NotificationSettings | None:
+    """A user's notification settings row (None: never changed, the defaults apply)."""
+    return await session.get(NotificationSettings, user_id)
+
+
+async def email_modes(session: AsyncSession, user_ids: Iterable[str]) -> dict[str, EmailMode]:
+    """The email mode of each of these users (the default for users without a row)."""
+    ids = list(user_ids)
+    modes = dict.fromkeys(ids, EmailMode.BATCHED)
+    if ids:
+        stmt = select(NotificationSettings.user_id, NotificationSettings.email_mode).where(
+            NotificationSettings.user_id.in_(ids)
+        )
+        for user_id, mode in (await session.execute(stmt)).tuples():
+            modes[user_id] = EmailMode(mode)
+    return modes
+
+
+async def settings_for_update(
+    session: AsyncSession, user_id: str, now: datetime
+) -> NotificationSettings:
+    """The user's settings row, made with the defaults when missing; locked until commit.
+
+    Locking serialises the email work of one recipient across worker processes."""
+    stmt = select(NotificationSettings).where(NotificationSettings.user_id == user_id)
+    if dialect_name(session) != "sqlite":
+        # Lock the user row: it always exists, so two workers cannot both insert settings.
+        await session.execute(select(User.id).where(User.id == user_id).with_for_update())
+        stmt = stmt.with_for_update()
+    row = (await session.scalars(stmt)).one_or_none()
+    if row is None:
+        row = NotificationSettings(
+            user_id=user_id, email_mode=EmailMode.BATCHED.value, updated_at=now
+        )
+        session.add(row)
+        await session.flush()
+    return row
+
+
+# --- email cursors and unread mail --------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadItem:
+    """An unread message not yet emailed, with what an email about it shows."""
+
+    message: Message
+    conversation: Conversation
+    role: str  # the recipient's role in the conversation
+    sender_name: str
+    title: str | None  # the transaction's title (None for direct conversations)
+
+
+async def unread_not_emailed(
+    session: AsyncSession, user_id: str, *, active_since: datetime, limit: int
+) -> list[UnreadItem]:
+    """The other parties' messages this user has neither read nor been emailed about."""
+    sender = User.__table__.alias("sender")
+    stmt = (
+        select(Message, Conversation, Participant.role, sender.c.display_name, Transaction.title)
+        .join(Participant, Participant.conversation_id == Message.conversation_id)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .join(sender, sender.c.id == Message.sender_id)
+        .outerjoin(Transaction, Transaction.id == Conversation.transaction_id)
+        .outerjoin(
+            EmailCursor,
+            and_(
+                EmailCursor.user_id == user_id,
+                EmailCursor.conversation_id == Message.conversation_id,
+            ),
+        )
+        .where(
+            Participant.user_id == user_id,
+            Participant.last_activity_at >= active_since,
+            Message.seq > Participant.last_read_seq,
+            Message.seq > func.coalesce(EmailCursor.last_emailed_seq, 0),
+            Message.sender_id != user_id,
+            Message.kind != MessageKind.SYSTEM.value,
+        )
+        .order_by(Message.conversation_id, Message.seq)
+        .limit(limit)
+    )
+    rows = (await session.execute(stmt)).tuples()
+    return [UnreadItem(m, c, role, name, title) for m, c, role, name, title in rows]
+
+
+async def emailed_up_to(session: AsyncSession, user_id: str, conversation_id: int) -> int:
+    """The seq of the newest message of the conversation emailed to this user (0: none)."""
+    cursor = await session.get(EmailCursor, (user_id, conversation_id))
+    return cursor.last_emailed_seq if cursor else 0
+
+
+async def advance_email_cursors(
+    session: AsyncSession, user_id: str, seqs: Mapping[int, int]
+) -> None:
+    """Record that messages up to these seqs (per conversation) went out by email."""
+    if not seqs:
+        return
+    existing = {
+        c.conversation_id: c
+        for c in await session.scalars(
+            select(EmailCursor).where(
+                EmailCursor.user_id == user_id, EmailCursor.conversation_id.in_(list(seqs))
+            )
+        )
+    }
+    for conversation_id, seq in seqs.items():
+        if (cursor := existing.get(conversation_id)) is not None:
+            cursor.last_emailed_seq = max(cursor.last_emailed_seq, seq)
+        else:
+            session.add(
+                EmailCursor(user_id=user_id, conversation_id=conversation_id, last_emailed_seq=seq)
+            )
+    await session.flush()
+
+
+async def participant(
+    session: AsyncSession, conversation_id: int, user_id: str
+) -> Participant | None:
+    """A user's membership of a conversation."""
+    return await session.get(Participant, (conversation_id, user_id))
+
+
+async def member_with_role(
+    session: AsyncSession, conversation_id: int, role: str
+) -> Participant | None:
+    """The buyer or the seller of a conversation."""
+    stmt = select(Participant).where(
+        Participant.conversation_id == conversation_id, Participant.role == role
+    )
+    return (await session.scalars(stmt)).first()
+
+
+async def previous_exchange(
+    session: AsyncSession, conversation_id: int, before_seq: int
+) -> Message | None:
+    """The newest buyer or seller item before this position of the thread."""
+    stmt = (
+        select(Message)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.seq < before_seq,
+            Message.sender_role.in_((SenderRole.BUYER.value, SenderRole.SELLER.value)),
+            Message.kind != MessageKind.SYSTEM.value,
+        )
+        .order_by(Message.seq.desc())
+        .limit(1)
+    )
+    return (await session.scalars(stmt)).first()
+
+
+async def seller_replied_after(session: AsyncSession, conversation_id: int, seq: int) -> bool:
+    """True when the seller answered after this position of the thread."""
+    stmt = (
+        select(Message.id)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.seq > seq,
+            Message.sender_role == SenderRole.SELLER.value,
+            Message.kind.in_(REPLY_KINDS),
+        )
+        .limit(1)
+    )
+    return (await session.scalars(stmt)).first() is not None
+
+
+# --- the feed -----------------------------------------------------------------------------
+
+
+async def unseen_like(
+    session: AsyncSession, user_id: str, type_: str, conversation_id: int | None
+) -> Notification | None:
+    """The user's unseen item of this type about this conversation, if any."""
+    stmt = select(Notification).where(
+        Notification.user_id == user_id,
+        Notification.seen_at.is_(None),
+        Notification.type == type_,
+        Notification.conversation_id == conversation_id,
+    )
+    return (await session.scalars(stmt.limit(1))).first()
+
+
+async def feed_page(
+    session: AsyncSession,
+    user_id: str,
+    *,
+    after: tuple[int, datetime, int] | None,
+    limit: int,
+) -> list[Notification]:
+    """Up to limit+1 feed items: unseen first, then newest first; keyset on (seen, time, id)."""
+    seen = case((Notification.seen_at.is_(None), 0), else_=1)
+    stmt = select(Notification).where(Notification.user_id == user_id)
+    if after is not None:
+        after_seen, after_time, after_id = after
+        later_key = or_(
+            Notification.created_at < after_time,
+            and_(Notification.created_at == after_time, Notification.id < after_id),
+        )
+        if after_seen == 0:
+            unseen_later = and_(Notification.seen_at.is_(None), later_key)
+            stmt = stmt.where(or_(Notification.seen_at.is_not(None), unseen_later))
+        else:
+            stmt = stmt.where(Notification.seen_at.is_not(None), later_key)
+    stmt = stmt.order_by(seen, Notification.created_at.desc(), Notification.id.desc())
+    return list(await session.scalars(stmt.limit(limit + 1)))
+
+
+async def unseen_count(session: AsyncSession, user_id: str) -> int:
+    """How many feed items the user has not seen."""
+    stmt = (
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == user_id, Notification.seen_at.is_(None))
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def mark_seen(
+    session: AsyncSession,
+    user_id: str,
+    now: datetime,
+    *,
+    ids: Sequence[int] | None = None,
+    conversation_id: int | None = None,
+) -> int:
+    """Mark the user's unseen items seen (all, these ids, or those of one conversation)."""
+    stmt = update(Notification).where(
+        Notification.user_id == user_id, Notification.seen_at.is_(None)
+    )
+    if ids is not None:
+        stmt = stmt.where(Notification.id.in_(list(ids)))
+    if conversation_id is not None:
+        stmt = stmt.where(Notification.conversation_id == conversation_id)
+    result = await session.execute(
+        stmt.values(seen_at=now).execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- webhook deliveries -------------------------------------------------------------------
+
+
+async def delivery_by_webhook_id(session: AsyncSession, webhook_id: str) -> WebhookDelivery | None:
+    """The delivery record of one webhook event."""
+    stmt = select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook_id)
+    return (await session.scalars(stmt)).one_or_none()
+
+
+async def deliveries_page(
+    session: AsyncSession, *, status: str | None, before_id: int | None, limit: int
+) -> list[WebhookDelivery]:
+    """Up to limit+1 deliveries, newest first."""
+    stmt = select(WebhookDelivery)
+    if status is not None:
+        stmt = stmt.where(WebhookDelivery.status == status)
+    if before_id is not None:
+        stmt = stmt.where(WebhookDelivery.id < before_id)
+    stmt = stmt.order_by(WebhookDelivery.id.desc()).limit(limit + 1)
+    return list(await session.scalars(stmt))
+
+
+# --- response statistics ------------------------------------------------------------------
+
+
+async def first_exchanges(
+    session: AsyncSession, seller_id: str, since: datetime
+) -> list[tuple[datetime, datetime | None]]:
+    """Per conversation the user sells in, active since `since`: the time of the buyer's first
+    message and of the seller's first reply (None when unanswered).
+
+    Conversations the seller opened (their first item precedes the buyer's) are left out."""
+    is_buyer = Message.sender_role == SenderRole.BUYER.value
+    is_reply = and_(Message.sender_role == SenderRole.SELLER.value, Message.kind.in_(REPLY_KINDS))
+    stmt = (
+        select(
+            func.min(case((is_buyer, Message.created_at))),
+            func.min(case((is_buyer, Message.seq))),
+            func.min(case((is_reply, Message.created_at))),
+            func.min(case((is_reply, Message.seq))),
+        )
+        .select_from(Message)
+        .join(Participant, Participant.conversation_id == Message.conversation_id)
+        .where(
+            Participant.user_id == seller_id,
+            Participant.role == ParticipantRole.SELLER.value,
+            # Only threads active in the window can have their first buyer message in it.
+            Participant.last_activity_at >= since,
+            Message.kind != MessageKind.SYSTEM.value,
+        )
+        .group_by(Message.conversation_id)
+    )
+    rows: list[tuple[datetime, datetime | None]] = []
+    for buyer_at, buyer_seq, seller_at, seller_seq in (await session.execute(stmt)).tuples():
+        if buyer_at is None:
+            continue
+        # Order by seq, not time: two items can share a timestamp, never a seq.
+        if seller_seq is not None and seller_seq < buyer_seq:
+            continue
+        buyer_time = _aware(buyer_at)
+        if buyer_time < since:
+            continue
+        rows.append((buyer_time, _aware(seller_at) if seller_at is not None else None))
+    return rows
+
+
+def _aware(value: datetime | str) -> datetime:
+    # Aggregates over a TypeDecorator column may come back as raw text on SQLite.
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -1,0 +1,1 @@
+"""Offers and counteroffers: first-class, stateful items of a conversation."""

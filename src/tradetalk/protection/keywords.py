@@ -1,0 +1,583 @@
+"""Names of outside channels (messaging apps, social networks, payment apps, other marketplaces)
+and invitations to deal off the platform.
+
+A name counts when it invites ("whatsapp me", "my ig is x", "venmo @x"); a name in a refusal
+("I can't use WhatsApp, platform rules") does not. Common words that are also names ("signal",
+"line", "wise", "ebay") need an inviting context; rare ones ("venmo", "telegram") count unless
+refused.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from tradetalk.protection.normalize import leet_skeleton
+
+__all__ = [
+    "KEYWORD_PREFIXES",
+    "SOLICIT_WORDS",
+    "KeywordHit",
+    "clear_caches",
+    "find_keywords",
+    "find_solicitation",
+    "prefixes",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class KeywordHit:
+    """A keyword or phrase finding in the de-obfuscated view (view coordinates)."""
+
+    start: int
+    end: int
+    kind: str
+    rule: str
+
+
+_MSG, _SOCIAL, _PAY, _MARKET, _EMAIL, _SOLICIT = (
+    "messaging_app",
+    "social_handle",
+    "payment_handle",
+    "solicitation",
+    "email",
+    "solicitation",
+)
+
+# (name, kind, strong, pattern). Strong names count unless refused; weak ones need context.
+_ENTRIES: tuple[tuple[str, str, bool, str], ...] = (
+    (
+        "whatsapp",
+        _MSG,
+        True,
+        r"wh?at'?s\s?app?|wh?att?s?app?|wh?atsap+|wass?app?|wazz?app?|whtsapp",
+    ),
+    ("telegram", _MSG, True, r"tele?gr?a?m+|telegarm|tele\sgram|tlgrm"),
+    ("viber", _MSG, True, r"viber"),
+    ("wechat", _MSG, True, r"we\s?chat|weixin"),
+    ("kakaotalk", _MSG, True, r"kakao\s?talk|kakao"),
+    ("kik", _MSG, True, r"kik"),
+    ("skype", _MSG, True, r"skype"),
+    ("discord", _MSG, True, r"discord"),
+    ("threema", _MSG, True, r"threema|wickr|botim|imo\sapp"),
+    ("imessage", _MSG, True, r"i-?message|facetime"),
+    ("messenger", _MSG, True, r"(?:fb|facebook)\s?messenger"),
+    (
+        "signal",
+        _MSG,
+        False,
+        r"signal(?:\sapp)?(?!\s(?:strength|bars|reception|is\s(?:bad|weak|poor)))",
+    ),
+    ("line", _MSG, False, r"line(?:\s?(?:app|id))?"),
+    ("tg", _MSG, False, r"tg|wa"),
+    ("instagram", _SOCIAL, True, r"insta\s?gram|instagarm|insta|instagr\.am"),
+    ("snapchat", _SOCIAL, True, r"snap\s?chat"),
+    ("tiktok", _SOCIAL, True, r"tik\s?tok"),
+    ("twitter", _SOCIAL, True, r"twitter"),
+    ("facebook", _SOCIAL, True, r"face\s?book(?!\s?(?:marketplace|market\splace|messenger))"),
+    ("linkedin", _SOCIAL, True, r"linked\s?in|onlyfans"),
+    ("ig", _SOCIAL, False, r"ig|fb|snap|sc|yt|youtube|reddit|pinterest|twitch|tumblr|bluesky"),
+    ("venmo", _PAY, True, r"venmo"),
+    ("cashapp", _PAY, True, r"cash\s?app|cash\.app"),
+    ("paypal", _PAY, True, r"pay\s?pal|pp\sf&f|ppff"),
+    ("zelle", _PAY, True, r"zelle"),
+    ("western_union", _PAY, True, r"western\s?union|money\s?gram|remitly|skrill|payoneer|alipay"),
+    ("revolut", _PAY, True, r"revolut|f\s?&\s?f|f\s?n\s?f|friends\s?(?:and|&|n)\s?family"),
+    ("wire", _PAY, True, r"wire\s(?:it|the\s(?:money|funds|payment)|me|you)"),
+    ("bank_transfer", _PAY, True, r"bank\s?transfer|wire\s?transfer|e-?transfer|interac|iban"),
+    (
+        "pay_app",
+        _PAY,
+        False,
+        r"apple\s?pay|google\s?pay|g\s?pay|wise|chime|crypto|bitcoin|btc|eth|usdt|usdc|pp|"
+        r"money\s?order|cashier'?s?\s?check",
+    ),
+    (
+        "craigslist",
+        _MARKET,
+        True,
+        r"craigs?\s?list|offer\s?up|kijiji|gumtree|(?:facebook|fb|face\sbook)\s?market\s?place|"
+        r"letgo|wallapop|leboncoin",
+    ),
+    (
+        "other_marketplace",
+        _MARKET,
+        False,
+        r"ebay|etsy|mercari|poshmark|depop|grailed|stockx|vinted|amazon|shopify|"
+        r"(?:own\s)?(?:website|web\s?site|web\s?shop|webstore|online\s(?:store|shop))",
+    ),
+    (
+        "email_provider",
+        _EMAIL,
+        False,
+        r"g\s?mail|googlemail|yahoo|hotmail|outlook|icloud|proton\s?mail|aol|gmx|e-?mail",
+    ),
+)
+
+_KEYWORD_RE = re.compile(
+    r"(?<![a-z0-9])(?:"
+    + "|".join(f"(?P<k{i}>{e[3]})" for i, e in enumerate(_ENTRIES))
+    + r")(?![a-z])"
+)
+
+# Word prefixes (first four letters) that can start a keyword: a set lookup decides whether the
+# keyword expression needs to run at all.
+# fmt: off
+KEYWORD_PREFIXES = frozenset((
+    "what", "wats", "wass", "wazz", "whts", "wapp", "tele", "telg", "tlgr", "vibe", "chat",
+    "wech", "weix", "kaka", "kik", "skyp", "disc", "thre", "wick", "boti", "imo", "imes",
+    "face", "fb", "sign",
+    "line", "tg", "wa", "inst", "snap", "tik", "twit", "link", "only", "ig", "sc", "yt", "yout",
+    "redd", "pint", "tumb", "blue", "venm", "cash", "pp", "ppff", "payp", "pal", "zell",
+    "west", "mone", "remi", "skri", "payo", "alip", "revo", "f&f", "fnf", "f", "frie", "bank",
+    "wire", "e", "inte", "iban", "appl", "goog", "g", "gpay", "wise", "chim", "cryp", "bitc",
+    "btc", "eth", "usdt", "usdc", "crai", "offe", "kiji", "gumt", "letg", "wall", "lebo", "ebay",
+    "etsy", "merc", "posh", "depo", "grai", "stoc", "vint", "amaz", "webs", "web", "onli", "gmai",
+    "yaho", "hotm", "outl", "iclo", "prot", "aol", "gmx", "emai",
+))
+# fmt: on
+
+# Leetspeak: only rare names, and long enough that a skeleton match is no accident.
+_LEET_NAMES: tuple[tuple[str, str], ...] = (
+    ("whatsapp", _MSG),
+    ("watsapp", _MSG),
+    ("telegram", _MSG),
+    ("signal", _MSG),
+    ("viber", _MSG),
+    ("wechat", _MSG),
+    ("skype", _MSG),
+    ("discord", _MSG),
+    ("instagram", _SOCIAL),
+    ("insta", _SOCIAL),
+    ("snapchat", _SOCIAL),
+    ("tiktok", _SOCIAL),
+    ("twitter", _SOCIAL),
+    ("facebook", _SOCIAL),
+    ("venmo", _PAY),
+    ("cashapp", _PAY),
+    ("paypal", _PAY),
+    ("zelle", _PAY),
+    ("gmail", _EMAIL),
+    ("hotmail", _EMAIL),
+    ("craigslist", _MARKET),
+)
+_LEET_RE = re.compile(
+    "|".join(f"(?P<l{i}>{leet_skeleton(n)})" for i, (n, _) in enumerate(_LEET_NAMES))
+)
+_LEET_HINT = re.compile(r"[a-z][0-9@$!|]|[0-9@$!|][a-z]")
+_LEET_TOKEN = re.compile(
+    r"(?<![a-z0-9@$!|])(?=[a-z0-9@$!|]*[a-z])(?=[a-z0-9@$!|]*[0-9@$!|])[a-z0-9@$!|]{4,}"
+)
+
+# --- context ---------------------------------------------------------------------------------
+
+_NEGATION = re.compile(
+    r"\b(?:no|not|never|dont|don't|do\snot|doesn'?t|cant|can't|cannot|can\snot|wont|won't|"
+    r"will\snot|unable|without|avoid|isn'?t|aren'?t|wasn'?t|refuse|rather\snot|prefer\snot|"
+    r"instead\sof|rather\sthan|neither|nor|sin|pas|kein|keine|nicht|nunca)\b"
+)
+# Negative-looking idioms that do not refuse anything: "no problem", "why not", "can't you".
+_NOT_NEGATION = re.compile(
+    r"\b(?:no\s(?:problem|prob|probs|worries|worry|rush|pressure|biggie|stress|doubt)|"
+    r"not\s(?:a\sproblem|sure|bad)|why\snot|(?:don't|dont|can't|cant|won't|wont)\syou)\b"
+)
+# Matched on the text after a name (a slice: its start is a word boundary). A search would
+# retry at every later position, up to forty times the work.
+_REFUSED_AFTER = re.compile(
+    r"[^.!?;\n]{0,40}?\b(?:(?:is|are|isn'?t|aren'?t)\s(?:not\s)?(?:allowed|permitted|forbidden|"
+    r"prohibited|against)|not\sallowed|against\s(?:the\s)?(?:rules|policy|tos|terms)|"
+    r"(?:platform|site|app|marketplace)\s(?:rules|policy))"
+)
+_HANDLE_AFTER = re.compile(
+    r"\s*(?:(?:id|handle|username|user\s?name|user|name|tag|acct|account|is|at)\s*)?"
+    r"(?:[:=>\-→]+\s*|is\s+|@\s*|\$\s*|\s+(?=[@$]))@?\$?([a-z0-9][a-z0-9_.\-]{1,39})"
+)
+_HANDLE_STOP = frozenset(
+    [
+        "me",
+        "you",
+        "him",
+        "her",
+        "us",
+        "them",
+        "it",
+        "is",
+        "are",
+        "the",
+        "a",
+        "an",
+        "and",
+        "or",
+        "for",
+        "to",
+        "too",
+        "only",
+        "please",
+        "pls",
+        "thanks",
+        "ok",
+        "okay",
+        "instead",
+        "works",
+        "fine",
+        "if",
+        "then",
+        "so",
+        "but",
+        "no",
+        "not",
+        "yes",
+        "here",
+        "there",
+        "this",
+        "that",
+        "my",
+        "your",
+        "our",
+        "app",
+        "account",
+        "now",
+        "later",
+        "today",
+        "tomorrow",
+        "or",
+        "also",
+        "as",
+        "well",
+        "just",
+        "maybe",
+        "sure",
+        "again",
+    ]
+)
+
+_WEAK_BEFORE: dict[str, re.Pattern[str]] = {
+    _MSG: re.compile(
+        r"(?:\bmy|\bur|\byour|\bon|\bvia|\bover|\buse|\busing|\bhave|\bgot|\badd\sme(?:\son)?|"
+        r"\bmessage\sme(?:\son)?|\btext\sme(?:\son)?|\bhit\sme\sup(?:\son)?|\bcontact\sme(?:\son)?)"
+        r"\s*$"
+    ),
+    _SOCIAL: re.compile(
+        r"(?:\bmy|\bur|\byour|\bon\smy|\badd\sme(?:\son)?|\bfollow\sme(?:\son)?|\bfind\sme(?:\son)?|"
+        r"\bdm\sme(?:\son)?|\bmessage\sme(?:\son)?|\bhit\sme\sup(?:\son)?|\bcheck\s(?:out\s)?my|"
+        r"\bsearch\s(?:for\s)?me\son|\bme\son)\s*$"
+    ),
+    _PAY: re.compile(
+        r"(?:\bpay|\bpaid|\bpaying|\bsend|\bsent|\baccept|\baccepts|\btake|\btakes|\bvia|\bthrough|"
+        r"\bthru|\busing|\bwith|\bby|\bprefer|\bhave|\bmy|\bin|\bdo|\bor|\bover|\bon)"
+        r"(?:\s(?:me|you|it|the\smoney|the\sfunds|payment|money))?\s*$"
+    ),
+    _MARKET: re.compile(
+        r"(?:\bmy|\bon\smy|\blisted\son|\blist\sit\son|\blisting\son|\bselling\s(?:it\s)?on|"
+        r"\bsell\s(?:it\s)?on|\brelist(?:ed)?\s(?:it\s)?on|\bbuy\s(?:it\s|this\s|them\s)?"
+        r"(?:from\sme\s)?(?:on|through|via)|\border\s(?:it\s)?(?:on|through|via)|"
+        r"\bpurchase\s(?:it\s)?(?:on|through|via)|\b(?:find|search|look)\s(?:me|for\sme|my\sname)"
+        r"\s(?:up\s)?on|\b(?:message|contact)\sme\son|\bcheck\s(?:out\s)?my|\bvisit\smy|"
+        r"\bgo\sto\smy)\s*$"
+    ),
+    _EMAIL: re.compile(
+        r"(?:\bmy|\bvia|\bby|\bon|\bto\smy|\bsend\sit\sto|\bsend\sme\san|\bshoot\sme\san|"
+        r"\bdrop\sme\san)\s*$"
+    ),
+}
+_WEAK_AFTER: dict[str, re.Pattern[str]] = {
+    _MSG: re.compile(r"\s*(?:me\b|id\b|only\b|number\b|instead\b|[:=@])"),
+    _SOCIAL: re.compile(r"\s*(?:me\b|handle\b|username\b|page\b|account\b|[:=@])"),
+    _PAY: re.compile(
+        r"\s*(?:me\b|only\b|ok\b|accepted\b|instead\b|address\b|wallet\b|handle\b|tag\b|"
+        r"id\b|details\b|info\b|works\b|is\sfine\b|[:=@$])"
+    ),
+    _MARKET: re.compile(
+        r"\s*(?:store\b|shop\b|page\b|account\b|username\b|user\s?name\b|id\b|profile\b|handle\b|"
+        r"seller\b|instead\b|for\sless\b|cheaper\b|directly\b|to\s(?:save|avoid))"
+    ),
+    _EMAIL: re.compile(r"\s*(?:me\b|address\b|account\b|is\b|[:=])"),
+}
+
+
+_WORD_AT = re.compile(r"[a-z0-9&']+")
+
+
+def _prefix_gate() -> re.Pattern[str]:
+    # A word is a candidate when its first four letters (the whole word when shorter) are in
+    # KEYWORD_PREFIXES: one expression finds exactly those words, so the regex engine skips
+    # the others instead of a Python loop visiting every word.
+    word = "[a-z0-9&']"
+    long = "|".join(sorted(re.escape(p) for p in KEYWORD_PREFIXES if len(p) == 4))
+    short = "|".join(sorted((re.escape(p) for p in KEYWORD_PREFIXES if len(p) < 4), key=len))
+    return re.compile(rf"(?<!{word})(?:(?:{long})|(?:{short})(?!{word}))")
+
+
+_PREFIX_GATE = _prefix_gate()
+# Matched on the reversed text before a word: the gap, then the previous word backwards.
+_WORD_BEFORE_REVERSED = re.compile(r"[^a-z0-9&']*[a-z0-9&']+")
+
+
+def _keyword_matches(text: str) -> list[re.Match[str]]:
+    # Trying the keyword expression only where a word with a keyword prefix starts (or the word
+    # before it, for two-word names like "pay pal") is several times faster than a search.
+    found: list[re.Match[str]] = []
+    last_end = 0
+    tried: set[int] = set()
+    for w in _PREFIX_GATE.finditer(text):
+        start = w.start()
+        before = _WORD_BEFORE_REVERSED.match(text[max(0, start - 60) : start][::-1])
+        prev = start - before.end() if before is not None else -1
+        for pos in (prev, start):
+            if pos < last_end or pos in tried or pos < 0:
+                continue
+            tried.add(pos)
+            m = _KEYWORD_RE.match(text, pos)
+            if m is not None:
+                found.append(m)
+                last_end = m.end()
+    return found
+
+
+def prefixes(words: set[str]) -> set[str]:
+    """First four letters of each word (whole word when shorter), for the keyword gate."""
+    return {w[:4] for w in words}
+
+
+_CLAUSE_MARKS = ".!?;,\n"
+_CLAUSE_WORDS = (" but ", " however ", " instead ", " pero ", " mais ", " aber ")
+
+
+def _clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    # str.rfind/find per mark: a regex over the window costs several times more.
+    lo = max(0, start - 80)
+    clause_start = lo
+    for mark in _CLAUSE_MARKS:
+        i = text.rfind(mark, lo, start)
+        if i >= clause_start:
+            clause_start = i + 1
+    for word in _CLAUSE_WORDS:
+        i = text.rfind(word, lo, start)
+        if i >= 0 and i + len(word) - 1 > clause_start:
+            clause_start = i + len(word) - 1
+    hi = min(len(text), end + 80)
+    clause_end = hi
+    for mark in _CLAUSE_MARKS:
+        i = text.find(mark, end, clause_end)
+        if i >= 0:
+            clause_end = i
+    for word in _CLAUSE_WORDS:
+        i = text.find(word, end, clause_end)
+        if i >= 0:
+            clause_end = i
+    return clause_start, clause_end
+
+
+def refused(text: str, start: int, end: int) -> bool:
+    """True when the clause around text[start:end] refuses rather than invites."""
+    # The clause lies inside the 80 characters either side (sliced the same way) and starts
+    # after a mark or a space, where a word boundary holds either way: when neither expression
+    # matches in the wider windows it cannot match in the clause, and finding the clause (two
+    # dozen str searches) is skipped. Most names and phrases are not refused.
+    if (
+        _NEGATION.search(text[max(0, start - 80) : start]) is None
+        and _REFUSED_AFTER.match(text[end : end + 80]) is None
+    ):
+        return False
+    c0, c1 = _clause_bounds(text, start, end)
+    before = text[c0:start]
+    if _NEGATION.search(before) is not None:
+        cleaned = _NOT_NEGATION.sub(" ", before)
+        if _NEGATION.search(cleaned) is not None:
+            return True
+    return _REFUSED_AFTER.match(text[end:c1]) is not None
+
+
+_HANDLE_LIKE = re.compile(r"[0-9_.\-]")
+_EXPLICIT_SEP = re.compile(r"[:=@$]")
+_ON_PLATFORM_AFTER = re.compile(
+    r"\s*(?:at|through|thru|via|on|in|using|with)\s(?:the\s|your\s|our\s)?"
+    r"(?:checkout|check\sout|app|platform|site|here|cart)\b"
+)
+
+
+def _handle_after(text: str, end: int, strict: bool) -> int | None:
+    """End of a handle given right after a name ("snap: coinguy88"), or None.
+
+    `strict` (names that are also common words) wants an explicit separator or a handle that
+    looks like one (digits, "_" or "."), so "line is busy" is not a handle.
+    """
+    m = _HANDLE_AFTER.match(text, end)
+    if m is None:
+        return None
+    handle = m.group(1).rstrip(".-")
+    if handle in _HANDLE_STOP or len(handle) < 2:
+        return None
+    # "is" alone is too weak a separator ("WhatsApp is against the rules"): without ":", "=",
+    # "@" or "$" the handle must look like one; `strict` names want that even after "-".
+    explicit = _EXPLICIT_SEP.search(text, end, m.start(1)) is not None
+    dash = not explicit and "-" in text[end : m.start(1)]
+    if not explicit and (strict or not dash) and _HANDLE_LIKE.search(handle) is None:
+        return None
+    return m.start(1) + len(handle)
+
+
+def find_keywords(
+    text: str,
+    word_prefixes: set[str],
+    disguised: Callable[[int, int], bool],
+    mixed_words: bool = True,
+) -> list[KeywordHit]:
+    """Outside channels named in an inviting way in the de-obfuscated view `text`.
+
+    `disguised(a, b)` says whether text[a:b] was disguised in the original (spaced letters,
+    fullwidth ...): a disguised name is never innocent, so it counts without context.
+    `mixed_words=False` (no word mixes letters with digits or symbols) skips the leetspeak pass.
+    """
+    hits: list[KeywordHit] = []
+    if not word_prefixes.isdisjoint(KEYWORD_PREFIXES):
+        for m in _keyword_matches(text):
+            assert m.lastgroup is not None
+            name, kind, strong, _ = _ENTRIES[int(m.lastgroup[1:])]
+            start, end = m.span()
+            handle_end = _handle_after(text, end, not strong)
+            odd = disguised(start, end)
+            if handle_end is not None and (strong or kind != _MARKET):
+                hits.append(KeywordHit(start, handle_end, kind, f"{name}_handle"))
+                continue
+            if refused(text, start, end) or _ON_PLATFORM_AFTER.match(text, end) is not None:
+                continue
+            if strong or odd:
+                hits.append(KeywordHit(start, end, kind, f"{name}_mention"))
+                continue
+            before = text[max(0, start - 40) : start]
+            if (
+                _WEAK_BEFORE[kind].search(before) is not None
+                or _WEAK_AFTER[kind].match(text, end) is not None
+            ):
+                hits.append(KeywordHit(start, end, kind, f"{name}_context"))
+    if not mixed_words or _LEET_HINT.search(text) is None:
+        return hits
+    for m in _LEET_TOKEN.finditer(text):
+        found = _leet_name(m.group())
+        if found is None:
+            continue
+        index, a, b = found
+        name, kind = _LEET_NAMES[index]
+        start, end = m.start() + a, m.start() + b
+        if any(h.start <= start < h.end for h in hits) or refused(text, start, end):
+            continue
+        handle_end = _handle_after(text, end, False)
+        hits.append(KeywordHit(start, handle_end or end, kind, f"{name}_leet"))
+    return hits
+
+
+@lru_cache(maxsize=8192)
+def _leet_name(token: str) -> tuple[int, int, int] | None:
+    """The leetspeak name in `token` ("wh4tsapp"): (index in _LEET_NAMES, start, end), or None.
+
+    Tokens such as "2pm" or "10am" come back in message after message; the answer is kept.
+    """
+    found = _LEET_RE.search(leet_skeleton(token))
+    if found is None or found.lastgroup is None:
+        return None
+    return int(found.lastgroup[1:]), found.start(), found.end()
+
+
+def clear_caches() -> None:
+    """Forget remembered leetspeak verdicts (for cold-cache benchmarks)."""
+    _leet_name.cache_clear()
+
+
+# --- solicitation ------------------------------------------------------------------------------
+
+_PLATFORM = (
+    r"(?:the\s|this\s|their\s)?"
+    r"(?:app|platform|site|website|marketplace|system|ebay|etsy|here|checkout)"
+)
+_SOLICIT_ENTRIES: tuple[tuple[str, str], ...] = (
+    (
+        "contact_me",
+        r"\b(?:text|txt|call|ring|phone|sms|e-?mail|whatsapp|telegram|viber|imessage|facetime)"
+        r"\s(?:me|us)\b(?!\s(?:here|through|via|on\s(?:the\s)?(?:app|platform|site)|in\s(?:the\s)?"
+        r"(?:app|chat)))|\bgive\sme\sa\s(?:call|ring|text|buzz)\b|\b(?:shoot|drop|send)\sme\s(?:a|an)\s"
+        r"(?:text|txt|e-?mail|call|line|sms)\b|\b(?:hmu|hit\sme\sup|reach\sme|contact\sme|dm\sme|pm\sme|"
+        r"message\sme|msg\sme|ping\sme|find\sme|add\sme|follow\sme|look\sme\sup|catch\sme)"
+        r"\s(?:on|at|via|@|off|directly|privately|outside|elsewhere|personally)\b"
+        r"(?!\s(?:the\s|this\s|your\s|my\s)?(?:app|platform|site|here|chat|checkout|inbox)\b)|"
+        r"\bgoogle\s(?:me|my\s(?:name|shop|store|business))\b|\bcall\sor\stext\b|"
+        r"\b(?:move|take|switch|continue|go)\s(?:this\s|it\s|the\sconversation\s|the\schat\s)?"
+        r"(?:over\s)?(?:to|on)\s(?:e-?mail|text|texting|whatsapp|telegram|phone|sms|signal|"
+        r"messenger|insta|instagram|snap|discord)\b",
+    ),
+    (
+        "contact_exchange",
+        r"\b(?:give|send|share|drop|leave|post|tell|pass|dm|text|pm|what'?s|whats|wats|is|here'?s|"
+        r"heres|here\sis|need|want)\s(?:me\s|you\s|us\s)?(?:your|ur|yr|my|me\syour)\s"
+        r"(?:(?:cell|mobile|phone|personal|private|direct|home|work|contact|whatsapp|telegram)\s)?"
+        r"(?:number|#|no\b|num\b|digits|contact(?:\s(?:info|details|information|number))?|"
+        r"e-?mail(?:\saddress)?|cell|mobile|phone|socials?|handle|@|contact\sinfo)"
+        r"|\bmy\s(?:(?:cell|mobile|phone|personal|private|direct|home|work)\s)?(?:number|#|num|"
+        r"digits|cell|mobile|e-?mail(?:\saddress)?|contact(?:\sinfo)?|socials?)\s?(?:is|:|=|-|>|\bat\b)"
+        r"|\b(?:mi\s(?:numero|correo|celular|movil|whatsapp|telefono|cel)|llamame|escribeme|"
+        r"mon\s(?:numero|mail|email|tel|portable|whatsapp)|appelle[\s-]?moi|ecris[\s-]?moi|"
+        r"meine\s(?:nummer|handynummer|telefonnummer|email|e-mail)|ruf\smich\san|schreib\smir)\b",
+    ),
+    (
+        "off_platform",
+        rf"\b(?:off|outside(?:\sof)?|away\sfrom|bypass(?:ing)?|skip(?:ping)?|go\saround)\s"
+        rf"{_PLATFORM}\b|\b(?:deal|trade|sell|buy|pay|paying|purchase|transact|talk|chat|continue|"
+        r"finish|do\s(?:this|it|the\sdeal)|move\s(?:this|it)|take\s(?:this|it))\s"
+        r"(?:(?:it|this|them|one)\s)?(?:(?:to|with|from)\s)?(?:(?:me|you|us)\s)?(?:directly|direct|privately|in\sprivate|elsewhere|"
+        r"somewhere\selse|offline|off\s?line|outside|on\sthe\sside|under\sthe\stable)\b"
+        r"(?!\s(?:through|via|at|on|in|using)\s(?:the\s)?(?:checkout|app|platform|site|here))"
+        r"|\b(?:side|off-platform|offline)\s(?:deal|sale|transaction|payment)\b"
+        r"|\b(?:private|direct)\s(?:deal|transaction|payment)\b",
+    ),
+    (
+        "save_fees",
+        r"\b(?:save|saving|avoid|avoiding|skip|skipping|dodge|cut|bypass|split|no\smore)\s"
+        r"(?:on\s)?(?:the\s|those\s|their\s|all\sthe\s|these\s)?(?:platform\s|site\s|app\s|ebay\s|"
+        r"seller\s|service\s|transaction\s|marketplace\s|stupid\s|extra\s)*fees?\b|\bfee[\s-]free\b|"
+        r"\bcut\sout\sthe\smiddle\s?m[ae]n\b|\bno\smiddle\s?m[ae]n\b|\bwithout\s(?:the\s)?fees?\b",
+    ),
+)
+_SOLICIT_RES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(pat)) for name, pat in _SOLICIT_ENTRIES
+)
+# Each phrase needs one of these (rarer) words; a set lookup skips the expression otherwise.
+# fmt: off
+_SOLICIT_GATES: dict[str, frozenset[str]] = {
+    "contact_me": frozenset((
+        "text", "txt", "call", "ring", "phone", "sms", "email", "e", "whatsapp", "telegram",
+        "viber", "imessage", "facetime", "give", "shoot", "drop", "send", "hmu", "hit", "reach",
+        "contact", "dm", "pm", "message", "msg", "ping", "find", "add", "follow", "look",
+        "catch", "google", "move", "take", "switch", "continue", "go",
+    )),
+    "contact_exchange": frozenset((
+        "number", "#", "num", "digits", "contact", "email", "mail", "cell", "mobile",
+        "phone", "social", "socials", "handle", "@", "info", "numero", "correo", "celular",
+        "movil", "whatsapp", "telefono", "cel", "tel", "portable", "nummer", "handynummer",
+        "telefonnummer", "llamame", "escribeme", "appelle", "ecris", "ruf", "schreib",
+    )),
+    "off_platform": frozenset((
+        "app", "platform", "site", "website", "marketplace", "system", "ebay", "etsy",
+        "checkout", "directly", "direct", "privately", "private", "elsewhere", "somewhere",
+        "offline", "outside", "side", "table", "line",
+    )),
+    "save_fees": frozenset(("fee", "fees", "middleman", "middlemen", "middle")),
+}
+# fmt: on
+SOLICIT_WORDS: frozenset[str] = frozenset().union(*_SOLICIT_GATES.values())
+
+
+def find_solicitation(text: str, words: set[str]) -> list[KeywordHit]:
+    """Invitations to move the conversation or the payment off the platform."""
+    hits: list[KeywordHit] = []
+    if words.isdisjoint(SOLICIT_WORDS):
+        return hits  # most messages: one set test instead of four
+    for name, pattern in _SOLICIT_RES:
+        if words.isdisjoint(_SOLICIT_GATES[name]):
+            continue
+        for m in pattern.finditer(text):
+            start, end = m.span()
+            if not refused(text, start, end):
+                hits.append(KeywordHit(start, end, _SOLICIT, name))
+    return hits

@@ -1,0 +1,226 @@
+"""Text normalisation for the shield, with an offset map back to the original text.
+
+Two views are built:
+
+- `normalize`: Unicode folded to plain lower-case ASCII where it can be (NFKC, case folding,
+  accents stripped, Cyrillic/Greek look-alikes mapped to Latin, decimal digits of every script
+  to 0-9, keycap and circled digits to digits, zero-width and other invisible characters
+  dropped). Number and trap detection run on this view.
+- `deobfuscate`: the normalised view with spelled-out punctuation and spaced-out letters undone
+  ("john [at] gmail (dot) com" -> "john@gmail.com", "w h a t s a p p" -> "whatsapp").
+  Keyword, e-mail and URL detection run on this view.
+
+Every character of a view remembers the original span it came from, so findings point into the
+text the user typed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+__all__ = ["NormText", "clear_caches", "deobfuscate", "leet_skeleton", "normalize"]
+
+
+@dataclass(slots=True)
+class NormText:
+    """A normalised view of a text and, per character, the original span it came from."""
+
+    text: str
+    # starts[i]/ends[i]: original span of text[i]; None means text maps 1:1 onto the original.
+    starts: tuple[int, ...] | None = None
+    ends: tuple[int, ...] | None = None
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Original (start, end) of the view's text[start:end]."""
+        if self.starts is None or self.ends is None:
+            return start, end
+        if end <= start:
+            pos = self.starts[start] if start < len(self.starts) else self._tail()
+            return pos, pos
+        return self.starts[start], self.ends[end - 1]
+
+    def _tail(self) -> int:
+        return self.ends[-1] if self.ends else 0
+
+
+# Characters that only hide things: zero-width spaces and joiners, soft hyphen, word joiner,
+# BOM, Mongolian vowel separator, combining grapheme joiner. Categories Cf/Mn/Me (format
+# characters, combining marks such as the keycap U+20E3 and variation selectors) go too.
+_DROP_CATEGORIES = frozenset({"Cf", "Mn", "Me"})
+
+# Look-alike letters from other scripts that NFKC leaves alone (Cyrillic, Greek, IPA).
+_CONFUSABLES: dict[str, str] = {
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
+    "с": "c", "т": "t", "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j", "ѕ": "s", "ԁ": "d",
+    "ɡ": "g", "ʏ": "y", "ı": "i", "ο": "o", "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k",
+    "ν": "v", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ω": "w", "ℓ": "l", "ɩ": "i", "ӏ": "l",
+    # small capitals, which NFKC keeps as letters of their own
+    "ᴀ": "a", "ʙ": "b", "ᴄ": "c", "ᴅ": "d", "ᴇ": "e", "ғ": "f", "ɢ": "g", "ʜ": "h", "ɪ": "i",
+    "ᴊ": "j", "ᴋ": "k", "ʟ": "l", "ᴍ": "m", "ɴ": "n", "ᴏ": "o", "ᴘ": "p", "ǫ": "q", "ʀ": "r",
+    "ꜱ": "s", "ᴛ": "t", "ᴜ": "u", "ᴠ": "v", "ᴡ": "w", "ᴢ": "z",
+}  # fmt: skip
+
+_SPECIAL: dict[str, str] = {
+    "\U0001f51f": "10",  # keycap ten
+    "\u2028": "\n",
+    "\u2029": "\n",
+}
+
+_char_cache: dict[str, str] = {}
+
+
+def clear_caches() -> None:
+    """Forget folded characters (for cold-cache benchmarks)."""
+    _char_cache.clear()
+
+
+def _fold_char(c: str) -> str:
+    if c in _SPECIAL:
+        return _SPECIAL[c]
+    if c == "\n" or c == "\t":
+        return " " if c == "\t" else "\n"
+    cat = unicodedata.category(c)
+    if cat in _DROP_CATEGORIES:
+        return ""
+    if c.isspace():
+        return " "
+    out: list[str] = []
+    folded = unicodedata.normalize("NFKC", c).casefold()
+    for ch in unicodedata.normalize("NFKD", folded):
+        if ch.isascii():
+            out.append(ch)
+            continue
+        if unicodedata.category(ch) in _DROP_CATEGORIES:
+            continue  # accents left over after decomposition
+        digit = unicodedata.digit(ch, None)
+        if digit is not None:
+            out.append(str(digit))  # Arabic-Indic, Devanagari, dingbat circled digits ...
+            continue
+        if 0x1F1E6 <= ord(ch) <= 0x1F1FF:
+            out.append(chr(ord(ch) - 0x1F1E6 + ord("a")))  # regional indicator letters
+            continue
+        out.append(_CONFUSABLES.get(ch, ch))
+    return "".join(out)
+
+
+def normalize(text: str) -> NormText:
+    """Fold `text` to the comparable lower-case view (see module doc) with its offset map."""
+    if text.isascii():
+        # The common case: lower() keeps length, so offsets are the identity.
+        return NormText(text.lower())
+    cache = _char_cache
+    chars: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    for i, c in enumerate(text):
+        if c.isascii():
+            chars.append(c.lower())
+            starts.append(i)
+            ends.append(i + 1)
+            continue
+        mapped = cache.get(c)
+        if mapped is None:
+            mapped = _fold_char(c)
+            if len(cache) < 20_000:
+                cache[c] = mapped
+        if not mapped:
+            if ends:
+                ends[-1] = i + 1  # a hidden character belongs to the visible one before it
+            continue
+        for m in mapped:
+            chars.append(m)
+            starts.append(i)
+            ends.append(i + 1)
+    return NormText("".join(chars), tuple(starts), tuple(ends))
+
+
+def apply_edits(nt: NormText, edits: list[tuple[int, int, str]]) -> NormText:
+    """Replace spans of `nt.text`; replacement characters map to the whole replaced span."""
+    if not edits:
+        return nt
+    n = len(nt.text)
+    starts = nt.starts if nt.starts is not None else tuple(range(n))
+    ends = nt.ends if nt.ends is not None else tuple(range(1, n + 1))
+    out: list[str] = []
+    new_starts: list[int] = []
+    new_ends: list[int] = []
+    pos = 0
+    for a, b, repl in sorted(edits):
+        if a < pos:
+            continue  # overlapping edit: the first one wins
+        out.append(nt.text[pos:a])
+        new_starts.extend(starts[pos:a])
+        new_ends.extend(ends[pos:a])
+        if repl:
+            s0, e0 = starts[a], ends[b - 1]
+            out.append(repl)
+            new_starts.extend([s0] * len(repl))
+            new_ends.extend([e0] * len(repl))
+        pos = b
+    out.append(nt.text[pos:])
+    new_starts.extend(starts[pos:])
+    new_ends.extend(ends[pos:])
+    return NormText("".join(out), tuple(new_starts), tuple(new_ends))
+
+
+_TLD_WORDS = (
+    r"com|net|org|io|co|me|us|uk|ca|de|fr|es|it|nl|au|in|ru|info|biz|ly|gg|app|shop|store|xyz"
+)
+# "[at]", "(dot)", "{at}", "<dot>", "[.]", "(@)" and the words for them in es/fr/de.
+_BRACKETED = re.compile(
+    r"\s*[\(\[\{<]\s*(at|dot|arroba|punto|point|punkt|@|\.)\s*[\)\]\}>]\s*",
+)
+# A spoken "dot" only counts before something that reads as a TLD: "polka dot dress" stays.
+_SPOKEN_DOT = re.compile(rf"\s*\b(?:dot|punto|point|punkt)\s*(?=(?:{_TLD_WORDS})\b)")
+# ... and inside the name of a spoken address: "mike dot t at yahoo".
+_SPOKEN_LOCAL_DOT = re.compile(
+    r"(?<=[a-z0-9])\s+(?:dot|punto|point|punkt)\s+(?=[a-z0-9][a-z0-9_\-]*\s+(?:at|arroba)\s)"
+)
+# Three or more single letters or digits separated the same way: "w h a t s", "g-m-a-i-l".
+_SPACED = re.compile(r"(?<![a-z0-9])[a-z0-9](?:[ .\-_*|/~+]{1,3}[a-z0-9](?![a-z0-9])){3,}")
+_SPACED_SEP = re.compile(r"[ .\-_*|/~+]{1,3}")
+_CHEAP_SPACED = re.compile(r"(?<![a-z0-9])[a-z0-9][ .\-_*|/~+]{1,3}[a-z0-9][ .\-_*|/~+]")
+
+
+def deobfuscate(nt: NormText, maybe_spaced: bool = True) -> NormText:
+    """Undo spelled-out "at"/"dot" and spaced-out letters in a normalised view.
+
+    `maybe_spaced=False` (the caller saw no run of one-character words) skips the spacing pass.
+    """
+    text = nt.text
+    edits: list[tuple[int, int, str]] = []
+    if "(" in text or "[" in text or "{" in text or "<" in text:
+        for m in _BRACKETED.finditer(text):
+            word = m.group(1)
+            edits.append((m.start(), m.end(), "@" if word in ("at", "arroba", "@") else "."))
+    if "dot" in text or "punt" in text or "point" in text:
+        for m in _SPOKEN_DOT.finditer(text):
+            edits.append((m.start(), m.end(), "."))
+        for m in _SPOKEN_LOCAL_DOT.finditer(text):
+            edits.append((m.start(), m.end(), "."))
+    if edits:
+        nt = apply_edits(nt, edits)
+        text = nt.text
+        edits = []
+    if maybe_spaced and _CHEAP_SPACED.search(text):
+        for m in _SPACED.finditer(text):
+            seps = list(_SPACED_SEP.finditer(text, m.start(), m.end()))
+            dominant = seps[0].group()
+            for sep in seps:
+                if sep.group() == dominant:
+                    edits.append((sep.start(), sep.end(), ""))
+                elif sep.group().strip() in (".", "@"):
+                    edits.append((sep.start(), sep.end(), sep.group().strip()))
+        nt = apply_edits(nt, edits)
+    return nt
+
+
+_LEET = str.maketrans({"4": "a", "@": "a", "3": "e", "1": "i", "!": "i", "|": "i", "l": "i",
+                       "0": "o", "5": "s", "$": "s", "7": "t", "9": "g", "8": "b"})  # fmt: skip
+
+
+def leet_skeleton(word: str) -> str:
+    """Map leetspeak to a letter skeleton; 1, l and i all become i ("te1egram" ~ "telegram")."""
+    return word.translate(_LEET)

@@ -1,0 +1,525 @@
+"""Phone numbers, also dictated, disguised or split over several messages.
+
+A cheap pass groups digit-like tokens (digits, number words, look-alike letters inside digit
+runs) that only soft separators divide into runs; only runs long enough to be a phone number
+and not covered by a trap or a tracking number are handed to `phonenumbers`, which is slow.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import phonenumbers
+from phonenumbers import re_util
+
+from tradetalk.protection.tracking import tracking_candidates
+from tradetalk.protection.traps import (
+    PHONE_CUE,
+    PHONE_CUE_WORDS,
+    TRACKING_CONTEXT,
+    TRACKING_WORDS,
+)
+from tradetalk.protection.wordnums import CONNECTORS, is_number_word, words_to_digits
+
+# Fillers people put between the parts of a dictated number ("415, then 555 and 0123").
+_FILLERS = CONNECTORS | frozenset({"then", "dash", "space", "puis", "luego", "dann"})
+
+__all__ = ["PhoneHit", "clear_caches", "find_phones"]
+
+# phonenumbers compiles its metadata patterns through the re module's 512-entry cache; with a
+# few regions in play they evict each other and get recompiled (milliseconds each). The
+# library's own switch keeps them.
+if hasattr(re_util, "enable_pattern_cache"):
+    re_util.enable_pattern_cache()
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+_DIGIT = re.compile(r"\d")
+# Characters that end a digit run: they tie a number to a price, time, ratio or handle.
+_HARD_GAP = re.compile(r"[:$€£¥%#@=&!?;\"'<>]")
+_LOOKALIKE = str.maketrans({"o": "0", "l": "1", "i": "1", "s": "5", "b": "8"})
+_LOOKALIKE_LETTERS = frozenset("olisb")
+_SUFFIX_ONLY = re.compile(r"\d+[a-z]+")
+_PARTS = re.compile(r"\d+|[a-z]+")
+_GLUE_WORDS = {
+    w: d
+    for w, d in (
+        ("zero", "0"), ("one", "1"), ("two", "2"), ("three", "3"), ("four", "4"),
+        ("five", "5"), ("six", "6"), ("seven", "7"), ("eight", "8"), ("nine", "9"),
+    )
+}  # fmt: skip
+# Alternative regions tried only for a run that is clearly meant as a number (dictated,
+# disguised, or next to "call"/"text"): people write their home number without "+".
+_OTHER_REGIONS = ("GB", "DE", "FR", "AU", "IT", "NL", "IN", "IE", "BR", "MX", "ES")
+_MAX_GAP = 6
+# Letter-only first parts of tracking numbers typed with spaces ("TBA 0000...", "GM 2 9 5").
+_TRACKING_PREFIXES = frozenset(
+    [
+        "tba",
+        "tbc",
+        "tbm",
+        "gm",
+        "lx",
+        "rx",
+        "uv",
+        "cn",
+        "sg",
+        "th",
+        "in",
+        "hk",
+        "my",
+        "jjd",
+        "jd",
+        "ltn",
+        "sp",
+        "yt",
+        "gfus",
+        "c",
+        "d",
+        "k",
+        "j",
+        "v",
+        "l",
+        "1z",
+        "z",
+    ]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneHit:
+    """A phone number found in the normalised view (view coordinates)."""
+
+    start: int
+    end: int
+    rule: str
+
+
+@dataclass(slots=True)
+class _Group:
+    digits: str
+    start: int
+    end: int
+    disguised: bool
+
+
+@dataclass(slots=True)
+class _Tok:
+    kind: str  # "d" digits, "w" number word, "c" connector, "l" look-alike digits
+    text: str
+    start: int
+    end: int
+
+
+@lru_cache(maxsize=8)
+def _possible_lengths(region: str) -> frozenset[int]:
+    # Only full national numbers (and with the country code) are looked for inside longer
+    # runs: a 7-digit local number next to other figures is too likely a coincidence.
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
+    if meta is None or meta.general_desc is None:
+        return frozenset(range(8, 14))
+    lengths = set(meta.general_desc.possible_length or ())
+    code = phonenumbers.country_code_for_region(region)
+    lengths |= {n + len(str(code)) for n in list(lengths)}
+    return frozenset(lengths)
+
+
+_class_cache: dict[str, tuple[str, str] | None] = {}
+
+
+def _classify_token(tok: str) -> tuple[str, str] | None:
+    """What a token contributes to a number: digits, a number word, a filler, or nothing."""
+    cached = _class_cache.get(tok, _MISSING)
+    if cached is not _MISSING:
+        return cached
+    result = _classify(tok)
+    if len(_class_cache) < 50_000:
+        _class_cache[tok] = result
+    return result
+
+
+# A sentinel of the cache's value type, told apart by identity.
+_MISSING: tuple[str, str] | None = ("<missing>", "")
+
+
+def clear_caches() -> None:
+    """Forget every remembered token class and verdict (for cold-cache benchmarks)."""
+    _class_cache.clear()
+    _judge.cache_clear()
+
+
+_DIGIT_CHARS = frozenset("0123456789")
+
+
+def _classify(tok: str) -> tuple[str, str] | None:
+    if tok.isdigit():
+        return "d", tok
+    if tok.isalpha():
+        if tok in _FILLERS:
+            return "c", tok
+        return ("w", tok) if is_number_word(tok) else None
+    letters = set(tok) - _DIGIT_CHARS
+    if not letters <= _LOOKALIKE_LETTERS:
+        # Digits glued to number words: "3one2", "five5five".
+        parts = _PARTS.findall(tok)
+        if all(p.isdigit() or p in _GLUE_WORDS for p in parts):
+            return "l", "".join(p if p.isdigit() else _GLUE_WORDS[p] for p in parts)
+        return None
+    # "5lbs", "1990s", "80s": a unit or plural glued to a number is not a disguised digit.
+    if _SUFFIX_ONLY.fullmatch(tok) and len(tok) < 7:
+        return None
+    return "l", tok.translate(_LOOKALIKE)
+
+
+_NANP = frozenset({"US", "CA"})
+
+
+def _parse(number: str, region: str) -> phonenumbers.PhoneNumber | None:
+    # The digits are already extracted: for the North American plan (no trunk "0", optional
+    # leading "1") the number is built directly, skipping phonenumbers' text parser, which
+    # costs several times the validation itself.
+    if region in _NANP and number.isdigit() and number[0] != "0":
+        if len(number) == 11 and number[0] == "1":
+            return phonenumbers.PhoneNumber(country_code=1, national_number=int(number[1:]))
+        if len(number) <= 10:
+            return phonenumbers.PhoneNumber(country_code=1, national_number=int(number))
+    try:
+        return phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+# Countries sharing a calling code with the default region: phonenumbers' is_valid_number
+# walks every region of the code (25 for +1); checking the few likely ones is far cheaper.
+_NEIGHBOURS: dict[str, tuple[str, ...]] = {"US": ("CA",), "CA": ("US",), "GB": ("GG", "JE", "IM")}
+
+
+def _valid_in(num: phonenumbers.PhoneNumber, regions: tuple[str, ...]) -> bool:
+    return any(phonenumbers.is_valid_number_for_region(num, r) for r in regions)
+
+
+def _valid_international(num: phonenumbers.PhoneNumber) -> bool:
+    if num.country_code is None:
+        return False
+    regions = phonenumbers.region_codes_for_country_code(num.country_code)
+    if len(regions) > 3:
+        main = phonenumbers.region_code_for_country_code(num.country_code)
+        return _valid_in(num, (main, *_NEIGHBOURS.get(main, ())))
+    return phonenumbers.is_valid_number(num)
+
+
+# A pure function of its arguments and the slowest step (phonenumbers parses and matches the
+# metadata's patterns): the same number is usually sent again (a buyer repeats it, history
+# is re-scanned with every new message), so its verdict is kept.
+@lru_cache(maxsize=8192)
+def _judge(digits: str, plus: bool, region: str, strong: bool) -> str | None:
+    """Rule name when `digits` is a phone number, else None."""
+    if plus or (digits.startswith("00") and len(digits) > 9):
+        num = _parse("+" + (digits if plus else digits[2:]), region)
+        if num is not None and _valid_international(num):
+            return "phone_international"
+        if plus:
+            if num is not None and strong and phonenumbers.is_possible_number(num):
+                return "phone_possible"
+            return None
+    num = _parse(digits, region)
+    if num is not None:
+        home = (region, *_NEIGHBOURS.get(region, ()))
+        if num.country_code == phonenumbers.country_code_for_region(region):
+            if _valid_in(num, home):
+                return "phone_valid"
+        elif _valid_international(num):
+            return "phone_international"
+        if strong and phonenumbers.is_possible_number(num):
+            return "phone_possible"
+    if strong and digits.startswith("0"):
+        # A national number written with its trunk "0" ("07700 900123"): try where people
+        # write numbers that way.
+        for other in _OTHER_REGIONS:
+            if other == region:
+                continue
+            num = _parse(digits, other)
+            if num is not None and phonenumbers.is_valid_number_for_region(num, other):
+                return "phone_valid_" + other.lower()
+    return None
+
+
+def _year_list(groups: list[_Group]) -> bool:
+    # "1878, 1879, 1880 Morgans": every group a plausible year.
+    return len(groups) >= 2 and all(
+        len(g.digits) == 4 and 1600 <= int(g.digits) <= 2099 for g in groups
+    )
+
+
+def _chained(text: str, prev: re.Match[str], cur: re.Match[str]) -> bool:
+    gap = text[prev.end() : cur.start()]
+    tok = prev.group()
+    return len(gap) <= 3 and not gap.strip(" -") and tok[-1].isdigit()
+
+
+def _tracking_spans(
+    text: str, toks: list[re.Match[str]], msg_starts: list[int]
+) -> list[tuple[int, int]]:
+    """Spans of tracking numbers, also typed with spaces ("9400 1112 0108 ...", "1 Z 8 V ...")."""
+    spans: list[tuple[int, int]] = []
+    n = len(toks)
+    context: dict[int, bool] = {}  # per joined message: has a carrier or tracking word
+    i = 0
+    while i < n:
+        first = toks[i].group()
+        if not (
+            len(first) == 1 or first in _TRACKING_PREFIXES or not _DIGIT_CHARS.isdisjoint(first)
+        ):
+            i += 1
+            continue
+        if len(first) < 3 and i > 0 and _chained(text, toks[i - 1], toks[i]):
+            # Inside a chain of short pieces ("1 0 0 1 9 ..."): the number starts where the
+            # chain does, which was tried already.
+            i += 1
+            continue
+        # The pieces that could belong to one number starting here: digits, short letter
+        # groups, single spaces or hyphens between them, at most 40 characters.
+        pieces = [first]
+        for j in range(i + 1, n):
+            gap = text[toks[j - 1].end() : toks[j].start()]
+            tok = toks[j].group()
+            if len(gap) > 3 or gap.strip(" -") or (tok.isalpha() and len(tok) > 2):
+                break
+            pieces.append(("-" if gap.strip() == "-" and tok == "1" else "") + tok)
+            if sum(map(len, pieces)) > 40:
+                pieces.pop()
+                break
+        # Longest first: a tracking number is normally the whole chain.
+        matched = -1
+        for k in range(len(pieces), 0, -1):
+            joined = "".join(pieces[:k])
+            if len(joined) < 8 or sum(map(joined.count, "0123456789")) < 8:
+                break
+            found = tracking_candidates(joined)
+            if not found:
+                continue
+            distinctive = not joined.isdigit() or len(joined) >= 12
+            if not (distinctive and found[0].checked):
+                # A bare 10-14 digit number passes some check by chance one time in ten:
+                # only believe it next to a carrier or tracking word in the same message.
+                m = bisect.bisect_right(msg_starts, toks[i].start()) - 1
+                if m not in context:
+                    lo = msg_starts[m]
+                    hi = msg_starts[m + 1] if m + 1 < len(msg_starts) else len(text)
+                    context[m] = TRACKING_CONTEXT.search(text, lo, hi) is not None
+                if not context[m]:
+                    continue
+            matched = i + k - 1
+            break
+        if matched >= 0:
+            spans.append((toks[i].start(), toks[matched].end()))
+            i = matched + 1
+        else:
+            i += 1
+    return spans
+
+
+def find_phones(
+    text: str,
+    masks: Callable[[list[tuple[int, int]]], list[tuple[int, int]]],
+    msg_starts: list[int],
+    region: str,
+    disguised: Callable[[int, int], bool],
+    words: set[str],
+    links: list[tuple[int, int]],
+) -> list[PhoneHit]:
+    """Phone numbers in `text` (the normalised view of the messages joined by newlines).
+
+    `masks(windows)` gives spans inside the windows that can hold no phone digits (traps),
+    asked only around runs long enough to matter; `msg_starts` is the view offset of each
+    joined message;
+    `disguised(a, b)` says whether text[a:b] was not typed in ASCII digits; `words` are the
+    text's words (a cheap first check for carrier and cue words); `links` are spans of links
+    and e-mail addresses, whose digits are theirs.
+    """
+    toks = list(_TOKEN.finditer(text))
+    if not toks:
+        return []
+    get = _class_cache.get
+    classes = [get(tok, _MISSING) for tok in map(re.Match.group, toks)]
+    if _MISSING in classes:  # a token not seen before (the cache answers the rest)
+        for i, cls in enumerate(classes):
+            if cls is _MISSING:
+                classes[i] = _classify_token(toks[i].group())
+    # First pass without masks: most texts never get a 7-digit run, and then traps, tracking
+    # numbers and phonenumbers need not be consulted at all.
+    windows: list[tuple[int, int]] = []
+    candidates: list[list[_Tok]] = []
+    longest = 0
+    blocked = bytearray(len(text) + 1)
+    for a, b in links:
+        blocked[a:b] = b"\x01" * (b - a)
+    for run in _runs(text, toks, classes, blocked):
+        count = _digit_count(run)
+        if count >= 7:
+            candidates.append(run)
+            windows.append((max(0, run[0].start - 48), min(len(text), run[-1].end + 24)))
+            longest = max(longest, count)
+    if not windows:
+        return []
+    spans = masks(windows)
+    # Tracking numbers of up to 11 digits need a carrier word anyway; longer ones and lettered
+    # ones are recognised alone.
+    if longest >= 12 or not words.isdisjoint(TRACKING_WORDS):
+        spans = spans + _tracking_spans(text, toks, msg_starts)
+    for a, b in spans:
+        blocked[a:b] = b"\x01" * (b - a)
+    if spans and any(
+        blocked[m.start()] or blocked[m.end() - 1]
+        for m, cls in zip(toks, classes, strict=True)
+        if cls is not None
+    ):
+        # A trap or tracking number covers some token: the runs split differently.
+        candidates = _runs(text, toks, classes, blocked)
+
+    hits: list[PhoneHit] = []
+    cue: list[bool] = []
+    for run in candidates:
+        groups = _groups(run, disguised)
+        if sum(len(g.digits) for g in groups) < 7:
+            continue
+        if not cue:
+            cue.append(not words.isdisjoint(PHONE_CUE_WORDS) and PHONE_CUE.search(text) is not None)
+        hit = _judge_run(text, groups, msg_starts, region, cue[0])
+        if hit is not None:
+            hits.append(hit)
+    return hits
+
+
+def _digit_count(run: list[_Tok]) -> int:
+    """How many digits `_groups(run)` would give, without building the groups."""
+    count = 0
+    spoken: list[str] = []
+    for tok in run:
+        if tok.kind in ("w", "c"):
+            spoken.append(tok.text)
+            continue
+        if spoken:
+            count += sum(len(digits) for digits, _, _ in words_to_digits(spoken))
+            spoken = []
+        count += len(tok.text)
+    if spoken:
+        count += sum(len(digits) for digits, _, _ in words_to_digits(spoken))
+    return count
+
+
+def _runs(
+    text: str,
+    toks: list[re.Match[str]],
+    classes: list[tuple[str, str] | None],
+    blocked: bytearray,
+) -> list[list[_Tok]]:
+    """Maximal runs of numeric tokens that only soft gaps divide.
+
+    Only the numeric tokens are visited (most tokens are plain words): a word between two of
+    them shows as a gap in their indices and ends the run.
+    """
+    runs: list[list[_Tok]] = []
+    current: list[_Tok] = []
+    prev_end = -1
+    last = -2
+    # Most texts have no hard gap character anywhere: then no gap needs searching.
+    hard = _HARD_GAP.search(text) is not None
+    for i, (kind, value) in [(i, cls) for i, cls in enumerate(classes) if cls is not None]:
+        a, b = toks[i].span()
+        if blocked[a] or blocked[b - 1]:
+            if current:
+                runs.append(current)
+                current = []
+            continue
+        if current and (
+            i != last + 1
+            or a - prev_end > _MAX_GAP
+            or (hard and _HARD_GAP.search(text, prev_end, a) is not None)
+            or (kind == "c" and current[-1].kind == "c")
+        ):
+            runs.append(current)
+            current = []
+        if kind == "c" and not current:
+            continue
+        current.append(_Tok(kind, value, a, b))
+        prev_end = b
+        last = i
+    if current:
+        runs.append(current)
+    return [_strip_fillers(r) for r in runs]
+
+
+def _strip_fillers(run: list[_Tok]) -> list[_Tok]:
+    # A filler counts only between two numeric tokens; digit tokens keep their own groups.
+    while run and run[-1].kind == "c":
+        run = run[:-1]
+    if not any(t.kind == "c" for t in run):
+        return run
+    return [t for i, t in enumerate(run) if t.kind != "c" or run[i - 1].kind == "w"]
+
+
+def _groups(run: list[_Tok], disguised: Callable[[int, int], bool]) -> list[_Group]:
+    groups: list[_Group] = []
+    i = 0
+    while i < len(run):
+        tok = run[i]
+        if tok.kind in ("w", "c"):
+            j = i
+            while j < len(run) and run[j].kind in ("w", "c"):
+                j += 1
+            words = [t.text for t in run[i:j]]
+            for digits, a, b in words_to_digits(words):
+                groups.append(_Group(digits, run[i + a].start, run[i + b - 1].end, True))
+            i = j
+            continue
+        odd = tok.kind == "l" or disguised(tok.start, tok.end)
+        groups.append(_Group(tok.text, tok.start, tok.end, odd))
+        i += 1
+    return groups
+
+
+def _judge_run(
+    text: str,
+    groups: list[_Group],
+    msg_starts: list[int],
+    region: str,
+    cue: bool,
+) -> PhoneHit | None:
+    if _year_list(groups):
+        return None
+    start, end = groups[0].start, groups[-1].end
+    plus_at = text.rfind("+", max(0, start - 2), start)
+    plus = plus_at >= 0
+    disguised = any(g.disguised for g in groups)
+    spaced = sum(1 for g in groups if len(g.digits) == 1) >= 4
+    split = bisect.bisect_right(msg_starts, start) != bisect.bisect_right(msg_starts, end - 1)
+    strong = disguised or spaced or split or cue
+    digits = "".join(g.digits for g in groups)
+    if 7 <= len(digits) <= 15:
+        rule = _judge(digits, plus, region, strong)
+        if rule is not None:
+            if disguised or spaced:
+                rule = "phone_disguised"
+            elif split:
+                rule = "phone_split"
+            return PhoneHit(plus_at if plus else start, end, rule)
+    # A longer run may hold a number next to other figures: try windows on group boundaries
+    # whose length a number of the region can have.
+    lengths = _possible_lengths(region)
+    for i in range(len(groups)):
+        count = 0
+        for j in range(i, len(groups)):
+            count += len(groups[j].digits)
+            if count > 15:
+                break
+            if (i == 0 and j == len(groups) - 1) or count not in lengths:
+                continue
+            window = "".join(g.digits for g in groups[i : j + 1])
+            rule = _judge(window, plus and i == 0, region, False)
+            if rule is not None:
+                return PhoneHit(groups[i].start, groups[j].end, "phone_in_run")
+    return None

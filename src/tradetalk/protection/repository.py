@@ -1,0 +1,154 @@
+"""Every query of the shield's records: history, queue, strikes, restrictions, blocks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tradetalk.conversations.models import Message, MessageKind
+from tradetalk.protection.models import (
+    ModerationAction,
+    ModerationItem,
+    Restriction,
+    Strike,
+    UserBlock,
+)
+
+
+async def recent_bodies(
+    session: AsyncSession, conversation_id: int, sender_id: str, limit: int
+) -> list[str]:
+    """The sender's last delivered texts in this conversation, oldest first (shield context)."""
+    if limit <= 0:
+        return []
+    stmt = (
+        select(Message.body)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.sender_id == sender_id,
+            Message.kind == MessageKind.TEXT.value,
+        )
+        .order_by(Message.seq.desc())
+        .limit(limit)
+    )
+    return list(reversed((await session.scalars(stmt)).all()))
+
+
+async def active_restriction(
+    session: AsyncSession, user_id: str, now: datetime
+) -> Restriction | None:
+    """The user's current pause or restriction, the longest-lasting first."""
+    stmt = (
+        select(Restriction)
+        .where(
+            Restriction.user_id == user_id,
+            Restriction.lifted_at.is_(None),
+            or_(Restriction.ends_at.is_(None), Restriction.ends_at > now),
+        )
+        .order_by(Restriction.ends_at.is_(None).desc(), Restriction.ends_at.desc())
+        .limit(1)
+    )
+    return (await session.scalars(stmt)).first()
+
+
+async def count_active_strikes(session: AsyncSession, user_id: str, since: datetime) -> int:
+    """Strikes in the window that support has not dismissed."""
+    stmt = select(func.count()).where(
+        Strike.user_id == user_id, Strike.created_at >= since, Strike.dismissed_at.is_(None)
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def blocked_item_for_retry(
+    session: AsyncSession, conversation_id: int, sender_id: str, client_message_id: str
+) -> ModerationItem | None:
+    """An earlier blocked attempt of the same send (a client retry must not strike twice)."""
+    stmt = select(ModerationItem).where(
+        ModerationItem.conversation_id == conversation_id,
+        ModerationItem.subject_id == sender_id,
+        ModerationItem.client_message_id == client_message_id,
+    )
+    return (await session.scalars(stmt)).first()
+
+
+async def queue(
+    session: AsyncSession, *, status: str | None, after_id: int | None, limit: int
+) -> list[ModerationItem]:
+    """Up to limit+1 queue items, oldest first."""
+    stmt = select(ModerationItem)
+    if status:
+        stmt = stmt.where(ModerationItem.status == status)
+    if after_id is not None:
+        stmt = stmt.where(ModerationItem.id > after_id)
+    return list(await session.scalars(stmt.order_by(ModerationItem.id).limit(limit + 1)))
+
+
+async def item(session: AsyncSession, item_id: int) -> ModerationItem | None:
+    """A queue item by id."""
+    return await session.get(ModerationItem, item_id)
+
+
+async def strikes_of(session: AsyncSession, user_id: str) -> list[Strike]:
+    """A user's strikes, newest first."""
+    stmt = select(Strike).where(Strike.user_id == user_id).order_by(Strike.id.desc())
+    return list(await session.scalars(stmt))
+
+
+async def strike_for_item(session: AsyncSession, item_id: int) -> Strike | None:
+    """The strike an item caused, if any."""
+    stmt = select(Strike).where(Strike.item_id == item_id, Strike.dismissed_at.is_(None))
+    return (await session.scalars(stmt)).first()
+
+
+async def restrictions_of(session: AsyncSession, user_id: str) -> list[Restriction]:
+    """A user's pauses and restrictions, newest first."""
+    stmt = select(Restriction).where(Restriction.user_id == user_id).order_by(Restriction.id.desc())
+    return list(await session.scalars(stmt))
+
+
+async def actions_about(session: AsyncSession, user_id: str) -> list[ModerationAction]:
+    """The audit trail about a user, newest first."""
+    stmt = (
+        select(ModerationAction)
+        .where(ModerationAction.subject_id == user_id)
+        .order_by(ModerationAction.id.desc())
+    )
+    return list(await session.scalars(stmt))
+
+
+async def is_blocked_between(session: AsyncSession, user_a: str, user_b: str) -> bool:
+    """Whether either user has blocked the other."""
+    stmt = select(UserBlock.blocker_id).where(
+        or_(
+            and_(UserBlock.blocker_id == user_a, UserBlock.blocked_id == user_b),
+            and_(UserBlock.blocker_id == user_b, UserBlock.blocked_id == user_a),
+        )
+    )
+    return (await session.scalars(stmt)).first() is not None
+
+
+async def has_blocked(session: AsyncSession, blocker_id: str, blocked_id: str) -> bool:
+    """Whether `blocker_id` blocked `blocked_id`."""
+    return await session.get(UserBlock, (blocker_id, blocked_id)) is not None
+
+
+async def blocks_of(session: AsyncSession, blocker_id: str) -> list[UserBlock]:
+    """Who a user has blocked, newest first."""
+    stmt = (
+        select(UserBlock)
+        .where(UserBlock.blocker_id == blocker_id)
+        .order_by(UserBlock.created_at.desc())
+    )
+    return list(await session.scalars(stmt))
+
+
+async def remove_block(session: AsyncSession, blocker_id: str, blocked_id: str) -> bool:
+    """Unblock; True when there was a block."""
+    result = await session.execute(
+        delete(UserBlock).where(
+            UserBlock.blocker_id == blocker_id, UserBlock.blocked_id == blocked_id
+        )
+    )
+    return bool(getattr(result, "rowcount", 0))

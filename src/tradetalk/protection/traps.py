@@ -1,0 +1,142 @@
+"""Numbers that look like contact details but are not: the shield's traps.
+
+Each pattern marks a span of the normalised text whose digits must never join a phone-number
+candidate: prices, weights and measures, dates and times, coin grades and mint marks, and ids
+that follow a naming word (order, listing, cert, SKU ...). Tracking numbers are handled by
+`tracking.py`.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "PHONE_CUE",
+    "PHONE_CUE_WORDS",
+    "TRACKING_CONTEXT",
+    "TRACKING_WORDS",
+    "trap_spans",
+]
+
+_MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+# Units that are also words ("in", "g", "m", "s") only count when glued to the number or after a
+# short number, so "call 415 555 0199 in the evening" keeps its last group.
+_UNITS_SAFE = (
+    r"oz|ozt|troy\s?oz|grams?|gr|kg|kilos?|lbs?|pounds?|inch(?:es)?|cm|mm|ft|feet|gb|tb|mb|mah|"
+    r"ghz|mhz|hz|ml|ct|kt|karat|carat|mph|hp|cc|pcs|pieces?|pc|watts?|volts?|years?|yrs?|"
+    r"days?|weeks?|months?|hours?|hrs?|mins?|minutes?|coins?|bars?|rounds?|pairs?|sets?|units?|"
+    r"items?|packs?|boxes|cards?|%"
+)
+_UNITS_SHORT = r"in|g|m|s|w|v|k|l|x|th|st|nd|rd|p|d"
+
+# Patterns that start at a number. Each is written for what follows its first digit, so the
+# whole expression starts with a plain digit class: the regex engine then skips straight from
+# digit to digit instead of trying every branch at every position (several times faster).
+_DIGIT_LED = re.compile(
+    r"\d(?<![0-9a-z.,]\d)(?:"
+    + "|".join(
+        (
+            # dates and times: "12/25/2024", "2024-03-15", "15.03.2024", "3:30 pm", "10am"
+            r"\d?/\d{1,2}/\d{2,4}\b",
+            r"\d{3}[-/.]\d{1,2}[-/.]\d{1,2}\b",
+            r"\d?[-.]\d{1,2}[-.]\d{4}\b",
+            r"\d?:\d{2}(?::\d{2})?(?:\s?[ap]\.?m\b\.?)?",
+            r"\d?\s?[ap]\.?m\b\.?",
+            rf"\d?(?:st|nd|rd|th)?\s(?:of\s)?{_MONTHS}(?:,?\s\d{{4}})?",
+            # money: "1250 usd", "45 bucks"
+            r"[\d,]*+(?:\.\d++)?+\s?+(?=[a-z])(?:usd|eur|gbp|cad|aud|dollars?|bucks|euros?|"
+            r"cents?|quid|dlls?|pesos?)\b",
+            # measures: "2 oz", "1/10 oz", "31.1 g", "12 x 8 x 4 in"
+            # (possessive quantifiers and a letter look-ahead keep a plain number from being
+            # re-tried against every unit name)
+            r"\d*+(?:\.\d++)?+\s?+(?:x|by|×)\s?\d+(?:\.\d+)?(?:\s?(?:x|by|×)\s?\d+(?:\.\d+)?)?",
+            rf"\d*+(?:[.,]\d++)?+(?:\s?/\s?\d++)?+\s?+(?=[a-z%])(?:{_UNITS_SAFE})(?![a-z])",
+            rf"\d{{0,2}}+(?:[.,]\d++)?+(?:/\d++)?+\s?+(?=[a-z])(?:{_UNITS_SHORT})\b",
+            # thousands and plain decimals: "1,250,000", "0.999", "10.5"
+            r"\d{0,2}(?:,\d{3})+(?:\.\d+)?\b",
+            r"\d{0,3}\.\d{1,3}(?![.\d])",
+        )
+    )
+    + ")"
+)
+# Patterns led by a symbol or word: "$1,250.00", "March 4", "size 10.5", "iPhone 15", "MS-65".
+# The engine cannot skip ahead to the first letter of a many-word alternation, so it tries
+# every word at every position; a look-behind that fails inside words cuts that to one test
+# per position (six times faster). `_word_start` still has the last word on non-ASCII text.
+_WORD_LED = re.compile(
+    r"[$€£¥]\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:k|m)\b)?|(?<![a-z0-9])(?:"
+    + "|".join(
+        (
+            rf"{_MONTHS}\s\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s\d{{4}})?",
+            r"(?:size|sz|qty|quantity|lot\sof|set\sof|pack\sof|box\sof|roll\sof|tube\sof|"
+            r"us|uk|eu|mens|womens)\s?\d{1,3}(?:\.\d+)?\b",
+            r"(?:gen|series|version|ver|iphone|galaxy|pixel|rtx|gtx|rx|ps|model)\s?\d{1,4}\b",
+            r"(?:ms|pf|pr|sp|au|xf|ef|vf|vg|ag|fr|po|psa|bgs|sgc|cgc|beckett|graded|grade)"
+            r"[\s-]?\d{1,2}(?:\.\d)?\b",
+        )
+    )
+    + ")"
+)
+
+
+def _word_start(text: str, pos: int) -> bool:
+    return pos == 0 or not text[pos - 1].isalnum() or not text[pos].isalpha()
+
+
+_ID_WORDS = (
+    r"order|ord|listing|item|lot|receipt|invoice|inv|ref|reference|cert|certs|certificate|"
+    r"certification|pcgs|ngc|psa|cgc|anacs|icg|bgs|sgc|sku|upc|ean|isbn|gtin|mpn|asin|serial|"
+    r"s/n|sn|model|part|p/n|pn|tracking|track|trk|confirmation|conf|case|ticket|transaction|"
+    r"txn|claim|rma|return|po|vin|label|awb|waybill|shipment|parcel|package|pkg|barcode|batch|"
+    r"catalog|auction"
+)
+# An id named just before it: "order #112-3456789-1234567", "listing 48213379", "NGC 4567890-001".
+# (The look-behind, as in `_WORD_LED`, spares trying every id word inside other words.)
+_ID_RE = re.compile(
+    rf"(?<![a-z0-9])(?:{_ID_WORDS})\b(?:\s*(?:#|no\b\.?|nr\b\.?|num\b\.?|number|code|is|was|:|=|-|\.)\s*)*"
+    r"\s*(\d[\d\-/]*\d|\d)"
+)
+
+
+# Words that say a number is a shipment's.
+TRACKING_CONTEXT = re.compile(
+    r"\b(?:tracking|track|trk|tracked|shipped|ship|shipping|shipment|label|ups|usps|fedex|dhl|"
+    r"dpd|canada\spost|canpar|purolator|ontrac|lasership|royal\smail|yodel|evri|hermes|gofo|"
+    r"amazon|courier|parcel|package|delivery|delivered|postage|priority\smail|first\sclass|"
+    r"waybill|awb|speedee|spee-dee|old\sdominion|odfl|yunexpress|landmark|s10|carrier)\b"
+)
+
+# Words that say a number is a phone number.
+PHONE_CUE = re.compile(
+    r"\b(?:call|calls|text|texts|txt|phone|cell|cellphone|mobile|mob|number|num|tel|telephone|"
+    r"sms|whats\s?app|whatsapp|wa|reach|contact|ring|digits|hmu|signal|telegram|viber|imessage|"
+    r"facetime|nummer|numero|telefono|telefon|movil|celular|handy|portable|llamame|appelle)\b"
+)
+
+
+def _first_words(pattern: re.Pattern[str]) -> frozenset[str]:
+    # The words an expression of "\b(?:a|b\sc|...)\b" alternatives can start with, so a set
+    # lookup on the message's words can rule the expression out.
+    body = pattern.pattern.split("(?:", 1)[1].rsplit(")", 1)[0]
+    return frozenset(re.split(r"\\s\??|\\s", alt)[0] for alt in body.split("|"))
+
+
+TRACKING_WORDS = _first_words(TRACKING_CONTEXT) | {"spee"}
+PHONE_CUE_WORDS = _first_words(PHONE_CUE) | {"whats"}
+
+
+def trap_spans(text: str, windows: list[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
+    """Spans of `text` (normalised) holding prices, measures, dates, grades or named ids.
+
+    With `windows`, only those stretches of the text are searched (around candidate numbers).
+    """
+    spans: list[tuple[int, int]] = []
+    for lo, hi in windows if windows is not None else [(0, len(text))]:
+        spans.extend(m.span() for m in _DIGIT_LED.finditer(text, lo, hi))
+        spans.extend(
+            m.span() for m in _WORD_LED.finditer(text, lo, hi) if _word_start(text, m.start())
+        )
+        spans.extend(
+            m.span(1) for m in _ID_RE.finditer(text, lo, hi) if _word_start(text, m.start())
+        )
+    return spans

@@ -1,0 +1,1 @@
+"""Durable per-user events and their fan-out to connected clients."""

@@ -1,0 +1,103 @@
+"""Queries of the event log."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tradetalk.accounts.models import User
+from tradetalk.realtime import events
+from tradetalk.realtime.broker import Delivery
+from tradetalk.realtime.models import Event
+
+
+async def store(
+    session: AsyncSession,
+    pending: Sequence[tuple[str, Mapping[str, Any], frozenset[str]]],
+    now: datetime,
+) -> list[Delivery]:
+    """Number and store events for their recipients; return the frames to publish."""
+    counts: dict[str, int] = {}
+    for _, _, recipients in pending:
+        for user_id in recipients:
+            counts[user_id] = counts.get(user_id, 0) + 1
+    if not counts:
+        return []
+    # Reserving ids under the recipients' row locks keeps each user's ids gapless and in
+    # commit order, so a client replaying with after= can never skip a late commit.
+    # Users are locked in id order so that concurrent sends cannot deadlock.
+    last_ids: dict[str, int] = {}
+    sizes = set(counts.values())
+    if len(sizes) == 1:
+        # The usual case (every event to the same people): one statement. Its index scan
+        # visits the ids in key order, the same order as the loop below.
+        size = sizes.pop()
+        result = await session.execute(
+            update(User)
+            .where(User.id.in_(sorted(counts)))
+            .values(last_event_id=User.last_event_id + size)
+            .returning(User.id, User.last_event_id)
+            .execution_options(synchronize_session=False)
+        )
+        last_ids = {user_id: last - size for user_id, last in result.tuples()}
+    else:
+        for user_id in sorted(counts):
+            result = await session.execute(
+                update(User)
+                .where(User.id == user_id)
+                .values(last_event_id=User.last_event_id + counts[user_id])
+                .returning(User.last_event_id)
+                .execution_options(synchronize_session=False)
+            )
+            last = result.scalar_one_or_none()
+            if last is not None:
+                last_ids[user_id] = last - counts[user_id]
+    rows: list[dict[str, Any]] = []
+    deliveries: list[Delivery] = []
+    for event_type, data, recipients in pending:
+        data_json = events.data_json(data)
+        for user_id in sorted(recipients):
+            if user_id not in last_ids:
+                continue
+            last_ids[user_id] += 1
+            event_id = last_ids[user_id]
+            rows.append(
+                {
+                    "user_id": user_id,
+                    "id": event_id,
+                    "type": event_type,
+                    "data": data_json,
+                    "created_at": now,
+                }
+            )
+            frame = events.frame(event_id, event_type, data_json)
+            deliveries.append(Delivery(user_id=user_id, event_id=event_id, frame=frame))
+    await session.execute(insert(Event), rows)
+    return deliveries
+
+
+async def last_id(session: AsyncSession, user_id: str) -> int:
+    """The id of the newest event in a user's stream (0 before the first)."""
+    stmt = select(User.last_event_id).where(User.id == user_id)
+    return (await session.scalar(stmt)) or 0
+
+
+async def after(session: AsyncSession, user_id: str, after_id: int, limit: int) -> list[Event]:
+    """Up to `limit` of a user's stored events with ids above `after_id`, oldest first."""
+    stmt = (
+        select(Event)
+        .where(Event.user_id == user_id, Event.id > after_id)
+        .order_by(Event.id)
+        .limit(limit)
+    )
+    return list(await session.scalars(stmt))
+
+
+async def prune(session: AsyncSession, before: datetime) -> int:
+    """Delete events stored before `before`; returns how many."""
+    result = await session.execute(delete(Event).where(Event.created_at < before))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,81 @@
+"""The benchmarks still run: each script in --quick mode on each database, JSON shape only.
+
+No figure is asserted (tests never assert a time); only that every measurement is there and
+that the sends the benchmark counted were all accepted and stored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tradetalk
+from tests.conftest import require_service
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+DATABASES = ["sqlite", "postgresql"]
+
+
+def run_quick(script: str, database: str, tmp_path: Path) -> dict[str, Any]:
+    if database == "postgresql":
+        require_service("PostgreSQL", "127.0.0.1", 5432)
+    out = tmp_path / "result.json"
+    package_root = str(Path(tradetalk.__file__).resolve().parents[1])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRADETALK_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    result = subprocess.run(
+        [sys.executable, str(BENCH / script), "--quick", "--databases", database, "--out", out],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=110,
+    )
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
+    document: dict[str, Any] = json.loads(result.stdout)
+    assert json.loads(out.read_text()) == document
+    assert document["quick"] is True
+    assert "machine" in document
+    return document
+
+
+def has_percentiles(figures: dict[str, Any]) -> bool:
+    return {"p50_ms", "p95_ms", "p99_ms"} <= figures.keys()
+
+
+@pytest.mark.parametrize("database", DATABASES)
+def test_send_benchmark_reports_sends_beside_raw_commits(database: str, tmp_path: Path) -> None:
+    document = run_quick("send.py", database, tmp_path)
+    result = document[database]
+    assert result["concurrency"], "no concurrency level measured"
+    for level in result["concurrency"].values():
+        send, raw = level["send"], level["raw_commit"]
+        assert send["messages"] > 0 and raw["commits"] > 0
+        assert send["errors"] == {}
+        assert has_percentiles(send["latency"]) and has_percentiles(raw["latency"])
+        assert {"per_second", "server_cpu_ms_per_message"} <= send.keys()
+        assert "per_second" in raw
+        assert level["ratio"] is not None
+    # Every acknowledged send is stored (warm-up sends may add more).
+    assert result["stored"]["messages"] >= result["stored"]["acknowledged_in_measurements"]
+
+
+@pytest.mark.parametrize("database", DATABASES)
+def test_inbox_benchmark_reports_every_page_at_every_size(database: str, tmp_path: Path) -> None:
+    document = run_quick("inbox.py", database, tmp_path)
+    result = document[database]
+    pages = {"inbox_first", "inbox_deep", "history_first", "history_deep"}
+    assert len(result["sizes"]) == 2
+    for size, figures in result["sizes"].items():
+        assert figures["messages"] == int(size)
+        assert figures["pages"].keys() == pages
+        for page in figures["pages"].values():
+            assert has_percentiles(page)
+            assert page["items"] > 0
+    assert result["p95_growth"].keys() == pages
+    assert isinstance(result["meets_target"], bool)
