@@ -38,6 +38,7 @@ from tradetalk.record.api import router as record_router
 from tradetalk.shipping.api import router as shipping_router
 from tradetalk.web import pages as web_pages
 from tradetalk.web.api import router as web_api_router
+from tradetalk.web.actions import router as web_actions_router
 from tradetalk.web.support import router as support_router
 
 log = structlog.get_logger("tradetalk")
@@ -175,6 +176,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(web_api_router)
     app.include_router(web_pages.router)
     app.include_router(support_router)
+    app.include_router(web_actions_router)
     app.mount("/static", StaticFiles(directory=web_pages.STATIC_DIR), name="static")
     app.add_middleware(web_pages.PageSecurityHeaders)
     app.add_middleware(RequestMiddleware, metrics=metrics)

@@ -355,3 +355,37 @@ def test_a_photo_is_uploaded_and_opened(
     assert "/web/attachments/" in opened.url
     size = opened.evaluate("[document.images[0].naturalWidth, document.images[0].naturalHeight]")
     assert size == [640, 480]
+
+
+def test_a_withdrawn_message_and_a_tracking_number_reach_the_other_side_live(
+    live_server: LiveServer, pages: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    buyer, seller, conversation = live_server.deal("Nikon F3 with 50mm f/1.4")
+    buyer_page, seller_page = pages(), pages()
+    _sign_in(buyer_page, live_server, buyer)
+    _sign_in(seller_page, live_server, seller)
+    _open_thread(buyer_page, conversation)
+    _open_thread(seller_page, conversation)
+
+    buyer_page.get_by_label("Message", exact=True).fill("Sorry, wrong conversation")
+    buyer_page.get_by_role("button", name="Send").click()
+    expect(seller_page.locator("#thread .item.theirs .text")).to_have_text(
+        ["Sorry, wrong conversation"]
+    )
+    mine = buyer_page.locator("#thread .item.mine")
+    expect(mine.get_by_text("Edit")).to_be_visible()
+    buyer_page.once("dialog", lambda dialog: dialog.accept())
+    mine.get_by_role("button", name="Withdraw").click()
+    expect(seller_page.locator("#thread .item.theirs .withdrawn")).to_have_text(
+        "This message was withdrawn."
+    )
+    expect(buyer_page.locator("#thread .item.mine .withdrawn")).to_have_count(1)
+
+    seller_page.get_by_text("Add a tracking number").click()
+    seller_page.get_by_label("Tracking number").fill("1Z999AA10123456784")
+    seller_page.get_by_role("button", name="Post the shipping update").click()
+    expect(buyer_page.locator("#thread .shipping .tracking")).to_have_text("1Z999AA10123456784")
+    expect(buyer_page.get_by_role("link", name="Track the parcel")).to_be_visible()
+    _shot(buyer_page, "withdrawn-and-shipped")

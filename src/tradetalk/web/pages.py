@@ -5,14 +5,16 @@ for the bearer token and a CSRF token guards every form."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request, Response, status
+from fastapi import APIRouter, Depends, Form, Query, Request, Response, status
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +29,7 @@ from tradetalk.attachments.api import attachment_thumbnail, download_attachment
 from tradetalk.conversations import repository as conversations_repo
 from tradetalk.conversations import service as conversations_service
 from tradetalk.conversations.api import conversation_out
+from tradetalk.conversations.models import ParticipantRole
 from tradetalk.conversations.schemas import (
     ConversationIdPath,
     ConversationOut,
@@ -35,6 +38,7 @@ from tradetalk.conversations.schemas import (
 )
 from tradetalk.db import UnitOfWork
 from tradetalk.deps import Ctx, ReadSession, UoW
+from tradetalk.disputes import repository as disputes_repo
 from tradetalk.errors import DomainError, NotFound
 from tradetalk.notifications import repository as notifications_repo
 from tradetalk.notifications import service as notifications_service
@@ -65,10 +69,29 @@ _PAGE_HEADERS = [
     (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
 ]
-_PAGE_PREFIXES = ("/inbox", "/dashboard", "/support", "/web/")
+_PAGE_PREFIXES = ("/inbox", "/dashboard", "/support", "/settings", "/web/")
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
-router = APIRouter(include_in_schema=False)
+
+class PageRoute(APIRoute):
+    """A page route: what the visitor may not see (or what does not exist) answers the
+    "Not found" page, 404, as the API answers problem+json."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except NotFound:
+                return templates.TemplateResponse(
+                    request, "not_found.html", {"me": None}, status_code=404
+                )
+
+        return page_handler
+
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
 
 class PageSecurityHeaders:
@@ -357,30 +380,50 @@ def _day_label(day: date, today: date) -> str:
 templates.env.globals["day_label"] = _day_label
 
 
-async def _thread_page(
+THREAD_PAGE_SIZE = 100
+
+
+def _editable_after(window_seconds: int, now: datetime) -> datetime | None:
+    """Messages sent after this moment may still be edited (None: edits are off)."""
+    return now - timedelta(seconds=window_seconds) if window_seconds else None
+
+
+async def thread_page(
     request: Request,
     uow: UnitOfWork,
     visitor: Visitor,
     conversation_id: int,
     *,
+    before_seq: int | None = None,
     draft: str = "",
     refusal: str | None = None,
+    notice: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
+    """The thread page: its latest items (or those before `before_seq`), the composer and the
+    actions the visitor may take; viewing the latest items marks them read."""
     conversation = await conversations_repo.get_visible(
         uow.session, conversation_id, visitor.user.id
     )
     rows = await conversations_repo.page_messages(
-        uow.session, conversation.id, before_seq=None, limit=200
+        uow.session, conversation.id, before_seq=before_seq, limit=THREAD_PAGE_SIZE + 1
     )
+    earlier = len(rows) > THREAD_PAGE_SIZE
+    rows = rows[:THREAD_PAGE_SIZE]
     rows.reverse()
-    if rows:
+    if rows and before_seq is None:
         await conversations_service.do_mark_read(uow, conversation, visitor.user, rows[-1].id)
     view = await conversations_repo.view(uow.session, conversation, visitor.user.id)
     items = await conversations_service.messages_out(uow.session, rows, uow.now)
     others = [(p, u) for p, u in view.members if u.id != visitor.user.id]
+    my_role = next((p.role for p, u in view.members if u.id == visitor.user.id), None)
     seen_seq = max((p.last_read_seq for p, _ in others), default=0)
     last_mine = next((m for m in reversed(items) if m.sender_id == visitor.user.id), None)
+    dispute = (
+        await disputes_repo.open_dispute(uow.session, conversation.transaction_id)
+        if conversation.transaction_id
+        else None
+    )
     return render(
         request,
         "thread.html",
@@ -394,8 +437,15 @@ async def _thread_page(
             "days": _days(items),
             "today": uow.now.date(),
             "seen_id": last_mine.id if last_mine and last_mine.seq <= seen_seq else None,
+            "earlier_seq": rows[0].seq if earlier and rows else None,
+            "latest": before_seq is None,
+            "is_seller": my_role == ParticipantRole.SELLER.value,
+            "dispute": dispute,
+            "editable_after": _editable_after(uow.ctx.settings.edit_window_seconds, uow.now),
+            "own_actions": True,
             "draft": draft,
             "refusal": refusal,
+            "notice": notice,
             "replies": await web_repo.saved_replies(uow.session, visitor.user.id),
             "current": conversation.id,
         },
@@ -405,11 +455,16 @@ async def _thread_page(
 
 @router.get("/inbox/{conversation_id}", response_class=HTMLResponse)
 async def thread(
-    conversation_id: ConversationIdPath, request: Request, visitor: Writer, uow: UoW
+    conversation_id: ConversationIdPath,
+    request: Request,
+    visitor: Writer,
+    uow: UoW,
+    before: Annotated[int | None, Query(ge=1, le=2**53)] = None,
 ) -> HTMLResponse:
-    """One conversation, oldest first; viewing it marks it read."""
+    """One conversation, oldest first; viewing it marks it read. `before` (a position in the
+    thread) shows the items before it instead."""
     try:
-        return await _thread_page(request, uow, visitor, conversation_id)
+        return await thread_page(request, uow, visitor, conversation_id, before_seq=before)
     except NotFound:
         return render(request, "not_found.html", {"me": visitor.user}, status_code=404)
 
@@ -440,6 +495,8 @@ async def item_fragment(
             "item": item,
             "names": {uid: u.display_name for uid, u in users.items()},
             "seen_id": None,
+            "own_actions": True,
+            "editable_after": _editable_after(ctx.settings.edit_window_seconds, ctx.clock.now()),
         },
     )
 
@@ -496,7 +553,7 @@ async def _refused(
 ) -> Response:
     if _wants_json(request):
         return JSONResponse({"code": code or "validation_error", "detail": refusal}, 422)
-    return await _thread_page(
+    return await thread_page(
         request, uow, visitor, conversation_id, draft=draft, refusal=refusal, status_code=422
     )
 
@@ -509,17 +566,27 @@ async def make_offer(
     uow: UoW,
     amount: Annotated[str, Form(max_length=30)] = "",
     currency: Annotated[str, Form(max_length=3)] = "USD",
+    quantity: Annotated[int, Form(ge=1, le=10_000)] = 1,
+    note: Annotated[str, Form(max_length=1000)] = "",
+    expires_in_hours: Annotated[int | None, Form(ge=1, le=24 * 30)] = None,
 ) -> Response:
-    """Offer a price (in major units) for the conversation's item."""
+    """Offer a price (in major units) for the conversation's item, with an optional quantity,
+    note and lifetime (the operator's default lifetime when none is chosen)."""
     conversation = await conversations_repo.get_visible(
         uow.session, conversation_id, visitor.user.id
     )
     try:
-        payload = OfferCreate(amount_minor=_minor(amount, currency), currency=currency)
+        payload = OfferCreate(
+            amount_minor=_minor(amount, currency),
+            currency=currency,
+            quantity=quantity,
+            note=note.strip() or None,
+            expires_at=uow.now + timedelta(hours=expires_in_hours) if expires_in_hours else None,
+        )
         await offers_service.do_make(uow, conversation, visitor.user, payload)
     except (DomainError, ValidationError, ValueError) as exc:
         text = _problem_text(exc) if isinstance(exc, DomainError) else "Enter a valid amount."
-        return await _thread_page(
+        return await thread_page(
             request, uow, visitor, conversation_id, refusal=text, status_code=422
         )
     return RedirectResponse(f"/inbox/{conversation_id}", status_code=303)
@@ -553,7 +620,7 @@ async def answer_offer(
         text = _problem_text(exc) if isinstance(exc, DomainError) else "Enter a valid amount."
         if _wants_json(request):
             return JSONResponse({"detail": text}, status_code=409)
-        return await _thread_page(
+        return await thread_page(
             request, uow, visitor, conversation_id, refusal=text, status_code=409
         )
     if _wants_json(request):

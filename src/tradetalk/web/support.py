@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradetalk.accounts import repository as users_repo
 from tradetalk.accounts.schemas import UserIdPath
+from tradetalk.context import AppContext
 from tradetalk.conversations import repository as conversations_repo
 from tradetalk.conversations import service as conversations_service
 from tradetalk.conversations.schemas import ConversationIdPath
@@ -29,9 +30,9 @@ from tradetalk.protection.schemas import RestrictCreate
 from tradetalk.record import repository as record_repo
 from tradetalk.record.api import TranscriptFormat, get_transcript
 from tradetalk.web import repository as web_repo
-from tradetalk.web.pages import Reader, Visitor, Writer, render
+from tradetalk.web.pages import PageRoute, Reader, Visitor, Writer, render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,16 +188,19 @@ async def restrict_or_lift(
     return RedirectResponse(f"/support/users/{user_id}", status_code=303)
 
 
-@router.get("/support/conversations/{conversation_id}", response_class=HTMLResponse)
-async def dispute_record(
-    conversation_id: ConversationIdPath,
+async def support_record_page(
     request: Request,
-    visitor: Reader,
-    session: ReadSession,
-    ctx: Ctx,
+    visitor: Visitor,
+    session: AsyncSession,
+    ctx: AppContext,
+    conversation_id: int,
+    *,
+    draft: str = "",
+    refusal: str | None = None,
+    status_code: int = 200,
 ) -> HTMLResponse:
-    """The whole thread of a conversation in dispute (or under a grant), withdrawn texts
-    included; the read is audited as in the API."""
+    """The whole record of a conversation for support, with the composer while they may write
+    in it (an open dispute); the read is audited as in the API."""
     _support_only(visitor)
     now = ctx.clock.now()
     access = await get_readable(session, conversation_id, visitor.user, now)
@@ -222,12 +226,29 @@ async def dispute_record(
             "conversation_id": conversation_id,
             "transaction": view.transaction,
             "dispute": access.dispute,
+            "can_write": access.can_write,
             "items": items,
             "names": {u.id: u.display_name for _, u in view.members},
             "seen_id": None,
+            "draft": draft,
+            "refusal": refusal,
             "section": "support",
         },
+        status_code=status_code,
     )
+
+
+@router.get("/support/conversations/{conversation_id}", response_class=HTMLResponse)
+async def dispute_record(
+    conversation_id: ConversationIdPath,
+    request: Request,
+    visitor: Reader,
+    session: ReadSession,
+    ctx: Ctx,
+) -> HTMLResponse:
+    """The whole thread of a conversation in dispute (or under a grant), withdrawn texts
+    included; in a dispute, support writes in it from here."""
+    return await support_record_page(request, visitor, session, ctx, conversation_id)
 
 
 @router.get("/support/conversations/{conversation_id}/transcript", response_model=None)

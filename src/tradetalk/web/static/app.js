@@ -48,16 +48,56 @@
     if (thread) thread.lastElementChild && thread.lastElementChild.scrollIntoView({ block: "end" });
   }
 
+  // Times come from the server in UTC; people read them in their own time zone.
+  function localTime(iso) {
+    return new Date(iso).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function localDay(date) {
+    const pad = function (n) { return String(n).padStart(2, "0"); };
+    return date.getFullYear() + "-" + pad(date.getMonth() + 1) + "-" + pad(date.getDate());
+  }
+
   function dayLabel(date) {
     const today = new Date();
-    const iso = date.toISOString().slice(0, 10);
-    if (iso === today.toISOString().slice(0, 10)) return "Today";
+    const yesterday = new Date(today.getTime() - 86400000);
+    if (localDay(date) === localDay(today)) return "Today";
+    if (localDay(date) === localDay(yesterday)) return "Yesterday";
     return date.toLocaleDateString(undefined, { weekday: "long", day: "numeric", month: "long", year: "numeric" });
+  }
+
+  // The server groups a thread by UTC day; regroup it by the reader's own days.
+  function localiseThread() {
+    if (!thread) return;
+    thread.querySelectorAll("li.day").forEach(function (li) { li.remove(); });
+    let previous = null;
+    thread.querySelectorAll("li.item").forEach(function (li) {
+      const time = li.querySelector("time[datetime]");
+      if (!time) return;
+      const date = new Date(time.dateTime);
+      const day = localDay(date);
+      if (day !== previous) {
+        const sep = document.createElement("li");
+        sep.className = "day";
+        sep.dataset.day = day;
+        const span = document.createElement("span");
+        span.textContent = dayLabel(date);
+        sep.appendChild(span);
+        li.before(sep);
+        previous = day;
+      }
+    });
+  }
+
+  function localiseTimes(root) {
+    root.querySelectorAll("time[datetime]").forEach(function (time) {
+      if (time.closest(".meta")) time.textContent = localTime(time.dateTime);
+    });
   }
 
   function ensureDay(createdAt) {
     const date = new Date(createdAt);
-    const iso = date.toISOString().slice(0, 10);
+    const iso = localDay(date);
     const days = thread.querySelectorAll("li.day");
     const last = days[days.length - 1];
     if (last && last.dataset.day === iso) return;
@@ -96,7 +136,7 @@
     meta.className = "meta";
     const time = document.createElement("time");
     time.dateTime = message.created_at;
-    time.textContent = new Date(message.created_at).toISOString().slice(11, 16);
+    time.textContent = localTime(message.created_at);
     meta.appendChild(time);
     bubble.append(sender, text, meta);
     li.appendChild(bubble);
@@ -110,12 +150,16 @@
     if (!response.ok) return null;
     const doc = new DOMParser().parseFromString("<ol>" + (await response.text()) + "</ol>", "text/html");
     const li = doc.querySelector("li.item");
-    return li ? document.importNode(li, true) : null;
+    if (!li) return null;
+    const node = document.importNode(li, true);
+    localiseTimes(node);
+    return node;
   }
 
   async function appendMessage(message) {
     if (!thread || document.getElementById("m" + message.id)) return;
-    const simple = message.kind === "text" && !(message.attachments && message.attachments.length);
+    // One's own text comes from the server too: it carries the Edit and Withdraw controls.
+    const simple = message.kind === "text" && message.sender_id !== me && !(message.attachments && message.attachments.length);
     const li = simple || message.kind === "system" ? textItem(message) : await fragment(message);
     if (!li || document.getElementById("m" + message.id)) return;
     ensureDay(message.created_at);
@@ -424,6 +468,16 @@
       });
     }
   }
+  // Forms that undo something ask first (data-confirm); without scripts they just submit.
+  document.addEventListener("submit", function (event) {
+    const form = event.target;
+    if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+    }
+  }, true);
+
+  localiseTimes(document);
+  localiseThread();
   scrollToEnd();
   connect();
 })();

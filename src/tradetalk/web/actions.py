@@ -1,0 +1,225 @@
+"""The thread's other actions on the pages (transport only): editing and withdrawing one's own
+messages, shipping updates, asking for a dispute, the transcript, email preferences, and
+Support writing in a disputed conversation.
+
+Each calls the same service as its API endpoint; a refusal is explained on the page it came
+from, with whatever the visitor typed kept."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
+
+from tradetalk.conversations import service as conversations_service
+from tradetalk.conversations.schemas import ConversationIdPath, MessageCreate
+from tradetalk.deps import Ctx, ReadSession, UoW
+from tradetalk.disputes import service as disputes_service
+from tradetalk.disputes.access import get_readable
+from tradetalk.errors import DomainError, NotFound
+from tradetalk.notifications import service as notifications_service
+from tradetalk.notifications.models import EmailMode
+from tradetalk.record import service as record_service
+from tradetalk.record.api import TranscriptFormat, get_transcript
+from tradetalk.record.schemas import MessageIdPath
+from tradetalk.shipping import service as shipping_service
+from tradetalk.shipping.schemas import ShippingUpdateCreate
+from tradetalk.web.pages import PageRoute, Reader, Writer, render, thread_page
+from tradetalk.web.support import support_record_page
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
+
+EMAIL_MODES = [
+    (EmailMode.IMMEDIATELY, "Right away", "An email for each message you have not read."),
+    (
+        EmailMode.BATCHED,
+        "A few minutes later, batched",
+        "One email with everything still unread after a short wait.",
+    ),
+    (EmailMode.DAILY_DIGEST, "Once a day", "A daily summary of what is still unread."),
+    (EmailMode.OFF, "Never", "No email about messages; you will see them here."),
+]
+
+
+def _explain(exc: DomainError | ValidationError) -> str:
+    if isinstance(exc, DomainError):
+        return exc.detail or exc.title
+    return "Check what you entered and try again."
+
+
+def _back_to(conversation_id: int, anchor: str = "") -> Response:
+    return RedirectResponse(f"/inbox/{conversation_id}{anchor}", status_code=303)
+
+
+@router.post("/inbox/{conversation_id}/messages/{message_id}/edit", response_model=None)
+async def edit_message(
+    conversation_id: ConversationIdPath,
+    message_id: MessageIdPath,
+    request: Request,
+    visitor: Writer,
+    uow: UoW,
+    body: Annotated[str, Form(max_length=10_000)] = "",
+) -> Response:
+    """Change the text of one's own message within the edit window."""
+    access = await get_readable(uow.session, conversation_id, visitor.user, uow.now)
+    try:
+        text = MessageCreate(body=body).body
+        await record_service.do_edit(uow, access, visitor.user, message_id, text)
+    except (DomainError, ValidationError) as exc:
+        # A blocked edit still commits its strike, as in the API: answering normally commits.
+        return await thread_page(
+            request, uow, visitor, conversation_id, refusal=_explain(exc), status_code=422
+        )
+    return _back_to(conversation_id, f"#m{message_id}")
+
+
+@router.post("/inbox/{conversation_id}/messages/{message_id}/withdraw", response_model=None)
+async def withdraw_message(
+    conversation_id: ConversationIdPath,
+    message_id: MessageIdPath,
+    request: Request,
+    visitor: Writer,
+    uow: UoW,
+) -> Response:
+    """Withdraw one's own message: the other side sees a tombstone; the record keeps the text."""
+    access = await get_readable(uow.session, conversation_id, visitor.user, uow.now)
+    try:
+        await record_service.do_withdraw(uow, access, visitor.user, message_id)
+    except DomainError as exc:
+        return await thread_page(
+            request, uow, visitor, conversation_id, refusal=_explain(exc), status_code=409
+        )
+    return _back_to(conversation_id, f"#m{message_id}")
+
+
+@router.post("/inbox/{conversation_id}/shipping", response_model=None)
+async def post_shipping_update(
+    conversation_id: ConversationIdPath,
+    request: Request,
+    visitor: Writer,
+    uow: UoW,
+    tracking_number: Annotated[str, Form(max_length=100)] = "",
+    carrier: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """The seller posts a tracking number; the carrier is recognised when not chosen."""
+    access = await get_readable(uow.session, conversation_id, visitor.user, uow.now)
+    try:
+        payload = ShippingUpdateCreate(
+            tracking_number=tracking_number, carrier=carrier.strip() or None
+        )
+        await shipping_service.do_post(uow, access.conversation, visitor.user, payload)
+    except (DomainError, ValidationError) as exc:
+        return await thread_page(
+            request, uow, visitor, conversation_id, refusal=_explain(exc), status_code=422
+        )
+    return _back_to(conversation_id)
+
+
+@router.post("/inbox/{conversation_id}/dispute-request", response_model=None)
+async def request_dispute(
+    conversation_id: ConversationIdPath,
+    request: Request,
+    visitor: Writer,
+    uow: UoW,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """A party asks the marketplace to step in; the operator is told by webhook."""
+    access = await get_readable(uow.session, conversation_id, visitor.user, uow.now)
+    if not reason.strip():
+        return await thread_page(
+            request,
+            uow,
+            visitor,
+            conversation_id,
+            refusal="Say in a few words what went wrong, so support can help.",
+            status_code=422,
+        )
+    try:
+        await disputes_service.do_request(uow, access, visitor.user, reason.strip())
+    except DomainError as exc:
+        return await thread_page(
+            request, uow, visitor, conversation_id, refusal=_explain(exc), status_code=409
+        )
+    return await thread_page(
+        request,
+        uow,
+        visitor,
+        conversation_id,
+        notice="Your request was sent to the marketplace's support team. "
+        "They will look at this conversation and reply here.",
+    )
+
+
+@router.get("/inbox/{conversation_id}/transcript", response_model=None)
+async def transcript(
+    conversation_id: ConversationIdPath,
+    visitor: Reader,
+    session: ReadSession,
+    ctx: Ctx,
+    format: TranscriptFormat = TranscriptFormat.PDF,
+) -> Response:
+    """The conversation's transcript for a party: PDF, or JSON with the hash chain."""
+    return await get_transcript(conversation_id, visitor.user, session, ctx, format)
+
+
+@router.get("/settings", response_class=HTMLResponse)
+async def settings_page(
+    request: Request, visitor: Reader, session: ReadSession, saved: bool = False
+) -> HTMLResponse:
+    """The visitor's email preferences."""
+    mode = await notifications_service.email_mode_of(session, visitor.user.id)
+    return render(
+        request,
+        "settings.html",
+        {
+            "me": visitor.user,
+            "csrf": visitor.session.csrf,
+            "modes": EMAIL_MODES,
+            "mode": mode,
+            "saved": saved,
+            "section": "settings",
+        },
+    )
+
+
+@router.post("/settings/email", response_model=None)
+async def save_email_mode(
+    visitor: Writer, uow: UoW, mode: Annotated[EmailMode, Form()]
+) -> Response:
+    """Choose how (and whether) unread messages are emailed."""
+    await notifications_service.do_set_email_mode(uow, visitor.user.id, mode)
+    return RedirectResponse("/settings?saved=true", status_code=303)
+
+
+@router.post("/support/conversations/{conversation_id}/messages", response_model=None)
+async def support_send(
+    conversation_id: ConversationIdPath,
+    request: Request,
+    visitor: Writer,
+    uow: UoW,
+    body: Annotated[str, Form(max_length=10_000)] = "",
+) -> Response:
+    """Support writes in a conversation under an open dispute; both parties see it as Support."""
+    if not visitor.user.is_support:
+        raise NotFound("Not found.")
+    access = await get_readable(uow.session, conversation_id, visitor.user, uow.now)
+    try:
+        payload = MessageCreate(body=body)
+        if access.is_support:
+            await disputes_service.do_support_send(uow, access, visitor.user, payload)
+        else:  # a support user who is also a party writes as themselves
+            await conversations_service.do_send(uow, access.conversation, visitor.user, payload)
+    except (DomainError, ValidationError) as exc:
+        return await support_record_page(
+            request,
+            visitor,
+            uow.session,
+            uow.ctx,
+            conversation_id,
+            draft=body,
+            refusal=_explain(exc),
+            status_code=422,
+        )
+    return RedirectResponse(f"/support/conversations/{conversation_id}#composer", 303)
