@@ -37,8 +37,8 @@ from tradetalk.realtime.retention import run_pruner
 from tradetalk.record.api import router as record_router
 from tradetalk.shipping.api import router as shipping_router
 from tradetalk.web import pages as web_pages
-from tradetalk.web.api import router as web_api_router
 from tradetalk.web.actions import router as web_actions_router
+from tradetalk.web.api import router as web_api_router
 from tradetalk.web.support import router as support_router
 
 log = structlog.get_logger("tradetalk")

@@ -293,6 +293,8 @@ def test_an_offer_is_accepted_from_the_page(live_server: LiveServer, pages: Any)
     buyer_page.get_by_label("Message", exact=True).fill("Great, thank you!")
     buyer_page.get_by_role("button", name="Send").click()
     expect(seller_page.locator("#unread-messages")).to_have_text(str(unread + 1))
+    # The feed follows too, folded per conversation, without a reload.
+    expect(seller_page.locator("#notification-feed li").first).to_contain_text("Great, thank you!")
     _shot(seller_page, "dashboard")
 
 

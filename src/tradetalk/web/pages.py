@@ -332,6 +332,21 @@ async def dashboard(
     )
 
 
+@router.get("/web/dashboard-feed", response_class=HTMLResponse)
+async def dashboard_feed(request: Request, visitor: Reader, session: ReadSession) -> HTMLResponse:
+    """The dashboard's notification feed alone (the page refreshes it as news arrives)."""
+    return render(
+        request,
+        "_feed.html",
+        {
+            "feed": await notifications_repo.feed_page(
+                session, visitor.user.id, after=None, limit=20
+            ),
+            "unseen": await notifications_repo.unseen_count(session, visitor.user.id),
+        },
+    )
+
+
 @router.post("/dashboard/replies", response_model=None)
 async def save_reply(
     visitor: Writer,

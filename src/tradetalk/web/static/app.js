@@ -92,6 +92,10 @@
   function localiseTimes(root) {
     root.querySelectorAll("time[datetime]").forEach(function (time) {
       if (time.closest(".meta")) time.textContent = localTime(time.dateTime);
+      else if (time.closest(".feed")) {
+        const date = new Date(time.dateTime);
+        time.textContent = date.toLocaleDateString(undefined, { day: "2-digit", month: "short" }) + " " + localTime(time.dateTime);
+      }
     });
   }
 
@@ -237,6 +241,25 @@
     figure.textContent = String((parseInt(figure.textContent, 10) || 0) + 1);
   }
 
+  // The dashboard's feed is rendered by the server (folded items, escaping) and fetched again
+  // when news arrives; a burst of events is one fetch.
+  let feedTimer = null;
+  function refreshFeed() {
+    const panel = document.getElementById("feed-panel");
+    if (!panel) return;
+    clearTimeout(feedTimer);
+    feedTimer = setTimeout(async function () {
+      const response = await fetch("/web/dashboard-feed", { credentials: "same-origin" });
+      if (!response.ok) return;
+      const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+      const fresh = doc.getElementById("feed-panel");
+      if (!fresh) return;
+      const node = document.importNode(fresh, true);
+      panel.replaceWith(node);
+      localiseTimes(node);
+    }, 300);
+  }
+
   // --- typing -----------------------------------------------------------------------------
 
   let typingTimer = null;
@@ -272,8 +295,13 @@
         lastEventId = data.last_event_id;
         window.location.reload();
         break;
+      case "notification.created":
+      case "notification.updated":
+        refreshFeed();
+        break;
       case "message.created":
         bumpUnread(data);
+        if (data.sender_id !== me) refreshFeed();
         updateList(data);
         if (data.conversation_id === current) appendMessage(data);
         break;
