@@ -285,3 +285,43 @@ async def test_support_pages_are_a_not_found_page_for_everyone_else(
         assert response.status_code == 404
         assert response.headers["content-type"].startswith("text/html")
         assert "Not found" in response.text
+
+
+async def test_the_marketplace_links_straight_to_an_orders_conversation(
+    market: Marketplace, browser: Browser
+) -> None:
+    deal = await market.transaction(title="Canon AE-1")
+    await browser.sign_in(deal.seller)
+    opened = await browser.http.get(f"/inbox/transactions/{deal.id}")
+    assert opened.status_code == 303
+    cid = await market.conversation_id(deal)
+    assert opened.headers["location"] == f"/inbox/{cid}"
+    outsider = Browser(market)
+    await outsider.sign_in(await market.user())
+    hidden = await outsider.http.get(f"/inbox/transactions/{deal.id}")
+    assert hidden.status_code == 404 and "Not found" in hidden.text
+    await outsider.http.aclose()
+
+
+async def test_a_direct_conversation_starts_only_after_asking(
+    app: FastAPI, market: Marketplace, browser: Browser
+) -> None:
+    buyer, seller = await market.user(), await market.user(name="Vintage Vera")
+    await browser.sign_in(buyer)
+    # Off by default: conversations start from a transaction.
+    assert (await browser.http.get(f"/inbox/with/{seller.id}")).status_code == 404
+    ctx = app.state.ctx
+    ctx.settings = ctx.settings.model_copy(update={"direct_messages": True})
+    page = await browser.http.get(f"/inbox/with/{seller.id}")
+    assert page.status_code == 200 and "Message Vintage Vera" in page.text
+    existing = await buyer.client.post("/v1/conversations", json={"user_id": seller.id})
+    assert existing.status_code == 201  # asking alone started nothing: this one is new
+    started = await browser.http.post(
+        f"/inbox/with/{seller.id}", data={"csrf_token": csrf_of(page.text)}
+    )
+    assert started.status_code == 303
+    assert started.headers["location"] == f"/inbox/{existing.json()['id']}"
+    again = await browser.http.get(f"/inbox/with/{seller.id}")
+    assert again.status_code == 303 and again.headers["location"] == started.headers["location"]
+    self_page = await browser.http.get(f"/inbox/with/{buyer.id}")
+    assert self_page.status_code == 404

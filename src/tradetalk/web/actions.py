@@ -13,12 +13,16 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
+from tradetalk.accounts import repository as users_repo
+from tradetalk.accounts.schemas import UserIdPath
+from tradetalk.conversations import repository as conversations_repo
 from tradetalk.conversations import service as conversations_service
 from tradetalk.conversations.schemas import ConversationIdPath, MessageCreate
 from tradetalk.deps import Ctx, ReadSession, UoW
 from tradetalk.disputes import service as disputes_service
 from tradetalk.disputes.access import get_readable
 from tradetalk.errors import DomainError, NotFound
+from tradetalk.marketplace.schemas import TransactionIdPath
 from tradetalk.notifications import service as notifications_service
 from tradetalk.notifications.models import EmailMode
 from tradetalk.record import service as record_service
@@ -223,3 +227,64 @@ async def support_send(
             status_code=422,
         )
     return RedirectResponse(f"/support/conversations/{conversation_id}#composer", 303)
+
+
+# --- entry points the marketplace links to ("Contact the seller", "Message this seller") ------
+
+
+@router.get("/inbox/transactions/{transaction_id}", response_model=None)
+async def transaction_thread(
+    transaction_id: TransactionIdPath, visitor: Writer, uow: UoW
+) -> Response:
+    """Open the conversation of an order the visitor is buyer or seller of (made on first use,
+    as in the API), so the marketplace's order page can link straight to it."""
+    conversation = await conversations_service.do_open_for_transaction(
+        uow, transaction_id, visitor.user
+    )
+    return _back_to(conversation.id)
+
+
+@router.get("/inbox/with/{user_id}", response_class=HTMLResponse)
+async def direct_page(
+    user_id: UserIdPath, request: Request, visitor: Reader, session: ReadSession, ctx: Ctx
+) -> Response:
+    """Ask before starting a direct conversation with a user (or open the pair's existing one):
+    starting one counts against the visitor's daily allowance, so a link alone never does."""
+    existing = await conversations_repo.direct_between(
+        session, conversations_service.direct_key(visitor.user.id, user_id)
+    )
+    if existing is not None:
+        return _back_to(existing.id)
+    other = await users_repo.get(session, user_id)
+    if other is None or other.id == visitor.user.id or not ctx.settings.direct_messages:
+        raise NotFound("Not found.")
+    return render(
+        request,
+        "start_direct.html",
+        {"me": visitor.user, "csrf": visitor.session.csrf, "other": other},
+    )
+
+
+@router.post("/inbox/with/{user_id}", response_model=None)
+async def start_direct(
+    user_id: UserIdPath, request: Request, visitor: Writer, uow: UoW
+) -> Response:
+    """Start (or open) the direct conversation with a user, where the operator allows it."""
+    try:
+        conversation, _ = await conversations_service.do_start_direct(uow, visitor.user, user_id)
+    except NotFound:
+        raise
+    except DomainError as exc:
+        other = await users_repo.get(uow.session, user_id)
+        return render(
+            request,
+            "start_direct.html",
+            {
+                "me": visitor.user,
+                "csrf": visitor.session.csrf,
+                "other": other,
+                "refusal": _explain(exc),
+            },
+            status_code=exc.status,
+        )
+    return _back_to(conversation.id)
