@@ -325,3 +325,64 @@ async def test_a_direct_conversation_starts_only_after_asking(
     assert again.status_code == 303 and again.headers["location"] == started.headers["location"]
     self_page = await browser.http.get(f"/inbox/with/{buyer.id}")
     assert self_page.status_code == 404
+
+
+async def test_a_party_reports_the_other_sides_message(
+    market: Marketplace, browser: Browser
+) -> None:
+    deal = await market.transaction()
+    cid = await market.conversation_id(deal)
+    rude = await market.send(deal.seller, cid, "Stop wasting my time, idiot")
+    mine = await market.send(deal.buyer, cid, "I only asked about the box")
+    await browser.sign_in(deal.buyer)
+    page = await browser.http.get(f"/inbox/{cid}")
+    assert f"/messages/{rude['id']}/report" in page.text
+    assert f"/messages/{mine['id']}/report" not in page.text  # nobody reports themselves
+    reported = await browser.http.post(
+        f"/inbox/{cid}/messages/{rude['id']}/report",
+        data={"csrf_token": csrf_of(page.text), "reason": "Insulting"},
+    )
+    assert reported.status_code == 200 and "reported to the moderators" in reported.text
+    queue = (await market.server.get("/v1/moderation/queue")).json()["items"]
+    assert [(q["kind"], q["subject_id"], q["reason"]) for q in queue] == [
+        ("reported_message", deal.seller.id, "Insulting")
+    ]
+    other = await market.transaction()
+    other_cid = await market.conversation_id(other)
+    elsewhere = await market.send(other.seller, other_cid, "Not yours to report")
+    hidden = await browser.http.post(
+        f"/inbox/{cid}/messages/{elsewhere['id']}/report",
+        data={"csrf_token": csrf_of(page.text), "reason": "Insulting"},
+    )
+    assert hidden.status_code == 404
+
+
+async def test_a_direct_conversation_can_be_blocked_and_unblocked(
+    app: FastAPI, market: Marketplace, browser: Browser
+) -> None:
+    ctx = app.state.ctx
+    ctx.settings = ctx.settings.model_copy(update={"direct_messages": True})
+    pest, seller = await market.user(), await market.user(name="Busy Bea")
+    started = await pest.client.post("/v1/conversations", json={"user_id": seller.id})
+    cid = started.json()["id"]
+    await market.send(pest, cid, "Hello? Hello? Answer me")
+    await browser.sign_in(seller)
+    page = await browser.http.get(f"/inbox/{cid}")
+    assert "Block " in page.text
+    csrf = csrf_of(page.text)
+    blocked = await browser.http.post(f"/inbox/{cid}/block", data={"csrf_token": csrf})
+    assert blocked.status_code == 303
+    refused = await pest.client.post(
+        f"/v1/conversations/{cid}/messages", json={"body": "Why no answer?"}
+    )
+    assert refused.status_code in (403, 422), refused.text
+    assert "Unblock" in (await browser.http.get(f"/inbox/{cid}")).text
+    unblocked = await browser.http.post(
+        f"/inbox/{cid}/block", data={"csrf_token": csrf_of(page.text), "unblock": "true"}
+    )
+    assert unblocked.status_code == 303
+    await market.send(pest, cid, "Sorry for the noise")
+    deal = await market.transaction(pest, seller)
+    deal_page = await browser.http.get(f"/inbox/{await market.conversation_id(deal)}")
+    # Orders' conversations stay open: no blocking there.
+    assert deal_page.status_code == 200 and "Block " not in deal_page.text

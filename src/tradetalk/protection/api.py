@@ -110,23 +110,13 @@ async def check_draft(payload: ShieldCheck, actor: CurrentUser, uow: UoW) -> Shi
 )
 async def report(payload: ReportCreate, actor: CurrentUser, uow: UoW) -> ReportOut:
     """Report a message of one of your conversations, or a user, to the moderators."""
-    await uow.ctx.limiter.hit(per_minute(10), "report", actor.id, what="reports")
-    message = None
     if payload.message_id is not None:
-        message = await conversations_repo.message_visible_to(
-            uow.session, payload.message_id, actor.id
+        item = await protection_service.do_report_message(
+            uow, actor, payload.message_id, payload.reason
         )
-        if message is None or message.sender_id is None:
-            raise NotFound("No such message.")
-        subject_id = message.sender_id
     else:
-        assert payload.user_id is not None
-        subject_id = payload.user_id
-        if await users_repo.get(uow.session, subject_id) is None:
-            raise NotFound("No such user.")
-    item = await protection_service.do_report(
-        uow, actor, message=message, subject_id=subject_id, reason=payload.reason
-    )
+        assert payload.user_id is not None  # the schema asks for exactly one of the two
+        item = await protection_service.do_report_user(uow, actor, payload.user_id, payload.reason)
     return ReportOut(id=item.id, status=item.status, created_at=item.created_at)
 
 

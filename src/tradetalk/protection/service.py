@@ -10,9 +10,11 @@ from typing import NoReturn
 
 from tradetalk.accounts import repository as users_repo
 from tradetalk.accounts.models import User
+from tradetalk.conversations import repository as conversations_repo
 from tradetalk.conversations.models import Conversation, Message
 from tradetalk.db import UnitOfWork
 from tradetalk.errors import CommittedRefusal, Conflict, DomainError, Forbidden, NotFound
+from tradetalk.kit.ratelimit import per_minute
 from tradetalk.protection import repository as protection_repo
 from tradetalk.protection.detector import Finding
 from tradetalk.protection.models import (
@@ -363,6 +365,30 @@ async def do_report(
     uow.session.add(item)
     await uow.session.flush()
     return item
+
+
+async def do_report_message(
+    uow: UnitOfWork, reporter: User, message_id: int, reason: str
+) -> ModerationItem:
+    """A participant reports a message of one of their conversations (NotFound for any other,
+    and for items nobody wrote, like system notes)."""
+    await uow.ctx.limiter.hit(per_minute(10), "report", reporter.id, what="reports")
+    message = await conversations_repo.message_visible_to(uow.session, message_id, reporter.id)
+    if message is None or message.sender_id is None:
+        raise NotFound("No such message.")
+    return await do_report(
+        uow, reporter, message=message, subject_id=message.sender_id, reason=reason
+    )
+
+
+async def do_report_user(
+    uow: UnitOfWork, reporter: User, subject_id: str, reason: str
+) -> ModerationItem:
+    """A user reports another user to the moderators."""
+    await uow.ctx.limiter.hit(per_minute(10), "report", reporter.id, what="reports")
+    if await users_repo.get(uow.session, subject_id) is None:
+        raise NotFound("No such user.")
+    return await do_report(uow, reporter, message=None, subject_id=subject_id, reason=reason)
 
 
 async def do_block(uow: UnitOfWork, blocker: User, blocked_id: str) -> tuple[UserBlock, bool]:

@@ -25,6 +25,8 @@ from tradetalk.errors import DomainError, NotFound
 from tradetalk.marketplace.schemas import TransactionIdPath
 from tradetalk.notifications import service as notifications_service
 from tradetalk.notifications.models import EmailMode
+from tradetalk.protection import repository as protection_repo
+from tradetalk.protection import service as protection_service
 from tradetalk.record import service as record_service
 from tradetalk.record.api import TranscriptFormat, get_transcript
 from tradetalk.record.schemas import MessageIdPath
@@ -288,3 +290,67 @@ async def start_direct(
             status_code=exc.status,
         )
     return _back_to(conversation.id)
+
+
+# --- reporting and blocking ----------------------------------------------------------------
+
+
+@router.post("/inbox/{conversation_id}/messages/{message_id}/report", response_model=None)
+async def report_message(
+    conversation_id: ConversationIdPath,
+    message_id: MessageIdPath,
+    request: Request,
+    visitor: Writer,
+    uow: UoW,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Report the other side's message to the moderators."""
+    if not reason.strip():
+        return await thread_page(
+            request,
+            uow,
+            visitor,
+            conversation_id,
+            refusal="Say in a few words what is wrong with the message.",
+            status_code=422,
+        )
+    try:
+        await protection_service.do_report_message(uow, visitor.user, message_id, reason.strip())
+    except NotFound:
+        raise
+    except DomainError as exc:
+        return await thread_page(
+            request, uow, visitor, conversation_id, refusal=_explain(exc), status_code=exc.status
+        )
+    return await thread_page(
+        request,
+        uow,
+        visitor,
+        conversation_id,
+        notice="Thank you: the message was reported to the moderators.",
+    )
+
+
+@router.post("/inbox/{conversation_id}/block", response_model=None)
+async def block_other(
+    conversation_id: ConversationIdPath,
+    visitor: Writer,
+    uow: UoW,
+    unblock: Annotated[bool, Form()] = False,
+) -> Response:
+    """Block (or unblock) the other person of a direct conversation: no more direct messages
+    between the two. Conversations about orders stay open."""
+    conversation = await conversations_repo.get_visible(
+        uow.session, conversation_id, visitor.user.id
+    )
+    others = [
+        uid
+        for uid in await conversations_repo.participant_ids(uow.session, conversation.id)
+        if uid != visitor.user.id
+    ]
+    for other in others:
+        if unblock:
+            await protection_repo.remove_block(uow.session, visitor.user.id, other)
+        else:
+            await protection_service.do_block(uow, visitor.user, other)
+    return _back_to(conversation_id)

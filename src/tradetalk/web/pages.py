@@ -47,6 +47,7 @@ from tradetalk.offers import service as offers_service
 from tradetalk.offers.machine import OfferAction
 from tradetalk.offers.money import format_amount, minor_unit_exponent
 from tradetalk.offers.schemas import OfferCreate, OfferIdPath
+from tradetalk.protection import repository as protection_repo
 from tradetalk.web import dashboard as dashboard_figures
 from tradetalk.web import repository as web_repo
 from tradetalk.web import service as web_service
@@ -456,6 +457,10 @@ async def thread_page(
             "latest": before_seq is None,
             "is_seller": my_role == ParticipantRole.SELLER.value,
             "dispute": dispute,
+            "direct": conversation.transaction_id is None,
+            "blocked": conversation.transaction_id is None
+            and bool(others)
+            and await protection_repo.has_blocked(uow.session, visitor.user.id, others[0][1].id),
             "editable_after": _editable_after(uow.ctx.settings.edit_window_seconds, uow.now),
             "own_actions": True,
             "draft": draft,
