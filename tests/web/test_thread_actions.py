@@ -386,3 +386,44 @@ async def test_a_direct_conversation_can_be_blocked_and_unblocked(
     deal_page = await browser.http.get(f"/inbox/{await market.conversation_id(deal)}")
     # Orders' conversations stay open: no blocking there.
     assert deal_page.status_code == 200 and "Block " not in deal_page.text
+
+
+async def test_earlier_versions_of_an_edited_message_are_shown(
+    market: Marketplace, browser: Browser
+) -> None:
+    deal = await market.transaction()
+    cid = await market.conversation_id(deal)
+    sent = await market.send(deal.seller, cid, "Ships Monday <b>for sure</b>")
+    edited = await deal.seller.client.patch(
+        f"/v1/conversations/{cid}/messages/{sent['id']}", json={"body": "Ships Tuesday"}
+    )
+    assert edited.status_code == 200, edited.text
+    await browser.sign_in(deal.buyer)
+    thread = await browser.http.get(f"/inbox/{cid}")
+    link = f"/inbox/{cid}/messages/{sent['id']}/versions"
+    assert f'href="{link}"' in thread.text
+    page = await browser.http.get(link)
+    assert page.status_code == 200
+    assert "Ships Tuesday" in page.text and "Ships Monday &lt;b&gt;for sure&lt;/b&gt;" in page.text
+    outsider = Browser(market)
+    await outsider.sign_in(await market.user())
+    assert (await outsider.http.get(link)).status_code == 404
+    await outsider.http.aclose()
+
+
+async def test_the_feed_is_marked_read_from_the_dashboard(
+    market: Marketplace, browser: Browser
+) -> None:
+    deal = await market.transaction()
+    cid = await market.conversation_id(deal)
+    await market.send(deal.buyer, cid, "Hi, is this available?")
+    assert (await deal.seller.client.get("/v1/notifications")).json()["unread"] == 1
+    await browser.sign_in(deal.seller)
+    page = await browser.http.get("/dashboard")
+    assert "Mark all as read" in page.text
+    done = await browser.http.post(
+        "/dashboard/notifications/seen", data={"csrf_token": csrf_of(page.text)}
+    )
+    assert done.status_code == 303
+    assert (await deal.seller.client.get("/v1/notifications")).json()["unread"] == 0
+    assert "Mark all as read" not in (await browser.http.get("/dashboard")).text

@@ -27,6 +27,7 @@ from tradetalk.notifications import service as notifications_service
 from tradetalk.notifications.models import EmailMode
 from tradetalk.protection import repository as protection_repo
 from tradetalk.protection import service as protection_service
+from tradetalk.record import repository as record_repo
 from tradetalk.record import service as record_service
 from tradetalk.record.api import TranscriptFormat, get_transcript
 from tradetalk.record.schemas import MessageIdPath
@@ -354,3 +355,42 @@ async def block_other(
         else:
             await protection_service.do_block(uow, visitor.user, other)
     return _back_to(conversation_id)
+
+
+# --- the feed and the record ------------------------------------------------------------------
+
+
+@router.post("/dashboard/notifications/seen", response_model=None)
+async def mark_feed_seen(visitor: Writer, uow: UoW) -> Response:
+    """Mark every item of the dashboard's feed seen."""
+    await notifications_service.do_mark_seen(uow, visitor.user, None)
+    return RedirectResponse("/dashboard#feed-title", status_code=303)
+
+
+@router.get("/inbox/{conversation_id}/messages/{message_id}/versions", response_class=HTMLResponse)
+async def message_versions(
+    conversation_id: ConversationIdPath,
+    message_id: MessageIdPath,
+    request: Request,
+    visitor: Reader,
+    session: ReadSession,
+    ctx: Ctx,
+) -> HTMLResponse:
+    """The earlier texts of an edited message, as the API lists them for a party (a withdrawn
+    message's texts stay with support)."""
+    conversation = await conversations_repo.get_visible(session, conversation_id, visitor.user.id)
+    message = await conversations_repo.message_in(session, conversation.id, message_id)
+    if message is None:
+        raise NotFound("No such message.")
+    versions = [] if message.withdrawn else await record_repo.versions(session, message_id)
+    return render(
+        request,
+        "versions.html",
+        {
+            "me": visitor.user,
+            "csrf": visitor.session.csrf,
+            "conversation_id": conversation.id,
+            "message": message,
+            "versions": versions,
+        },
+    )

@@ -340,6 +340,7 @@ async def dashboard_feed(request: Request, visitor: Reader, session: ReadSession
         request,
         "_feed.html",
         {
+            "csrf": visitor.session.csrf,
             "feed": await notifications_repo.feed_page(
                 session, visitor.user.id, after=None, limit=20
             ),
