@@ -427,3 +427,33 @@ async def test_the_feed_is_marked_read_from_the_dashboard(
     assert done.status_code == 303
     assert (await deal.seller.client.get("/v1/notifications")).json()["unread"] == 0
     assert "Mark all as read" not in (await browser.http.get("/dashboard")).text
+
+
+async def test_search_pages_through_older_matches_and_opens_them_in_place(
+    market: Marketplace, browser: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pages, "SEARCH_PAGE_SIZE", 2)
+    monkeypatch.setattr(pages, "THREAD_PAGE_SIZE", 2)
+    deal = await market.transaction()
+    cid = await market.conversation_id(deal)
+    question = "Does the lens have fungus? ({})"
+    sent = [await market.send(deal.buyer, cid, question.format(n)) for n in range(3)]
+    await market.send(deal.buyer, cid, "Also the caps")
+    await market.send(deal.buyer, cid, "And the hood")
+    outsider_deal = await market.transaction()
+    other_cid = await market.conversation_id(outsider_deal)
+    await market.send(outsider_deal.buyer, other_cid, "No fungus here")  # not the seller's
+    await browser.sign_in(deal.seller)
+
+    first = await browser.http.get("/inbox", params={"q": "fungus"})
+    assert "No fungus here" not in first.text
+    assert "(2)" in first.text and "(1)" in first.text and "(0)" not in first.text
+    older = first.text.split('<p><a href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    second = await browser.http.get(older)
+    assert "(0)" in second.text and "Older matches" not in second.text
+    # A match older than the thread's latest page opens on the page that holds it.
+    hit = f"#m{sent[0]['id']}"
+    link = second.text.split('class="hits">', 1)[1].split('href="', 1)[1].split('"', 1)[0]
+    assert link.endswith(hit)
+    thread = await browser.http.get(link.split("#", 1)[0])
+    assert f'id="m{sent[0]["id"]}"' in thread.text

@@ -256,23 +256,36 @@ async def _inbox_list(session: AsyncSession, user_id: str, now: datetime) -> lis
     return [conversation_out(v, by_conversation.get(v.conversation.id)) for v in views]
 
 
+SEARCH_PAGE_SIZE = 50
+
+
 @router.get("/inbox", response_class=HTMLResponse)
 async def inbox(
-    request: Request, visitor: Reader, session: ReadSession, ctx: Ctx, q: str = ""
+    request: Request,
+    visitor: Reader,
+    session: ReadSession,
+    ctx: Ctx,
+    q: str = "",
+    before: Annotated[int | None, Query(ge=1, le=2**53)] = None,
 ) -> HTMLResponse:
-    """The visitor's conversations, most recent first; with `q`, the messages that match."""
+    """The visitor's conversations, most recent first; with `q`, the messages that match,
+    newest first (`before`: the page of older matches)."""
     conversations = await _inbox_list(session, visitor.user.id, ctx.clock.now())
     hits: list[MessageOut] = []
+    more_before: int | None = None
     query = q.strip()[:200]
     if query:
         terms = conversations_repo.search_terms(query)
         rows = (
             await conversations_repo.search(
-                session, visitor.user.id, terms, before_id=None, limit=50
+                session, visitor.user.id, terms, before_id=before, limit=SEARCH_PAGE_SIZE
             )
             if terms
             else []
         )
+        if len(rows) > SEARCH_PAGE_SIZE:
+            rows = rows[:SEARCH_PAGE_SIZE]
+            more_before = rows[-1].id
         hits = await conversations_service.messages_out(session, rows, ctx.clock.now())
     return render(
         request,
@@ -283,6 +296,7 @@ async def inbox(
             "conversations": conversations,
             "query": query,
             "hits": hits,
+            "more_before": more_before,
             "current": None,
         },
     )
