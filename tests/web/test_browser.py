@@ -312,12 +312,21 @@ def test_inbox_on_a_phone(live_server: LiveServer, pages: Any) -> None:
     row = page.locator(f"li.conversation[data-conversation-id='{conversation}']")
     expect(row.locator("[data-role='badge']")).to_contain_text("1")
     _shot(page, "inbox-phone")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing sticks out
     row.get_by_role("link").click()
     expect(page.locator("#thread .item .text")).to_have_text(
         ["Hi! Has the rangefinder been calibrated recently?"]
     )
     expect(page.locator(".list-pane")).to_be_hidden()
     _shot(page, "thread-phone")
+    # The thread's tools fit on a phone: asking support for help stays within the screen.
+    page.get_by_text("More", exact=True).click()
+    reason = page.get_by_label("Something wrong with this order? Ask support to step in")
+    expect(reason).to_be_visible()
+    box = reason.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    _shot(page, "thread-tools-phone")
 
 
 def test_a_photo_is_uploaded_and_opened(
