@@ -50,7 +50,9 @@ SENDS_PER_THREAD = 12  # 12 x 12 = 144 messages, each a webhook and (batched) in
 BATCH = 10  # TRADETALK_WORKER_BATCH_SIZE: at most this many items are in flight at a kill
 LEASE_SECONDS = 5  # the smallest lease the settings allow: a killed worker's items come back
 RECEIVER_DELAY = 0.03  # seconds each receiver holds a delivery after taking it
-KILL_AT_WEBHOOKS = (25, 80)  # kill the worker when this many webhooks have arrived
+# Kill the worker once this many webhooks have arrived and the named receiver is holding a
+# delivery: once in the middle of an email, once in the middle of a webhook.
+KILLS = (("email", 25), ("webhook", 80))
 DRAIN_TIMEOUT = 90.0
 
 
@@ -265,23 +267,27 @@ async def test_a_killed_worker_loses_nothing_and_repeats_only_by_key(
                 await asyncio.gather(*(send(thread, party, n) for thread, party in talkers))
                 await asyncio.sleep(0.1)
 
-    kills: list[dict[str, int]] = []
+    kills: list[dict[str, Any]] = []
     sender = asyncio.create_task(send_all())
     try:
-        for number, threshold in enumerate(KILL_AT_WEBHOOKS, start=1):
+        for number, (channel, threshold) in enumerate(KILLS, start=1):
+            receiver = mailbox if channel == "email" else hooks
             async with asyncio.timeout(60):
-                # Mid-delivery: enough has arrived, and a receiver holds one right now.
-                while not (len(hooks) >= threshold and (hooks.in_flight or mailbox.in_flight)):
+                while not (len(hooks) >= threshold and receiver.in_flight):
                     assert worker.alive, worker.output()
                     await asyncio.sleep(0.002)
-            in_flight = hooks.in_flight + mailbox.in_flight
+            in_flight = {
+                "emails_in_flight": mailbox.in_flight,
+                "webhooks_in_flight": hooks.in_flight,
+            }
             worker.kill()
             lap(f"kill {number}")
             kills.append(
                 {
+                    "during": channel,
                     "webhooks_received": len(hooks),
                     "emails_received": len(mailbox),
-                    "in_flight_at_receivers": in_flight,
+                    **in_flight,
                 }
             )
             await asyncio.sleep(0.5)
