@@ -82,157 +82,160 @@ async def test_mixed_traffic_has_no_errors_and_flat_memory(
     await server.wait_ready()
     threads = await make_threads(server.url, THREADS, "soak")
     parties = [party for thread in threads for party in thread.parties]
-    stack = AsyncExitStack()
-    http = {
-        party.id: await stack.enter_async_context(user_client(server.url, party))
-        for party in parties
-    }
-    tally = Tally()
-    rng = random.Random(5)
-    sent_client_ids: dict[int, set[str]] = {t.conversation_id: set() for t in threads}
-    latest: dict[int, int] = {}  # conversation id -> newest message id seen
-    deadline = 0.0
+    async with AsyncExitStack() as stack:
+        http = {
+            party.id: await stack.enter_async_context(user_client(server.url, party))
+            for party in parties
+        }
+        tally = Tally()
+        rng = random.Random(5)
+        sent_client_ids: dict[int, set[str]] = {t.conversation_id: set() for t in threads}
+        latest: dict[int, int] = {}  # conversation id -> newest message id seen
+        deadline = 0.0
 
-    async def loop(op: str, step: Callable[[], Awaitable[None]], pause: float) -> None:
-        while time.monotonic() < deadline:
-            try:
-                await step()
-            except httpx.TransportError as exc:
-                tally.errors.append(f"{op}: {type(exc).__name__}: {exc}")
-            await asyncio.sleep(pause * rng.uniform(0.5, 1.5))
+        async def loop(op: str, step: Callable[[], Awaitable[None]], pause: float) -> None:
+            while time.monotonic() < deadline:
+                try:
+                    await step()
+                except httpx.TransportError as exc:
+                    tally.errors.append(f"{op}: {type(exc).__name__}: {exc}")
+                await asyncio.sleep(pause * rng.uniform(0.5, 1.5))
 
-    def sender(thread: Thread) -> Callable[[], Awaitable[None]]:
-        count = 0
+        def sender(thread: Thread) -> Callable[[], Awaitable[None]]:
+            count = 0
 
-        async def step() -> None:
-            nonlocal count
-            count += 1
-            party = thread.parties[count % 2]
-            client_id = f"{party.id}-{count}"
-            response = await http[party.id].post(
-                f"/v1/conversations/{thread.conversation_id}/messages",
-                json={"body": f"Still available? note {count}", "client_message_id": client_id},
-            )
-            message = tally.check("send", response, 201)
-            if message:
-                sent_client_ids[thread.conversation_id].add(client_id)
-                latest[thread.conversation_id] = max(
-                    latest.get(thread.conversation_id, 0), message["id"]
+            async def step() -> None:
+                nonlocal count
+                count += 1
+                party = thread.parties[count % 2]
+                client_id = f"{party.id}-{count}"
+                response = await http[party.id].post(
+                    f"/v1/conversations/{thread.conversation_id}/messages",
+                    json={"body": f"Still available? note {count}", "client_message_id": client_id},
                 )
+                message = tally.check("send", response, 201)
+                if message:
+                    sent_client_ids[thread.conversation_id].add(client_id)
+                    latest[thread.conversation_id] = max(
+                        latest.get(thread.conversation_id, 0), message["id"]
+                    )
 
-        return step
+            return step
 
-    async def history() -> None:
-        thread = rng.choice(threads)
-        party = rng.choice(thread.parties)
-        url = f"/v1/conversations/{thread.conversation_id}/messages"
-        page = tally.check("history", await http[party.id].get(url, params={"limit": 50}), 200)
-        if page.get("next_cursor"):
-            params = {"limit": 50, "before": page["next_cursor"]}
-            tally.check("history", await http[party.id].get(url, params=params), 200)
-
-    async def inbox() -> None:
-        party = rng.choice(parties)
-        tally.check("inbox", await http[party.id].get("/v1/conversations"), 200)
-
-    async def read_marker() -> None:
-        thread = rng.choice(threads)
-        if thread.conversation_id in latest:
+        async def history() -> None:
+            thread = rng.choice(threads)
             party = rng.choice(thread.parties)
-            response = await http[party.id].post(
-                f"/v1/conversations/{thread.conversation_id}/read",
-                json={"message_id": latest[thread.conversation_id]},
+            url = f"/v1/conversations/{thread.conversation_id}/messages"
+            page = tally.check("history", await http[party.id].get(url, params={"limit": 50}), 200)
+            if page.get("next_cursor"):
+                params = {"limit": 50, "before": page["next_cursor"]}
+                tally.check("history", await http[party.id].get(url, params=params), 200)
+
+        async def inbox() -> None:
+            party = rng.choice(parties)
+            tally.check("inbox", await http[party.id].get("/v1/conversations"), 200)
+
+        async def read_marker() -> None:
+            thread = rng.choice(threads)
+            if thread.conversation_id in latest:
+                party = rng.choice(thread.parties)
+                response = await http[party.id].post(
+                    f"/v1/conversations/{thread.conversation_id}/read",
+                    json={"message_id": latest[thread.conversation_id]},
+                )
+                tally.check("read", response, 200)
+
+        def negotiation(thread: Thread) -> Callable[[], Awaitable[None]]:
+            # One task per thread: offer, counter, then accept or decline; nothing races it.
+            async def step() -> None:
+                buyer, seller = http[thread.buyer.id], http[thread.seller.id]
+                offer = tally.check(
+                    "offer",
+                    await buyer.post(
+                        f"/v1/conversations/{thread.conversation_id}/offers",
+                        json={"amount_minor": rng.randint(5000, 9000), "currency": "USD"},
+                    ),
+                    201,
+                )
+                if not offer:
+                    return
+                counter = tally.check(
+                    "offer",
+                    await seller.post(
+                        f"/v1/offers/{offer['id']}/counter",
+                        json={"amount_minor": rng.randint(9000, 12000), "currency": "USD"},
+                    ),
+                    201,
+                )
+                if counter:
+                    answer = rng.choice(["accept", "decline"])
+                    tally.check(
+                        "offer", await buyer.post(f"/v1/offers/{counter['id']}/{answer}"), 200
+                    )
+
+            return step
+
+        # The event stream of one party of each of two threads: every message sent there must
+        # arrive, in increasing event ids.
+        watched = [threads[0].buyer, threads[1].seller]
+        watched_threads = {threads[0].buyer.id: threads[0], threads[1].seller.id: threads[1]}
+        streamed: dict[str, set[str]] = {party.id: set() for party in watched}
+        stream_errors: list[str] = []
+
+        async def stream(party: Party) -> None:
+            last = 0
+            url = f"{server.ws_url}/v1/events?token={party.token}"
+            async with connect(url, open_timeout=20) as socket:
+                ready.release()
+                async for raw in socket:
+                    frame = json.loads(raw)
+                    if frame["type"] in ("heartbeat", "ready"):
+                        continue
+                    if frame["id"] <= last:
+                        stream_errors.append(f"event id {frame['id']} after {last}")
+                    last = frame["id"]
+                    if frame["type"] == "message.created" and frame["data"].get(
+                        "client_message_id"
+                    ):
+                        streamed[party.id].add(frame["data"]["client_message_id"])
+
+        ready = asyncio.Semaphore(0)
+        streams = [asyncio.create_task(stream(party)) for party in watched]
+        for _ in watched:
+            async with asyncio.timeout(30):
+                await ready.acquire()
+
+        samples: list[tuple[float, int]] = []
+
+        async def sample() -> None:
+            while time.monotonic() < deadline:
+                samples.append((time.monotonic(), rss_bytes(server.pid)))
+                await asyncio.sleep(SAMPLE_EVERY)
+
+        started = time.monotonic()
+        deadline = started + SOAK_SECONDS
+        try:
+            await asyncio.gather(
+                sample(),
+                *(loop("send", sender(thread), 0.05) for thread in threads),
+                *(loop("offer", negotiation(thread), 0.5) for thread in threads[:3]),
+                loop("history", history, 0.03),
+                loop("history", history, 0.03),
+                loop("inbox", inbox, 0.05),
+                loop("read", read_marker, 0.1),
             )
-            tally.check("read", response, 200)
-
-    def negotiation(thread: Thread) -> Callable[[], Awaitable[None]]:
-        # One task per thread: offer, counter, then accept or decline; nothing races it.
-        async def step() -> None:
-            buyer, seller = http[thread.buyer.id], http[thread.seller.id]
-            offer = tally.check(
-                "offer",
-                await buyer.post(
-                    f"/v1/conversations/{thread.conversation_id}/offers",
-                    json={"amount_minor": rng.randint(5000, 9000), "currency": "USD"},
-                ),
-                201,
-            )
-            if not offer:
-                return
-            counter = tally.check(
-                "offer",
-                await seller.post(
-                    f"/v1/offers/{offer['id']}/counter",
-                    json={"amount_minor": rng.randint(9000, 12000), "currency": "USD"},
-                ),
-                201,
-            )
-            if counter:
-                answer = rng.choice(["accept", "decline"])
-                tally.check("offer", await buyer.post(f"/v1/offers/{counter['id']}/{answer}"), 200)
-
-        return step
-
-    # The event stream of one party of each of two threads: every message sent there must
-    # arrive, in increasing event ids.
-    watched = [threads[0].buyer, threads[1].seller]
-    watched_threads = {threads[0].buyer.id: threads[0], threads[1].seller.id: threads[1]}
-    streamed: dict[str, set[str]] = {party.id: set() for party in watched}
-    stream_errors: list[str] = []
-
-    async def stream(party: Party) -> None:
-        last = 0
-        url = f"{server.ws_url}/v1/events?token={party.token}"
-        async with connect(url, open_timeout=20) as socket:
-            ready.release()
-            async for raw in socket:
-                frame = json.loads(raw)
-                if frame["type"] in ("heartbeat", "ready"):
-                    continue
-                if frame["id"] <= last:
-                    stream_errors.append(f"event id {frame['id']} after {last}")
-                last = frame["id"]
-                if frame["type"] == "message.created" and frame["data"].get("client_message_id"):
-                    streamed[party.id].add(frame["data"]["client_message_id"])
-
-    ready = asyncio.Semaphore(0)
-    streams = [asyncio.create_task(stream(party)) for party in watched]
-    for _ in watched:
-        async with asyncio.timeout(30):
-            await ready.acquire()
-
-    samples: list[tuple[float, int]] = []
-
-    async def sample() -> None:
-        while time.monotonic() < deadline:
-            samples.append((time.monotonic(), rss_bytes(server.pid)))
-            await asyncio.sleep(SAMPLE_EVERY)
-
-    started = time.monotonic()
-    deadline = started + SOAK_SECONDS
-    try:
-        await asyncio.gather(
-            sample(),
-            *(loop("send", sender(thread), 0.05) for thread in threads),
-            *(loop("offer", negotiation(thread), 0.5) for thread in threads[:3]),
-            loop("history", history, 0.03),
-            loop("history", history, 0.03),
-            loop("inbox", inbox, 0.05),
-            loop("read", read_marker, 0.1),
-        )
-        elapsed = time.monotonic() - started
-        # The stream catches up with everything sent in the watched threads.
-        async with asyncio.timeout(STREAM_WAIT):
-            while any(
-                streamed[p.id] < sent_client_ids[watched_threads[p.id].conversation_id]
-                for p in watched
-            ):
-                assert not any(s.done() for s in streams), [s.exception() for s in streams]
-                await asyncio.sleep(0.1)
-    finally:
-        for task in streams:
-            task.cancel()
-        await stack.aclose()
+            elapsed = time.monotonic() - started
+            # The stream catches up with everything sent in the watched threads.
+            async with asyncio.timeout(STREAM_WAIT):
+                while any(
+                    not streamed[p.id] >= sent_client_ids[watched_threads[p.id].conversation_id]
+                    for p in watched
+                ):
+                    assert not any(s.done() for s in streams), [s.exception() for s in streams]
+                    await asyncio.sleep(0.1)
+        finally:
+            for task in streams:
+                task.cancel()
     assert server.alive, server.output()
 
     threads_at_end = proc_status(server.pid, "Threads")
