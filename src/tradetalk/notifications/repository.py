@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradetalk.accounts.models import User
@@ -61,8 +62,15 @@ async def settings_for_update(
     Locking serialises the email work of one recipient across worker processes."""
     stmt = select(NotificationSettings).where(NotificationSettings.user_id == user_id)
     if dialect_name(session) != "sqlite":
-        # Lock the user row: it always exists, so two workers cannot both insert settings.
-        await session.execute(select(User.id).where(User.id == user_id).with_for_update())
+        # Make sure the row exists (a concurrent insert waits, then does nothing), then lock
+        # it. Not the user row: a send holds its conversation's lock while it bumps the
+        # members' user rows (event ids), and an email goes on to write the conversation's
+        # email cursor, so holding the user row here inverts that order and deadlocks both.
+        await session.execute(
+            postgresql_insert(NotificationSettings)
+            .values(user_id=user_id, email_mode=EmailMode.BATCHED.value, updated_at=now)
+            .on_conflict_do_nothing(index_elements=["user_id"])
+        )
         stmt = stmt.with_for_update()
     row = (await session.scalars(stmt)).one_or_none()
     if row is None:
