@@ -30,6 +30,7 @@ from tradetalk.notifications.outbox import PendingSideEffect
 from tradetalk.realtime import repository as events_repo
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
     from starlette.requests import Request
     from starlette.responses import Response
 
@@ -112,6 +113,13 @@ async def database_error_response(request: Request, exc: Exception) -> Response:
     if (unavailable := unavailable_from(exc)) is None:
         raise exc
     return problem_response(unavailable)
+
+
+def install_database_error_handler(app: FastAPI) -> None:
+    """Answer 503 for a database outage wherever in a request it surfaces: SQLAlchemy's errors,
+    and the OSError (TimeoutError included) asyncpg raises unwrapped when it cannot connect."""
+    for kind in (sa_errors.SQLAlchemyError, OSError):
+        app.add_exception_handler(kind, database_error_response)
 
 
 def _configure_sqlite(engine: AsyncEngine, *, immediate: bool) -> None:
