@@ -20,6 +20,7 @@ from tradetalk.attachments.api import router as attachments_router
 from tradetalk.config import Settings
 from tradetalk.context import AppContext
 from tradetalk.conversations.api import router as conversations_router
+from tradetalk.db import install_database_error_handler
 from tradetalk.disputes.api import client as disputes_client_router
 from tradetalk.disputes.api import server as disputes_server_router
 from tradetalk.errors import PROBLEM_JSON, PROBLEM_TYPE_BASE, DomainError, problem_response
@@ -155,6 +156,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.settings = settings
     app.state.metrics = metrics
     _install_error_handlers(app)
+    install_database_error_handler(app)  # 503 database_unavailable while it is away
     app.include_router(health_router)
     app.include_router(users_router)
     app.include_router(transactions_router)

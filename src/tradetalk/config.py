@@ -124,6 +124,12 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     db_pool_size: int = Field(default=10, ge=1)
+    # PostgreSQL away (docs/scaling.md): how long a new connection may take to open, and a request
+    # may wait for a pooled one, before it is answered 503; pre_ping checks a pooled connection
+    # before use, so the first requests after a restart do not draw dead ones.
+    db_connect_timeout_seconds: float = Field(default=2.0, gt=0)
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_pool_pre_ping: bool = True
     allowed_origins: Annotated[list[str], NoDecode] = []
 
     @field_validator(

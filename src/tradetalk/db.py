@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+import sqlite3
+import traceback
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import structlog
+from asyncpg import exceptions as pg_errors  # type: ignore[import-untyped]
 from sqlalchemy import event
+from sqlalchemy import exc as sa_errors
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -19,13 +24,102 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from tradetalk.config import Settings
-from tradetalk.errors import CommittedRefusal
+from tradetalk.errors import CommittedRefusal, DatabaseUnavailable, problem_response
 from tradetalk.notifications import outbox as outbox_repo
 from tradetalk.notifications.outbox import PendingSideEffect
 from tradetalk.realtime import repository as events_repo
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from starlette.requests import Request
+    from starlette.responses import Response
+
     from tradetalk.context import AppContext
+
+log = structlog.get_logger("tradetalk.db")
+
+# What PostgreSQL (through asyncpg) says when it cannot serve a connection: the connection
+# failed or was lost (class 08), the server is shutting down, crashed or still starting (57P01
+# to 57P03), or it has no connection slot left (53300).
+_PG_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    pg_errors.PostgresConnectionError,
+    pg_errors.AdminShutdownError,
+    pg_errors.CrashShutdownError,
+    pg_errors.CannotConnectNowError,
+    pg_errors.TooManyConnectionsError,
+)
+# SQLite's own way of being unavailable: the file cannot be opened or read, or another writer
+# held the lock past busy_timeout.
+_SQLITE_UNAVAILABLE = ("database is locked", "unable to open database file", "disk i/o error")
+# Frames of these packages in a traceback mean an OSError or TimeoutError came from talking to
+# the database (asyncpg lets a refused or timed-out connect through unwrapped).
+_DATABASE_PACKAGES = frozenset({"sqlalchemy", "asyncpg", "aiosqlite"})
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception, the driver error SQLAlchemy wrapped, and what each was raised from."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        orig = getattr(current, "orig", None)
+        pending += [current.__cause__, orig if isinstance(orig, BaseException) else None]
+
+
+def _raised_by_database_code(exc: BaseException) -> bool:
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        package = str(frame.f_globals.get("__name__", "")).partition(".")[0]
+        if package in _DATABASE_PACKAGES:
+            return True
+    return False
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when `exc` means the database cannot be reached now, rather than that a statement
+    was wrong: a refused or timed-out connect, a connection lost mid-query, a server shutting
+    down or starting up, a pool with no connection to give."""
+    for cause in _causes(exc):
+        if isinstance(cause, (DatabaseUnavailable, sa_errors.TimeoutError, *_PG_UNAVAILABLE)):
+            return True
+        if isinstance(cause, sa_errors.DBAPIError) and cause.connection_invalidated:
+            return True
+        if isinstance(cause, sqlite3.OperationalError) and str(cause).lower().startswith(
+            _SQLITE_UNAVAILABLE
+        ):
+            return True
+        if isinstance(cause, OSError | TimeoutError) and _raised_by_database_code(cause):
+            return True
+    return False
+
+
+def unavailable_from(exc: BaseException) -> DatabaseUnavailable | None:
+    """The 503 to raise instead of `exc` when it means the database is away, else None (also
+    when `exc` is that 503 already)."""
+    if isinstance(exc, DatabaseUnavailable):
+        return None
+    if is_unavailable(exc):
+        log.warning("database unavailable", error=f"{type(exc).__name__}: {exc}"[:300])
+        return DatabaseUnavailable()
+    return None
+
+
+async def database_error_response(request: Request, exc: Exception) -> Response:
+    """Exception handler for database errors that escaped a unit of work: a 503 when the
+    database is away; anything else goes on to the handler of unexpected errors (a 500)."""
+    if (unavailable := unavailable_from(exc)) is None:
+        raise exc
+    return problem_response(unavailable)
+
+
+def install_database_error_handler(app: FastAPI) -> None:
+    """Answer 503 for a database outage wherever in a request it surfaces: SQLAlchemy's errors,
+    and the OSError (TimeoutError included) asyncpg raises unwrapped when it cannot connect."""
+    for kind in (sa_errors.SQLAlchemyError, OSError):
+        app.add_exception_handler(kind, database_error_response)
 
 
 def _configure_sqlite(engine: AsyncEngine, *, immediate: bool) -> None:
@@ -61,8 +155,16 @@ class Database:
             _configure_sqlite(self.write_engine, immediate=True)
             _configure_sqlite(self.read_engine, immediate=False)
         else:
+            # Fail fast when PostgreSQL is away: a bounded connect and a bounded wait for a pooled
+            # connection; pre_ping replaces connections that died while idle in the pool (after a
+            # restart) instead of failing the request that draws one.
             self.write_engine = create_async_engine(
-                url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size
+                url,
+                pool_size=settings.db_pool_size,
+                max_overflow=settings.db_pool_size,
+                pool_timeout=settings.db_pool_timeout_seconds,
+                pool_pre_ping=settings.db_pool_pre_ping,
+                connect_args={"timeout": settings.db_connect_timeout_seconds},
             )
             self.read_engine = self.write_engine
         self.dialect = self.write_engine.dialect.name
@@ -125,24 +227,53 @@ class UnitOfWork:
             self.ctx.outbox_signal.set()
 
 
+async def _commit(uow: UnitOfWork) -> None:
+    try:
+        await uow._commit()
+    except Exception as exc:
+        if (unavailable := unavailable_from(exc)) is not None:
+            raise unavailable from exc
+        raise
+
+
+async def _rollback(session: AsyncSession, error: BaseException) -> None:
+    try:
+        await session.rollback()
+    except Exception:
+        # The connection is gone with the database: its transaction went with it.
+        if not is_unavailable(error):
+            raise
+
+
 @asynccontextmanager
 async def unit_of_work(ctx: AppContext) -> AsyncIterator[UnitOfWork]:
-    """Open a write transaction; commit on success, roll back on error, then publish."""
+    """Open a write transaction; commit on success, roll back on error, then publish.
+
+    Losing the database on the way raises DatabaseUnavailable (a 503), whatever the driver."""
     async with ctx.db.write_sessions() as session:
         uow = UnitOfWork(session=session, ctx=ctx, now=ctx.clock.now())
         try:
             yield uow
         except CommittedRefusal:
-            await uow._commit()
+            await _commit(uow)
             raise
-        except BaseException:
-            await session.rollback()
+        except BaseException as exc:
+            await _rollback(session, exc)
+            if (unavailable := unavailable_from(exc)) is not None:
+                raise unavailable from exc
             raise
-        await uow._commit()
+        await _commit(uow)
 
 
 @asynccontextmanager
 async def read_session(ctx: AppContext) -> AsyncIterator[AsyncSession]:
-    """Open a read-only session (a deferred transaction on SQLite, never blocking writers)."""
+    """Open a read-only session (a deferred transaction on SQLite, never blocking writers).
+
+    Losing the database on the way raises DatabaseUnavailable (a 503), whatever the driver."""
     async with ctx.db.read_sessions() as session:
-        yield session  # closing the session ends its transaction
+        try:
+            yield session  # closing the session ends its transaction
+        except Exception as exc:
+            if (unavailable := unavailable_from(exc)) is not None:
+                raise unavailable from exc
+            raise

@@ -115,6 +115,26 @@ class ServiceUnavailable(DomainError):
     title = "Service unavailable"
 
 
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database cannot be reached right now: stopped, restarting, unreachable, or every
+    pooled connection busy for too long.
+
+    Retrying is safe: a write whose connection broke was rolled back, or (when it broke during
+    the commit itself) may have been stored, which the retry finds by its client id."""
+
+    code = "database_unavailable"
+    title = "The database is unavailable"
+    retry_after_seconds: ClassVar[int] = 5
+
+    def __init__(self, detail: str | None = None) -> None:
+        retry = self.retry_after_seconds
+        super().__init__(
+            detail or "The database cannot be reached; retry shortly.",
+            extra={"retry_after_seconds": retry},
+            headers={"Retry-After": str(retry)},
+        )
+
+
 def problem_response(error: DomainError) -> JSONResponse:
     """The HTTP response for an error that must not roll back the request's transaction."""
     return JSONResponse(

@@ -7,7 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from tradetalk.deps import Ctx
-from tradetalk.errors import ServiceUnavailable
+from tradetalk.errors import DatabaseUnavailable
 from tradetalk.observability import Metrics
 
 router = APIRouter(tags=["operations"])
@@ -26,7 +26,7 @@ async def readyz(ctx: Ctx) -> dict[str, str]:
         async with ctx.db.read_engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except Exception as exc:
-        raise ServiceUnavailable("The database cannot be reached.") from exc
+        raise DatabaseUnavailable("The database cannot be reached.") from exc
     return {"status": "ready", "database": ctx.db.dialect}
 
 

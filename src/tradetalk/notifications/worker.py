@@ -25,7 +25,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradetalk.context import AppContext
-from tradetalk.db import unit_of_work
+from tradetalk.db import is_unavailable, unit_of_work
 from tradetalk.kit.orm import dialect_name
 from tradetalk.notifications import service as notifications_service
 from tradetalk.notifications.inbound import Shield, default_shield, handle_inbound
@@ -36,6 +36,8 @@ from tradetalk.notifications.webhooks import WebhookSender
 log = structlog.get_logger("tradetalk.worker")
 
 MAX_BACKOFF = timedelta(hours=6)
+# The longest pause between passes while the database is away.
+OUTAGE_BACKOFF_MAX_SECONDS = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,15 +231,31 @@ class Worker:
         """Work until `stop` is set: drain, then sleep until woken by a commit or the poll."""
         signal = self.ctx.outbox_signal
         poll = self.ctx.settings.worker_poll_seconds
+        outage = 0  # passes in a row that found the database away
         while not stop.is_set():
             signal.clear()
+            wait = poll
             try:
                 await self.run_once()
-            except Exception:  # the database may be briefly away; keep the worker alive
-                log.exception("outbox pass failed")
+                if outage:
+                    log.info("database back; outbox worker resumed", failed_passes=outage)
+                outage = 0
+            except Exception as exc:  # keep the worker alive whatever one pass ran into
+                if not is_unavailable(exc):
+                    log.exception("outbox pass failed")
+                else:
+                    # Back off while it is away (a commit, which means it is back, still wakes
+                    # the worker at once); claimed items are retried when their lease ends.
+                    outage += 1
+                    wait = min(poll * 2**outage, OUTAGE_BACKOFF_MAX_SECONDS)
+                    log.warning(
+                        "database unavailable; outbox worker waits",
+                        retry_in=wait,
+                        error=f"{type(exc).__name__}: {exc}"[:300],
+                    )
             waiters = [asyncio.ensure_future(signal.wait()), asyncio.ensure_future(stop.wait())]
             try:
-                await asyncio.wait(waiters, timeout=poll, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(waiters, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 for waiter in waiters:
                     waiter.cancel()

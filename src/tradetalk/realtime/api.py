@@ -15,7 +15,13 @@ from tradetalk.context import AppContext
 from tradetalk.conversations.schemas import MAX_ID, ConversationIdPath
 from tradetalk.db import read_session
 from tradetalk.deps import Ctx, CurrentReader, ReadSession
-from tradetalk.errors import InvalidRequest, NotFound, RateLimited, Unauthenticated
+from tradetalk.errors import (
+    DatabaseUnavailable,
+    InvalidRequest,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+)
 from tradetalk.kit.schemas import problems
 from tradetalk.realtime import events
 from tradetalk.realtime import service as realtime_service
@@ -31,7 +37,12 @@ log = structlog.get_logger("tradetalk.realtime")
 CLOSE_BAD_REQUEST = 4400  # `after` is not a non-negative integer
 CLOSE_UNAUTHENTICATED = 4401  # no token, a forged, expired or revoked one
 CLOSE_SLOW_CONSUMER = 4408  # the client did not read its frames fast enough
-CLOSE_CODES = {Ending.SLOW_CONSUMER: CLOSE_SLOW_CONSUMER, Ending.UNAUTHENTICATED: 4401}
+CLOSE_TRY_AGAIN_LATER = 1013  # the database is away (the standard code for "come back later")
+CLOSE_CODES = {
+    Ending.SLOW_CONSUMER: CLOSE_SLOW_CONSUMER,
+    Ending.UNAUTHENTICATED: CLOSE_UNAUTHENTICATED,
+    Ending.UNAVAILABLE: CLOSE_TRY_AGAIN_LATER,
+}
 
 MAX_CLIENT_FRAME_CHARS = 1000
 
@@ -100,7 +111,7 @@ async def _answer(ctx: AppContext, user_id: str, text: str | None) -> str | None
             await realtime_service.do_typing(ctx, session, user_id, frame.conversation_id)
     except RateLimited:
         return None  # typing is best effort: a burst of signals is simply thinned out
-    except NotFound as exc:
+    except (NotFound, DatabaseUnavailable) as exc:
         return _error(exc.code, exc.detail)
     return None
 
@@ -143,10 +154,17 @@ async def event_socket(websocket: WebSocket) -> None:
     except InvalidRequest as exc:
         await _close(websocket, CLOSE_BAD_REQUEST, exc.detail)
         return
+    except DatabaseUnavailable as exc:
+        await _close(websocket, CLOSE_TRY_AGAIN_LATER, exc.detail)
+        return
     assert token is not None
     stream = EventStream(ctx, claims.user_id, after)
     try:
-        first = await stream.open()
+        try:
+            first = await stream.open()
+        except DatabaseUnavailable as exc:
+            await _close(websocket, CLOSE_TRY_AGAIN_LATER, exc.detail)
+            return
         reader = asyncio.create_task(_read_client(websocket, ctx, claims.user_id, stream))
         try:
             outlet = _SocketOutlet(websocket)

@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Protocol
 
-from tradetalk.errors import Unauthenticated
+from tradetalk.errors import DatabaseUnavailable, Unauthenticated
 from tradetalk.realtime import service as realtime_service
 from tradetalk.realtime.stream import EventStream, SlowConsumer
 
@@ -39,6 +39,7 @@ class Ending(Enum):
     CLIENT_GONE = "client_gone"
     SLOW_CONSUMER = "slow_consumer"
     UNAUTHENTICATED = "unauthenticated"
+    UNAVAILABLE = "unavailable"  # the database went away; reconnect later with `after`
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +58,8 @@ async def pump(
     expires_at: datetime,
     first: list[str],
 ) -> Ended:
-    """Send the stream's frames until the client leaves, falls behind, or loses its token.
+    """Send the stream's frames until the client leaves, falls behind, or loses its token, or
+    the database it needs is away (the client reconnects later and replays what it missed).
 
     Heartbeats go out when nothing else did for a heartbeat interval. The token's expiry is
     checked (by the app's clock) on every wake-up; revocation, which costs a query, once per
@@ -95,4 +97,6 @@ async def pump(
         return Ended(Ending.SLOW_CONSUMER, "The client did not read its events fast enough.")
     except Unauthenticated as exc:
         return Ended(Ending.UNAUTHENTICATED, exc.detail)
+    except DatabaseUnavailable as exc:
+        return Ended(Ending.UNAVAILABLE, exc.detail)
     return Ended(Ending.CLIENT_GONE)

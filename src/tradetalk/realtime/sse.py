@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 END_CODES = {
     Ending.SLOW_CONSUMER: "slow_consumer",
     Ending.UNAUTHENTICATED: "unauthenticated",
+    Ending.UNAVAILABLE: "database_unavailable",
 }
 
 
