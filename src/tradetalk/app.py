@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from tradetalk import __version__
 from tradetalk.accounts.api import router as users_router
@@ -26,6 +27,7 @@ from tradetalk.disputes.api import server as disputes_server_router
 from tradetalk.errors import PROBLEM_JSON, PROBLEM_TYPE_BASE, DomainError, problem_response
 from tradetalk.health import router as health_router
 from tradetalk.kit.clock import Clock
+from tradetalk.kit.limits import AddressRateLimits, BodySizeLimit, SecurityHeaders
 from tradetalk.marketplace.api import router as transactions_router
 from tradetalk.notifications import api as notifications_api
 from tradetalk.notifications.lifecycle import notification_services
@@ -181,5 +183,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(web_actions_router)
     app.mount("/static", StaticFiles(directory=web_pages.STATIC_DIR), name="static")
     app.add_middleware(web_pages.PageSecurityHeaders)
+    app.add_middleware(BodySizeLimit, settings=settings)
+    app.add_middleware(AddressRateLimits, settings=settings)
     app.add_middleware(RequestMiddleware, metrics=metrics)
+    app.add_middleware(SecurityHeaders, settings=settings)
+    if settings.trusted_proxies:  # outermost: everything inside sees the real client
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app

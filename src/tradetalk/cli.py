@@ -29,20 +29,11 @@ def _err(message: str) -> None:
 
 def _run_server(settings: Settings) -> None:
     from tradetalk.app import create_app
+    from tradetalk.kit.server import uvicorn_config
     from tradetalk.observability import configure_logging
 
     configure_logging(settings.log_level, settings.log_json)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            log_level="warning",
-            access_log=False,
-            proxy_headers=True,
-            ws_per_message_deflate=settings.ws_compression,
-        )
-    )
+    server = uvicorn.Server(uvicorn_config(create_app(settings), settings))
     server.run()
 
 

@@ -121,6 +121,30 @@ class Settings(BaseSettings):
     login_link_ttl_seconds: int = Field(default=300, ge=30, le=86400)
     web_session_hours: int = Field(default=12, ge=1, le=24 * 30)
 
+    # Abuse limits (docs/security.md). TRADETALK_RATE_LIMITS=false turns all of them off.
+    # Per user, on top of the ones above:
+    conversations_per_hour: int = Field(default=5, ge=1)  # new direct conversations
+    login_links_per_hour: int = Field(default=10, ge=1)  # sign-in links made for one user
+    typing_per_minute: int = Field(default=60, ge=1)  # typing signals, all conversations
+    # Per client address, across users (0 turns one off, e.g. when every request comes from
+    # your own backend):
+    ip_messages_per_minute: int = Field(default=600, ge=0)
+    ip_conversations_per_hour: int = Field(default=100, ge=0)
+    ip_uploads_per_minute: int = Field(default=300, ge=0)
+    ip_login_links_per_minute: int = Field(default=30, ge=0)  # sign-in links followed
+    ip_typing_per_minute: int = Field(default=600, ge=0)
+    # Addresses (or networks, or "*") of reverse proxies whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed. Nobody's by default: the client is the connection's peer.
+    trusted_proxies: Annotated[list[str], NoDecode] = []
+    # Request and connection bounds.
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)  # uploads have their own
+    ws_max_message_bytes: int = Field(default=4096, ge=256)  # frames from clients
+    http_max_header_bytes: int = Field(default=16 * 1024, ge=1024)  # request line + headers
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0)  # to send them all
+    http_keep_alive_seconds: int = Field(default=5, ge=1)
+    http_max_connections: int = Field(default=10_000, ge=1)  # then 503
+    hsts_seconds: int = Field(default=365 * 86400, ge=0)  # over https only; 0: no HSTS
+
     log_level: str = "INFO"
     log_json: bool = True
     db_pool_size: int = Field(default=10, ge=1)
@@ -133,7 +157,11 @@ class Settings(BaseSettings):
     allowed_origins: Annotated[list[str], NoDecode] = []
 
     @field_validator(
-        "allowed_origins", "shield_allowed_domains", "shield_allowed_emails", mode="before"
+        "allowed_origins",
+        "shield_allowed_domains",
+        "shield_allowed_emails",
+        "trusted_proxies",
+        mode="before",
     )
     @classmethod
     def _split_origins(cls, value: object) -> object:

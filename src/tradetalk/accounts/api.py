@@ -49,6 +49,7 @@ async def issue_token(
     responses=problems(401, 404),
 )
 async def revoke_tokens(user_id: UserIdPath, uow: UoW) -> Response:
-    """Revoke every token issued to this user so far."""
+    """Revoke every token issued to this user so far: API tokens, web sessions and sign-in links
+    not used yet. Open event streams close within `TRADETALK_REALTIME_AUTH_RECHECK_SECONDS`."""
     await accounts_service.do_revoke_tokens(uow, user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

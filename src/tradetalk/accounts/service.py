@@ -14,6 +14,7 @@ from tradetalk.db import UnitOfWork
 from tradetalk.errors import NotFound, Unauthenticated
 from tradetalk.protection import service as protection_service
 from tradetalk.protection.policy import mask
+from tradetalk.web import repository as web_repo
 
 
 async def do_upsert_user(uow: UnitOfWork, user_id: str, payload: UserUpsert) -> tuple[User, bool]:
@@ -61,9 +62,11 @@ async def do_issue_token(
 
 
 async def do_revoke_tokens(uow: UnitOfWork, user_id: str) -> None:
-    """Make every token issued to this user so far invalid."""
+    """Make every token issued to this user so far invalid: API tokens, web sessions, and
+    sign-in links not used yet."""
     if await users_repo.bump_token_generation(uow.session, user_id) is None:
         raise NotFound(f"No user {user_id!r}.")
+    await web_repo.expire_unused_links(uow.session, user_id, uow.now)
 
 
 async def authenticate_token(

@@ -167,7 +167,8 @@ def direct_key(user_a: str, user_b: str) -> str:
 
 
 async def check_start_direct(uow: UnitOfWork, actor: User, other_user_id: str) -> User:
-    """Direct messages must be on, the other user must exist, and the daily quota must allow."""
+    """Direct messages must be on, the other user must exist, and the daily and hourly quotas
+    of new conversations must allow."""
     settings = uow.ctx.settings
     if not settings.direct_messages:
         raise DirectMessagesDisabled("Conversations start from a transaction on this marketplace.")
@@ -177,14 +178,21 @@ async def check_start_direct(uow: UnitOfWork, actor: User, other_user_id: str) -
     if other is None:
         raise NotFound("No such user.")
     if settings.rate_limits:
-        window = timedelta(days=1)
+        day, hour = timedelta(days=1), timedelta(hours=1)
         started = await conversations_repo.direct_started_since(
-            uow.session, actor.id, uow.now - window
+            uow.session, actor.id, uow.now - day
         )
         if len(started) >= settings.direct_conversations_per_day:
-            retry_after = started[0] + window - uow.now
+            retry_after = started[0] + day - uow.now
             raise RateLimited(
                 f"You can start {settings.direct_conversations_per_day} new conversations a day.",
+                retry_after_seconds=int(retry_after.total_seconds()) + 1,
+            )
+        this_hour = [at for at in started if at > uow.now - hour]
+        if len(this_hour) >= settings.conversations_per_hour:
+            retry_after = this_hour[0] + hour - uow.now
+            raise RateLimited(
+                f"You can start {settings.conversations_per_hour} new conversations an hour.",
                 retry_after_seconds=int(retry_after.total_seconds()) + 1,
             )
     return other

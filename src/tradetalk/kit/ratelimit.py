@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 
-from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerMinute
+from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerHour, RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
@@ -47,6 +47,11 @@ class RateLimiter:
 def per_minute(count: int) -> RateLimitItem:
     """A limit of `count` hits per minute."""
     return RateLimitItemPerMinute(count)
+
+
+def per_hour(count: int) -> RateLimitItem:
+    """A limit of `count` hits per hour."""
+    return RateLimitItemPerHour(count)
 
 
 def per_day(count: int) -> RateLimitItem:

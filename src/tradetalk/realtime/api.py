@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 import structlog
 from fastapi import APIRouter, Header, Query, Response, WebSocket, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.types import Message
 from starlette.websockets import WebSocketDisconnect
 
 from tradetalk.context import AppContext
@@ -22,6 +23,7 @@ from tradetalk.errors import (
     RateLimited,
     Unauthenticated,
 )
+from tradetalk.kit.limits import client_address
 from tradetalk.kit.schemas import problems
 from tradetalk.realtime import events
 from tradetalk.realtime import service as realtime_service
@@ -38,13 +40,12 @@ CLOSE_BAD_REQUEST = 4400  # `after` is not a non-negative integer
 CLOSE_UNAUTHENTICATED = 4401  # no token, a forged, expired or revoked one
 CLOSE_SLOW_CONSUMER = 4408  # the client did not read its frames fast enough
 CLOSE_TRY_AGAIN_LATER = 1013  # the database is away (the standard code for "come back later")
+CLOSE_TOO_BIG = 1009  # a frame from the client over TRADETALK_WS_MAX_MESSAGE_BYTES
 CLOSE_CODES = {
     Ending.SLOW_CONSUMER: CLOSE_SLOW_CONSUMER,
     Ending.UNAUTHENTICATED: CLOSE_UNAUTHENTICATED,
     Ending.UNAVAILABLE: CLOSE_TRY_AGAIN_LATER,
 }
-
-MAX_CLIENT_FRAME_CHARS = 1000
 
 
 class TypingFrame(BaseModel):
@@ -98,9 +99,9 @@ class _SocketOutlet:
         await self.send([events.HEARTBEAT_FRAME])
 
 
-async def _answer(ctx: AppContext, user_id: str, text: str | None) -> str | None:
+async def _answer(ctx: AppContext, user_id: str, address: str, text: str | None) -> str | None:
     """Act on one frame from the client; returns a frame to send back, if any."""
-    if text is None or len(text) > MAX_CLIENT_FRAME_CHARS:
+    if text is None:
         return _error("invalid_frame", 'Send JSON text frames: {"type": "typing", ...}.')
     try:
         frame = TypingFrame.model_validate_json(text)
@@ -108,7 +109,7 @@ async def _answer(ctx: AppContext, user_id: str, text: str | None) -> str | None
         return _error("invalid_frame", 'Expected {"type": "typing", "conversation_id": N}.')
     try:
         async with read_session(ctx) as session:
-            await realtime_service.do_typing(ctx, session, user_id, frame.conversation_id)
+            await realtime_service.do_typing(ctx, session, user_id, frame.conversation_id, address)
     except RateLimited:
         return None  # typing is best effort: a burst of signals is simply thinned out
     except (NotFound, DatabaseUnavailable) as exc:
@@ -116,17 +117,30 @@ async def _answer(ctx: AppContext, user_id: str, text: str | None) -> str | None
     return None
 
 
+def _frame_size(message: Message) -> int:
+    text, data = message.get("text"), message.get("bytes")
+    if text is not None:
+        return len(text.encode())
+    return len(data) if data is not None else 0
+
+
 async def _read_client(
     websocket: WebSocket, ctx: AppContext, user_id: str, stream: EventStream
 ) -> None:
     """Handle the client's frames until it disconnects, then end the stream."""
+    address = client_address(websocket.scope)
     try:
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
+            if _frame_size(message) > ctx.settings.ws_max_message_bytes:
+                # `tradetalk serve` has uvicorn refuse these before reading them whole; this
+                # is for any other server.
+                await _close(websocket, CLOSE_TOO_BIG, "Frames from clients are small.")
+                return
             try:
-                reply = await _answer(ctx, user_id, message.get("text"))
+                reply = await _answer(ctx, user_id, address, message.get("text"))
             except Exception:
                 log.exception("client frame failed", user_id=user_id)
                 reply = _error("internal_error", "Something went wrong on our side.")

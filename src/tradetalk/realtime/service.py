@@ -13,6 +13,7 @@ from tradetalk.accounts.tokens import TokenClaims
 from tradetalk.conversations import repository as conversations_repo
 from tradetalk.db import UnitOfWork, read_session
 from tradetalk.errors import NotFound, Unauthenticated
+from tradetalk.kit.ratelimit import per_minute
 from tradetalk.realtime import events
 from tradetalk.realtime import repository as events_repo
 from tradetalk.realtime.broker import Delivery
@@ -37,12 +38,26 @@ async def check_token(ctx: AppContext, token: str | None) -> TokenClaims:
 
 
 async def check_typing(
-    ctx: AppContext, session: AsyncSession, user_id: str, conversation_id: int
+    ctx: AppContext,
+    session: AsyncSession,
+    user_id: str,
+    conversation_id: int,
+    address: str | None = None,
 ) -> list[str]:
     """Raise RateLimited or NotFound (never 403); return the other participants."""
-    await ctx.limiter.hit(
-        TYPING_LIMIT, "typing", user_id, str(conversation_id), what="typing signals"
+    limiter, settings = ctx.limiter, ctx.settings
+    await limiter.hit(TYPING_LIMIT, "typing", user_id, str(conversation_id), what="typing signals")
+    await limiter.hit(
+        per_minute(settings.typing_per_minute), "typing", user_id, what="typing signals"
     )
+    if address is not None and settings.ip_typing_per_minute:
+        await limiter.hit(
+            per_minute(settings.ip_typing_per_minute),
+            "ip",
+            "typing",
+            address,
+            what="typing signals",
+        )
     members = await conversations_repo.participant_ids(session, conversation_id)
     if user_id not in members:
         raise NotFound("No such conversation.")
@@ -50,10 +65,17 @@ async def check_typing(
 
 
 async def do_typing(
-    ctx: AppContext, session: AsyncSession, user_id: str, conversation_id: int
+    ctx: AppContext,
+    session: AsyncSession,
+    user_id: str,
+    conversation_id: int,
+    address: str | None = None,
 ) -> None:
-    """Tell the other participants that this user is typing (ephemeral: never stored)."""
-    others = await check_typing(ctx, session, user_id, conversation_id)
+    """Tell the other participants that this user is typing (ephemeral: never stored).
+
+    `address` is the client's, for the per-address limit of a socket's signals (HTTP ones are
+    counted by the edge middleware)."""
+    others = await check_typing(ctx, session, user_id, conversation_id, address)
     frame = events.signal(
         SignalType.TYPING, {"conversation_id": conversation_id, "user_id": user_id}
     )

@@ -26,11 +26,12 @@ class LoginLinkOut(BaseModel):
     "/users/{user_id}/login-links",
     response_model=LoginLinkOut,
     status_code=status.HTTP_201_CREATED,
-    responses=problems(401, 404, 422),
+    responses=problems(401, 404, 422, 429),
 )
 async def create_login_link(user_id: UserIdPath, uow: UoW) -> LoginLinkOut:
     """A short-lived, one-time link that signs the user in to the web pages (default 5 minutes,
-    `TRADETALK_LOGIN_LINK_TTL_SECONDS`). Revoking the user's tokens also ends their sessions."""
+    `TRADETALK_LOGIN_LINK_TTL_SECONDS`), at most `TRADETALK_LOGIN_LINKS_PER_HOUR` per user (429
+    past that). Revoking the user's tokens ends their sessions and voids unused links."""
     secret, expires_at = await web_service.do_create_login_link(uow, user_id)
     base = uow.ctx.settings.public_url.rstrip("/")
     return LoginLinkOut(url=f"{base}/web/login/{secret}", expires_at=expires_at)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradetalk.accounts.models import User
@@ -17,6 +19,20 @@ async def get_link_for_update(session: AsyncSession, token_hash: str) -> LoginLi
     """A sign-in link by the hash of its secret, locked against a second use."""
     stmt = select(LoginLink).where(LoginLink.token_hash == token_hash).with_for_update()
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def expire_unused_links(session: AsyncSession, user_id: str, now: datetime) -> None:
+    """Make the user's sign-in links that are still usable unusable (their tokens were revoked:
+    a link mailed before then must not start a fresh session)."""
+    await session.execute(
+        update(LoginLink)
+        .where(
+            LoginLink.user_id == user_id,
+            LoginLink.used_at.is_(None),
+            LoginLink.expires_at > now,
+        )
+        .values(expires_at=now)
+    )
 
 
 async def demo_users(session: AsyncSession, limit: int = 50) -> list[User]:

@@ -10,6 +10,7 @@ from tradetalk.accounts import repository as users_repo
 from tradetalk.accounts.models import User
 from tradetalk.db import UnitOfWork
 from tradetalk.errors import InvalidRequest, NotFound
+from tradetalk.kit.ratelimit import per_hour
 from tradetalk.web import repository as web_repo
 from tradetalk.web.models import LoginLink, SavedReply
 
@@ -27,6 +28,14 @@ async def do_create_login_link(uow: UnitOfWork, user_id: str) -> tuple[str, date
     """Make a one-time sign-in link secret for an existing user; returns it with its expiry."""
     if await users_repo.get(uow.session, user_id) is None:
         raise NotFound(f"No user {user_id!r}; create it with PUT /v1/users/{{user_id}} first.")
+    # A burst of links for one user is a backend bug or someone hammering its "email me a
+    # link" button; either way the user's mailbox should not pay for it.
+    await uow.ctx.limiter.hit(
+        per_hour(uow.ctx.settings.login_links_per_hour),
+        "login-link",
+        user_id,
+        what="sign-in links for this user",
+    )
     secret = secrets.token_urlsafe(32)
     expires_at = uow.now + timedelta(seconds=uow.ctx.settings.login_link_ttl_seconds)
     uow.session.add(
