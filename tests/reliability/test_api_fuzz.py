@@ -29,6 +29,7 @@ import requests
 import schemathesis
 from fastapi import FastAPI
 from PIL import Image
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.python import asgi as st_asgi
 
 from tests.conftest import SERVER_KEY
@@ -42,6 +43,9 @@ DEEP = EXAMPLES > DEFAULT_EXAMPLES
 ALL_METHODS = ["get", "put", "post", "delete", "options", "patch", "trace", "query"]
 _SEED = os.environ.get("TRADETALK_FUZZ_SEED", "20261122")
 PROBES_PER_OPERATION = 3
+# Whose token the server run's probes present; never named to the fuzzer, so that it cannot
+# revoke the token mid-run.
+PROBE_USER = "erin"
 SEED = random.SystemRandom().getrandbits(64) if _SEED == "random" else int(_SEED)
 
 SERVER_TAGS = r"^(server: .*|moderation|operations)$"
@@ -130,7 +134,13 @@ def seed(app: FastAPI) -> Seeded:
         def put(path: str, body: dict[str, Any]) -> dict[str, Any]:
             return _ok(http.put(path, json=body, headers=server), 200, 201)
 
-        for user_id, support in (("alice", False), ("bob", False), ("dave", False), ("sam", True)):
+        for user_id, support in (
+            ("alice", False),
+            ("bob", False),
+            ("dave", False),
+            ("sam", True),
+            (PROBE_USER, False),
+        ):
             put(
                 f"/v1/users/{user_id}",
                 {
@@ -146,7 +156,8 @@ def seed(app: FastAPI) -> Seeded:
                 201,
             )["token"]
             data.tokens[user_id] = token
-            data.add("user_id", user_id)
+            if user_id != PROBE_USER:
+                data.add("user_id", user_id)
         for transaction_id, buyer in (("t-fuzz-1", "alice"), ("t-fuzz-2", "dave")):
             put(
                 f"/v1/transactions/{transaction_id}",
@@ -195,6 +206,16 @@ def seed(app: FastAPI) -> Seeded:
                 f"/v1/conversations/{cid}/offers",
                 json={"amount_minor": 11000, "currency": "USD"},
                 headers=alice,
+            ),
+            201,
+        )
+        data.add("offer_id", offer["id"])
+        # The seller's counteroffer: one the fuzzed user (alice) can accept, decline, counter.
+        offer = _ok(
+            http.post(
+                f"/v1/offers/{offer['id']}/counter",
+                json={"amount_minor": 11500, "currency": "USD"},
+                headers=bob,
             ),
             201,
         )
@@ -376,16 +397,34 @@ def client_tally(request: pytest.FixtureRequest) -> Iterator[Tally]:
     yield from _tally(request, "user token")
 
 
+# Body fields that name objects, and the kind of object they name.
+_BODY_REFERENCES = {
+    "user_id": "user_id",
+    "buyer_id": "user_id",
+    "seller_id": "user_id",
+    "message_id": "message_id",
+    "conversation_id": "conversation_id",
+}
+
+
 def _aim_at_seeded(case: schemathesis.Case, seeded: Seeded) -> None:
-    """Half the cases name objects that exist, so the fuzzer gets past 404."""
-    if not case.path_parameters:
-        return
-    rng = random.Random(repr(sorted(case.path_parameters.items())))
+    """Half the cases name objects that exist, so the fuzzer gets past 404. Only where the
+    values were generated valid: a schema-violating part must stay one."""
+    rng = random.Random(repr(case.path_parameters) + repr(case.body))
     if rng.random() < 0.5:
         return
-    for name in list(case.path_parameters):
-        if name in seeded.ids:
-            case.path_parameters[name] = rng.choice(seeded.ids[name])
+
+    def negative(location: ParameterLocation) -> bool:
+        return case.meta is not None and case.meta.is_negative_at(location)
+
+    if not negative(ParameterLocation.PATH):
+        for name in list(case.path_parameters or {}):
+            if name in seeded.ids:
+                case.path_parameters[name] = rng.choice(seeded.ids[name])
+    if isinstance(case.body, dict) and not negative(ParameterLocation.BODY):
+        for name, kind in _BODY_REFERENCES.items():
+            if isinstance(case.body.get(name), str | int) and kind in seeded.ids:
+                case.body[name] = rng.choice(seeded.ids[kind])
 
 
 @schemathesis.serializer("message/rfc822")
@@ -474,7 +513,7 @@ def test_server_api_with_the_server_key(
     case: schemathesis.Case, fuzz_app: tuple[FastAPI, Seeded], server_tally: Tally
 ) -> None:
     app, seeded = fuzz_app
-    _run(app, case, seeded, server_tally, other=seeded.tokens["alice"])
+    _run(app, case, seeded, server_tally, other=seeded.tokens[PROBE_USER])
 
 
 @client.parametrize()
