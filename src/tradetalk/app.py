@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from tradetalk import __version__
@@ -26,6 +27,7 @@ from tradetalk.disputes.api import client as disputes_client_router
 from tradetalk.disputes.api import server as disputes_server_router
 from tradetalk.errors import PROBLEM_JSON, PROBLEM_TYPE_BASE, DomainError, problem_response
 from tradetalk.health import router as health_router
+from tradetalk.kit import openapi as openapi_document
 from tradetalk.kit.clock import Clock
 from tradetalk.kit.limits import AddressRateLimits, BodySizeLimit, SecurityHeaders
 from tradetalk.marketplace.api import router as transactions_router
@@ -56,6 +58,9 @@ _HTTP_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
 }
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+# What FastAPI says when it cannot even decode a request body.
+_UNPARSEABLE_BODY = "There was an error parsing the body"
 
 API_DESCRIPTION = """
 Messaging for online marketplaces. Buyers and sellers talk in conversations tied to the
@@ -85,6 +90,20 @@ def _problem(status: int, code: str, title: str, detail: str, **extra: Any) -> J
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette names only the first route's).
+
+    Asked of the router itself, method by method: routes sit inside included routers."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> JSONResponse:
@@ -112,10 +131,22 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == _UNPARSEABLE_BODY:
+            # FastAPI answers 422 to malformed JSON but 400 to a body that is not even UTF-8;
+            # both are a bad payload.
+            return _problem(
+                422,
+                "validation_error",
+                "The request is not valid",
+                "body: not a JSON document in UTF-8",
+                errors=[{"loc": ["body"], "msg": "Invalid JSON", "type": "json_invalid"}],
+            )
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         response = _problem(exc.status_code, code, str(exc.detail), str(exc.detail))
         if exc.headers:
             response.headers.update(exc.headers)
+        if exc.status_code == 405:
+            response.headers["Allow"] = ", ".join(_allowed_methods(request))
         return response
 
     @app.exception_handler(Exception)
@@ -159,6 +190,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.metrics = metrics
     _install_error_handlers(app)
     install_database_error_handler(app)  # 503 database_unavailable while it is away
+    openapi_document.install(app)
     app.include_router(health_router)
     app.include_router(users_router)
     app.include_router(transactions_router)

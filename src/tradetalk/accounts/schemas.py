@@ -6,7 +6,13 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, EmailStr, Field, StringConstraints
+
+from tradetalk.kit.schemas import (
+    PLAIN_TEXT_NOT_BLANK,
+    REFUSE_CONTROLS,
+    Input,
+)
 
 USER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$"
 
@@ -21,13 +27,17 @@ UserIdPath = Annotated[
         description="The operator's own id for the user (1-64 of A-Z a-z 0-9 . _ : @ -).",
     ),
 ]
-DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+DisplayName = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=100, pattern=PLAIN_TEXT_NOT_BLANK
+    ),
+    REFUSE_CONTROLS,
+]
 
 
-class UserUpsert(BaseModel):
+class UserUpsert(Input):
     """The operator's description of a user."""
-
-    model_config = ConfigDict(extra="forbid")
 
     display_name: DisplayName
     email: EmailStr | None = None
@@ -45,10 +55,8 @@ class UserOut(BaseModel):
     updated_at: datetime
 
 
-class TokenRequest(BaseModel):
+class TokenRequest(Input):
     """How long the new token should live."""
-
-    model_config = ConfigDict(extra="forbid")
 
     ttl_seconds: int | None = Field(
         default=None, ge=60, le=86400, description="Lifetime in seconds (default 3600)."

@@ -108,8 +108,14 @@ async def _bytes_response(
     )
 
 
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+# What uploads are stored as: images re-encoded, PDFs and plain text as sent.
+_STORED_TYPES = (*_INLINE, "application/pdf", "text/plain")
 _BYTES: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"application/octet-stream": {}}, "description": "The file."}
+    200: {"content": dict.fromkeys(_STORED_TYPES, _BINARY), "description": "The file."}
+}
+_THUMBNAIL: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/webp": _BINARY}, "description": "A small WebP preview."}
 }
 
 
@@ -155,7 +161,7 @@ async def _readable(
 @router.get(
     "/attachments/{attachment_id}/thumbnail",
     response_class=StreamingResponse,
-    responses={**_BYTES, **problems(401, 404, 422)},
+    responses={**_THUMBNAIL, **problems(401, 404, 422)},
 )
 async def attachment_thumbnail(
     attachment_id: AttachmentIdPath, actor: CurrentReader, session: ReadSession, ctx: Ctx

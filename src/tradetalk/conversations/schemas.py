@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Path
 from pydantic import (
-    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -19,37 +18,39 @@ from pydantic import (
 from tradetalk.accounts.schemas import UserId
 from tradetalk.attachments.schemas import MAX_ATTACHMENTS_PER_MESSAGE, AttachmentId, AttachmentOut
 from tradetalk.conversations.models import ConversationKind, MessageKind, SenderRole
+from tradetalk.kit.schemas import (
+    MAX_ID,
+    NOT_BLANK,
+    PLAIN_TEXT,
+    PLAIN_TEXT_NOT_BLANK,
+    REFUSE_CONTROLS,
+    Input,
+    refuse_control_characters,
+)
 from tradetalk.marketplace.models import TransactionStatus
 from tradetalk.offers.schemas import OfferOut
 from tradetalk.shipping.schemas import ShippingUpdateOut
 
-MAX_ID = 2**63 - 1
 MAX_BODY_CHARS = 5000
 
 ConversationIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The conversation's id.")]
 MessageId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
-# Control characters other than tab and line breaks have no place in a message, and NUL
-# cannot even be stored by PostgreSQL.
-_FORBIDDEN_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def _no_control_characters(value: str) -> str:
-    if _FORBIDDEN_CONTROLS.search(value):
-        raise ValueError("must not contain control characters")
-    return value
-
-
 MessageBody = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_BODY_CHARS),
-    AfterValidator(_no_control_characters),
+    StringConstraints(
+        strip_whitespace=True,
+        min_length=1,
+        max_length=MAX_BODY_CHARS,
+        pattern=PLAIN_TEXT_NOT_BLANK,
+    ),
+    BeforeValidator(refuse_control_characters),
 ]
 # A caption: may be empty, but only on a message that carries attachments (MessageCreate).
 CaptionBody = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, max_length=MAX_BODY_CHARS),
-    AfterValidator(_no_control_characters),
+    StringConstraints(strip_whitespace=True, max_length=MAX_BODY_CHARS, pattern=PLAIN_TEXT),
+    BeforeValidator(refuse_control_characters),
 ]
 ClientMessageId = Annotated[
     str,
@@ -57,10 +58,18 @@ ClientMessageId = Annotated[
 ]
 
 
-class MessageCreate(BaseModel):
+class MessageCreate(Input):
     """A new text message."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        # What _body_or_attachments checks, for the OpenAPI document.
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["body"], "properties": {"body": {"pattern": NOT_BLANK}}},
+                {"required": ["attachment_ids"], "properties": {"attachment_ids": {"minItems": 1}}},
+            ]
+        },
+    )
 
     body: CaptionBody = Field(
         default="",
@@ -74,6 +83,7 @@ class MessageCreate(BaseModel):
     attachment_ids: list[AttachmentId] = Field(
         default=[],
         max_length=MAX_ATTACHMENTS_PER_MESSAGE,
+        json_schema_extra={"uniqueItems": True},
         description="Up to 10 of the sender's own uploads (`POST /v1/attachments`), not yet sent.",
     )
 
@@ -124,10 +134,8 @@ class MessagePage(BaseModel):
     next_cursor: str | None
 
 
-class ReadMarkCreate(BaseModel):
+class ReadMarkCreate(Input):
     """Mark everything up to and including this message as read."""
-
-    model_config = ConfigDict(extra="forbid")
 
     message_id: MessageId
 
@@ -140,10 +148,8 @@ class ReadStateOut(BaseModel):
     unread_count: int
 
 
-class DirectConversationCreate(BaseModel):
+class DirectConversationCreate(Input):
     """Start (or reopen) a direct conversation with a user, typically a seller."""
-
-    model_config = ConfigDict(extra="forbid")
 
     user_id: UserId
 
@@ -201,4 +207,10 @@ class SearchPage(BaseModel):
     next_cursor: str | None
 
 
-SearchQuery = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+SearchQuery = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=200, pattern=PLAIN_TEXT_NOT_BLANK
+    ),
+    REFUSE_CONTROLS,
+]

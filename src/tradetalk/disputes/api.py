@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from tradetalk.accounts.schemas import UserIdPath
-from tradetalk.conversations.schemas import MAX_ID, ConversationIdPath
+from tradetalk.conversations.schemas import ConversationIdPath
 from tradetalk.deps import Ctx, CurrentUser, ReadSession, ServerKey, UoW
 from tradetalk.disputes import repository as disputes_repo
 from tradetalk.disputes import service as disputes_service
@@ -28,7 +28,7 @@ from tradetalk.disputes.schemas import (
 )
 from tradetalk.errors import NotFound
 from tradetalk.kit.pagination import DEFAULT_LIMIT, Limit, decode_cursor, encode_cursor, split_page
-from tradetalk.kit.schemas import problems
+from tradetalk.kit.schemas import MAX_ID, problems
 from tradetalk.marketplace.schemas import TransactionIdPath
 
 server = APIRouter(prefix="/v1", tags=["server: disputes"], dependencies=[ServerKey])

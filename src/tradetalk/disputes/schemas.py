@@ -5,26 +5,33 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from tradetalk.accounts.schemas import UserId
 from tradetalk.disputes.models import DisputeStatus
+from tradetalk.kit.schemas import (
+    PLAIN_TEXT_NOT_BLANK,
+    REFUSE_CONTROLS,
+    Input,
+)
 
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Reason = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=2000, pattern=PLAIN_TEXT_NOT_BLANK
+    ),
+    REFUSE_CONTROLS,
+]
 
 
-class DisputeOpen(BaseModel):
+class DisputeOpen(Input):
     """Open a dispute on a transaction."""
-
-    model_config = ConfigDict(extra="forbid")
 
     reason: Reason
 
 
-class DisputeClose(BaseModel):
+class DisputeClose(Input):
     """Close a transaction's open dispute."""
-
-    model_config = ConfigDict(extra="forbid")
 
     resolution: Reason | None = None
 
@@ -41,10 +48,8 @@ class DisputeOut(BaseModel):
     closed_at: datetime | None
 
 
-class DisputeRequestCreate(BaseModel):
+class DisputeRequestCreate(Input):
     """A party asks the operator for a dispute."""
-
-    model_config = ConfigDict(extra="forbid")
 
     reason: Reason
 
@@ -60,10 +65,8 @@ class DisputeRequestOut(BaseModel):
     requested_at: datetime
 
 
-class SupportGrantCreate(BaseModel):
+class SupportGrantCreate(Input):
     """Let a support user read one conversation for a while."""
-
-    model_config = ConfigDict(extra="forbid")
 
     user_id: UserId
     ttl_seconds: int = Field(

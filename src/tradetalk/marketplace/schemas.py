@@ -9,6 +9,11 @@ from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from tradetalk.accounts.schemas import USER_ID_PATTERN, UserId
+from tradetalk.kit.schemas import (
+    PLAIN_TEXT_NOT_BLANK,
+    REFUSE_CONTROLS,
+    Input,
+)
 from tradetalk.marketplace.models import TransactionStatus
 
 TransactionIdPath = Annotated[
@@ -19,15 +24,36 @@ Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 AmountMinor = Annotated[int, Field(ge=0, le=10**12)]
 
 
-class TransactionUpsert(BaseModel):
+class TransactionUpsert(Input):
     """The operator's description of a transaction."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        # What _check says about the price, for the OpenAPI document: both or neither.
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"amount_minor": {"type": "null"}, "currency": {"type": "null"}}},
+                {
+                    "required": ["amount_minor", "currency"],
+                    "properties": {
+                        "amount_minor": {"type": "integer"},
+                        "currency": {"type": "string"},
+                    },
+                },
+            ]
+        },
+    )
 
     buyer_id: UserId
     seller_id: UserId
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    status: TransactionStatus
+    title: Annotated[
+        str,
+        StringConstraints(
+            strip_whitespace=True, min_length=1, max_length=200, pattern=PLAIN_TEXT_NOT_BLANK
+        ),
+        REFUSE_CONTROLS,
+    ]
+    # Strict models take enums as members; JSON brings their values.
+    status: TransactionStatus = Field(strict=False)
     amount_minor: AmountMinor | None = None
     currency: Currency | None = None
 

@@ -148,7 +148,7 @@ async def response_stats(
     return ResponseStatsOut.model_validate(stats, from_attributes=True)
 
 
-@public_router.get("/unsubscribe/{token}", response_class=HTMLResponse, include_in_schema=False)
+@public_router.get("/unsubscribe/{token}", response_class=HTMLResponse, responses=problems(404))
 async def unsubscribe_page(token: str, ctx: Ctx) -> HTMLResponse:
     """The landing page of the unsubscribe link: a button, since GETs must change nothing
     (mail scanners follow links)."""

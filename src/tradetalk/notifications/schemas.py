@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from tradetalk.kit.schemas import MAX_ID, Input
 from tradetalk.notifications.models import DeliveryStatus, EmailMode
 
-MAX_ID = 2**63 - 1
 NotificationId = Annotated[int, Field(ge=1, le=MAX_ID)]
 DeliveryIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The delivery's id.")]
 
@@ -36,10 +36,8 @@ class NotificationPage(BaseModel):
     next_cursor: str | None
 
 
-class MarkSeen(BaseModel):
+class MarkSeen(Input):
     """Which feed items the user has seen."""
-
-    model_config = ConfigDict(extra="forbid")
 
     ids: list[NotificationId] | None = Field(
         default=None, max_length=500, description="These items; leave out to mark all seen."
@@ -52,14 +50,13 @@ class UnreadCount(BaseModel):
     unread: int
 
 
-class NotificationPreferences(BaseModel):
+class NotificationPreferences(Input):
     """How the user wants to hear about unread messages by email."""
 
-    model_config = ConfigDict(extra="forbid")
-
     email: EmailMode = Field(
+        strict=False,  # JSON brings the value, not the enum member
         description="`immediately`, `batched` (default: after the notify delay, at most one "
-        "email per delay window), `daily_digest` or `off`."
+        "email per delay window), `daily_digest` or `off`.",
     )
 
 

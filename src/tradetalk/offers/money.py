@@ -11,6 +11,7 @@ MAX_AMOUNT_MINOR = 10**12
 # Codes whose minor unit ISO lists as "N.A." (XXX "no currency", XTS "testing", gold, SDR...)
 # are not something a buyer pays in, so offers refuse them.
 _EXPONENTS: dict[str, int] = {c.code: c.exponent for c in Currency if c.exponent is not None}
+PAYABLE_CURRENCIES: tuple[str, ...] = tuple(sorted(_EXPONENTS))
 
 
 def minor_unit_exponent(code: str) -> int | None:

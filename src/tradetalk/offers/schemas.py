@@ -6,46 +6,59 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Path
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+)
 
+from tradetalk.kit.schemas import (
+    MAX_ID,
+    PLAIN_TEXT_NOT_BLANK,
+    Input,
+    refuse_control_characters,
+    text_only,
+)
 from tradetalk.offers.machine import OfferStatus, effective_status
 from tradetalk.offers.models import Offer
-from tradetalk.offers.money import MAX_AMOUNT_MINOR, check_currency
+from tradetalk.offers.money import MAX_AMOUNT_MINOR, PAYABLE_CURRENCIES, check_currency
 
-MAX_ID = 2**63 - 1
 MAX_QUANTITY = 10_000
 
 OfferIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The offer's id.")]
 
 AmountMinor = Annotated[int, Field(strict=True, ge=1, le=MAX_AMOUNT_MINOR)]
 CurrencyCode = Annotated[
-    str, StringConstraints(strict=True, min_length=3, max_length=3), AfterValidator(check_currency)
+    str,
+    StringConstraints(strict=True, min_length=3, max_length=3),
+    AfterValidator(check_currency),
+    Field(json_schema_extra={"enum": list(PAYABLE_CURRENCIES)}),
 ]
 Quantity = Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY)]
 # Control characters other than tab and line breaks are refused, as in message bodies.
 OfferNote = Annotated[
     str,
     StringConstraints(
-        strip_whitespace=True,
-        min_length=1,
-        max_length=1000,
-        pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$",
+        strip_whitespace=True, min_length=1, max_length=1000, pattern=PLAIN_TEXT_NOT_BLANK
     ),
+    BeforeValidator(refuse_control_characters),
 ]
 
 
-class OfferCreate(BaseModel):
+class OfferCreate(Input):
     """A new offer, or a counteroffer to an open one."""
-
-    model_config = ConfigDict(extra="forbid")
 
     amount_minor: AmountMinor = Field(
         description="The total price in the currency's minor units (cents): 1 to 10^12."
     )
     currency: CurrencyCode = Field(description="ISO 4217 code, upper case: `USD`, `EUR`, `JPY`.")
     quantity: Quantity = Field(default=1, description="How many items: 1 to 10,000.")
-    expires_at: AwareDatetime | None = Field(
+    expires_at: Annotated[AwareDatetime, BeforeValidator(text_only)] | None = Field(
         default=None,
+        strict=False,  # parsed from its ISO 8601 text (text_only: not from a number)
         description="When the offer lapses (with a time zone); default: "
         "`TRADETALK_OFFER_TTL_HOURS` from now.",
     )

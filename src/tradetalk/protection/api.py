@@ -8,7 +8,7 @@ from dataclasses import asdict
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from tradetalk.accounts import repository as users_repo
 from tradetalk.accounts.schemas import UserIdPath
@@ -18,7 +18,7 @@ from tradetalk.deps import CurrentUser, Moderator, UoW
 from tradetalk.errors import NotFound
 from tradetalk.kit.pagination import DEFAULT_LIMIT, Limit, decode_cursor, encode_cursor, split_page
 from tradetalk.kit.ratelimit import per_minute
-from tradetalk.kit.schemas import problems
+from tradetalk.kit.schemas import MAX_ID, problems
 from tradetalk.protection import repository as protection_repo
 from tradetalk.protection import service as protection_service
 from tradetalk.protection.detector import Finding
@@ -44,6 +44,8 @@ from tradetalk.protection.schemas import (
 
 router = APIRouter(prefix="/v1", tags=["client: safety"])
 moderation = APIRouter(prefix="/v1/moderation", tags=["moderation"])
+
+ItemIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The moderation item's id.")]
 
 
 def findings_out(findings: Sequence[Finding]) -> list[FindingOut]:
@@ -182,7 +184,7 @@ async def moderation_queue(
 
 
 @moderation.get("/items/{item_id}", response_model=ModerationItemOut, responses=problems(401, 404))
-async def moderation_item(item_id: int, who: Moderator, uow: UoW) -> ModerationItemOut:
+async def moderation_item(item_id: ItemIdPath, who: Moderator, uow: UoW) -> ModerationItemOut:
     """One queue item."""
     item = await protection_repo.item(uow.session, item_id)
     if item is None:
@@ -196,7 +198,7 @@ async def moderation_item(item_id: int, who: Moderator, uow: UoW) -> ModerationI
     responses=problems(401, 404, 409, 422),
 )
 async def dismiss_item(
-    item_id: int, who: Moderator, uow: UoW, payload: ResolutionNote | None = None
+    item_id: ItemIdPath, who: Moderator, uow: UoW, payload: ResolutionNote | None = None
 ) -> ModerationItemOut:
     """A false alarm: close the item and withdraw the strike it caused."""
     note = payload.note if payload else None
@@ -209,7 +211,7 @@ async def dismiss_item(
     responses=problems(401, 404, 409, 422),
 )
 async def confirm_item(
-    item_id: int, who: Moderator, uow: UoW, payload: ResolutionNote | None = None
+    item_id: ItemIdPath, who: Moderator, uow: UoW, payload: ResolutionNote | None = None
 ) -> ModerationItemOut:
     """A real attempt: close the item as confirmed; it counts as a strike."""
     note = payload.note if payload else None

@@ -9,8 +9,21 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from tradetalk.accounts.schemas import UserId
 from tradetalk.conversations.schemas import MessageBody, MessageId
+from tradetalk.kit.schemas import (
+    MAX_ID,
+    PLAIN_TEXT,
+    PLAIN_TEXT_NOT_BLANK,
+    REFUSE_CONTROLS,
+    Input,
+)
 
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Reason = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=500, pattern=PLAIN_TEXT_NOT_BLANK
+    ),
+    REFUSE_CONTROLS,
+]
 
 
 class FindingOut(BaseModel):
@@ -23,13 +36,11 @@ class FindingOut(BaseModel):
     rule: str
 
 
-class ShieldCheck(BaseModel):
+class ShieldCheck(Input):
     """A draft to check before sending (the composer's live warning)."""
 
-    model_config = ConfigDict(extra="forbid")
-
     body: MessageBody
-    conversation_id: int | None = Field(default=None, ge=1)
+    conversation_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class ShieldCheckOut(BaseModel):
@@ -66,18 +77,21 @@ class ModerationPage(BaseModel):
     next_cursor: str | None
 
 
-class ResolutionNote(BaseModel):
+class ResolutionNote(Input):
     """An optional note on a moderation action."""
 
-    model_config = ConfigDict(extra="forbid")
+    note: (
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, max_length=500, pattern=PLAIN_TEXT),
+            REFUSE_CONTROLS,
+        ]
+        | None
+    ) = None
 
-    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
 
-
-class RestrictCreate(BaseModel):
+class RestrictCreate(Input):
     """Restrict a user; without `hours` the restriction lasts until lifted."""
-
-    model_config = ConfigDict(extra="forbid")
 
     reason: Reason
     hours: int | None = Field(default=None, ge=1, le=24 * 365)
@@ -130,10 +144,18 @@ class UserRecordOut(BaseModel):
     actions: list[ModerationActionOut]
 
 
-class ReportCreate(BaseModel):
+class ReportCreate(Input):
     """Report a message (of a conversation the reporter is in) or a user."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        # What _one_subject checks, for the OpenAPI document.
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["message_id"], "properties": {"message_id": {"type": "integer"}}},
+                {"required": ["user_id"], "properties": {"user_id": {"type": "string"}}},
+            ]
+        },
+    )
 
     message_id: MessageId | None = None
     user_id: UserId | None = None
@@ -154,10 +176,8 @@ class ReportOut(BaseModel):
     created_at: datetime
 
 
-class BlockCreate(BaseModel):
+class BlockCreate(Input):
     """Stop a user from sending you direct messages."""
-
-    model_config = ConfigDict(extra="forbid")
 
     user_id: UserId
 

@@ -8,12 +8,12 @@ from typing import Annotated, Literal
 
 import structlog
 from fastapi import APIRouter, Header, Query, Response, WebSocket, status
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 from starlette.types import Message
 from starlette.websockets import WebSocketDisconnect
 
 from tradetalk.context import AppContext
-from tradetalk.conversations.schemas import MAX_ID, ConversationIdPath
+from tradetalk.conversations.schemas import ConversationIdPath
 from tradetalk.db import read_session
 from tradetalk.deps import Ctx, CurrentReader, ReadSession
 from tradetalk.errors import (
@@ -24,7 +24,7 @@ from tradetalk.errors import (
     Unauthenticated,
 )
 from tradetalk.kit.limits import client_address
-from tradetalk.kit.schemas import problems
+from tradetalk.kit.schemas import MAX_ID, Input, problems
 from tradetalk.realtime import events
 from tradetalk.realtime import service as realtime_service
 from tradetalk.realtime.connection import ClientGone, Ending, pump
@@ -48,10 +48,8 @@ CLOSE_CODES = {
 }
 
 
-class TypingFrame(BaseModel):
+class TypingFrame(Input):
     """A client's "I am typing" in a conversation (WebSocket frame)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     type: Literal["typing"]
     conversation_id: int = Field(ge=1, le=MAX_ID)

@@ -6,18 +6,17 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from tradetalk.conversations.schemas import MAX_ID, MessageBody
+from tradetalk.conversations.schemas import MessageBody
+from tradetalk.kit.schemas import MAX_ID, Input
 from tradetalk.record.models import VersionReason
 
 MessageIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The message's id.")]
 
 
-class MessageEdit(BaseModel):
+class MessageEdit(Input):
     """The new text of a message."""
-
-    model_config = ConfigDict(extra="forbid")
 
     body: MessageBody = Field(description="1 to 5,000 characters; not only whitespace.")
 

@@ -5,22 +5,37 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
+
+from tradetalk.kit.schemas import (
+    PLAIN_TEXT_NOT_BLANK,
+    REFUSE_CONTROLS,
+    Input,
+)
 
 
-class ShippingUpdateCreate(BaseModel):
+class ShippingUpdateCreate(Input):
     """A tracking number from the seller; the carrier is recognised when not given."""
 
-    model_config = ConfigDict(extra="forbid")
-
     carrier: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None
+        Annotated[
+            str,
+            StringConstraints(
+                strip_whitespace=True, min_length=1, max_length=64, pattern=PLAIN_TEXT_NOT_BLANK
+            ),
+            REFUSE_CONTROLS,
+        ]
+        | None
     ) = Field(
         default=None,
         description="`UPS`, `USPS`, `FedEx`, `DHL`, `Royal Mail`...; must agree with the number.",
     )
     tracking_number: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)
+        str,
+        StringConstraints(
+            strip_whitespace=True, min_length=1, max_length=80, pattern=PLAIN_TEXT_NOT_BLANK
+        ),
+        REFUSE_CONTROLS,
     ] = Field(description="As printed on the label; spaces are ignored.")
 
 
