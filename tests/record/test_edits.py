@@ -118,6 +118,43 @@ async def test_withdrawing_leaves_a_tombstone_for_both_parties(
     assert all("mobile" not in e.data for e in updates)
 
 
+async def test_a_withdrawn_text_is_gone_from_replays_and_the_feed(
+    app: FastAPI, market: Marketplace
+) -> None:
+    """Found by tests/reliability/test_visibility_model.py: the stream replayed with `after=`
+    and the recipient's notification feed still quoted what the sender had withdrawn."""
+    deal = await market.transaction()
+    cid = await market.conversation_id(deal)
+    sent = await market.send(deal.buyer, cid, "my mobile is the quickest way")
+    await deal.buyer.client.patch(url(cid, sent["id"]), json={"body": "mobile or landline"})
+    feed = (await deal.seller.client.get("/v1/notifications")).json()["items"]
+    assert "mobile" in feed[0]["body"]  # the feed quotes the message as first sent
+    assert (await deal.buyer.client.delete(url(cid, sent["id"]))).status_code == 200
+
+    feed = (await deal.seller.client.get("/v1/notifications")).json()["items"]
+    assert [(n["conversation_id"], n["body"]) for n in feed] == [(cid, "")]
+    async with read_session(app.state.ctx) as session:
+        stored = (await session.scalars(select(Event).order_by(Event.user_id, Event.id))).all()
+    # What a replay serves each party: the message's events, all with the tombstone now.
+    assert [(e.user_id, e.type) for e in stored] == [
+        (deal.buyer.id, "message.created"),
+        (deal.buyer.id, "message.updated"),
+        (deal.buyer.id, "message.updated"),
+        (deal.seller.id, "message.created"),
+        (deal.seller.id, "message.updated"),
+        (deal.seller.id, "message.updated"),
+    ]
+    for event in stored:
+        data = json.loads(event.data)
+        assert (data["id"], data["body"], data["withdrawn"]) == (sent["id"], "", True)
+        assert "mobile" not in event.data
+    # The record keeps the text for support in a dispute.
+    support = await market.user(is_support=True)
+    await market.server.post(f"/v1/transactions/{deal.id}/dispute", json={"reason": "contact"})
+    items = (await support.client.get(url(cid))).json()["items"]
+    assert [i["original_body"] for i in items if i["id"] == sent["id"]] == ["mobile or landline"]
+
+
 async def test_search_finds_the_current_text_only(market: Marketplace) -> None:
     deal = await market.transaction()
     cid = await market.conversation_id(deal)

@@ -212,6 +212,24 @@ async def seller_replied_after(session: AsyncSession, conversation_id: int, seq:
 # --- the feed -----------------------------------------------------------------------------
 
 
+async def blank_bodies(
+    session: AsyncSession, conversation_id: int, user_ids: Iterable[str], bodies: Iterable[str]
+) -> int:
+    """Empty the body of these users' feed items about a conversation that show one of
+    `bodies`; returns how many changed."""
+    result = await session.execute(
+        update(Notification)
+        .where(
+            Notification.conversation_id == conversation_id,
+            Notification.user_id.in_(sorted(set(user_ids))),
+            Notification.body.in_(sorted(set(bodies))),
+        )
+        .values(body="")
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 async def unseen_like(
     session: AsyncSession, user_id: str, type_: str, conversation_id: int | None
 ) -> Notification | None:

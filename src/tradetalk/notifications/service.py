@@ -4,7 +4,7 @@ preferences, reminders and response-time figures."""
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -80,6 +80,18 @@ def preview(text: str, settings: Settings) -> str:
 
 def _short(text: str) -> str:
     return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1].rstrip() + "…"
+
+
+async def on_message_withdrawn(
+    uow: UnitOfWork, message: Message, texts: Iterable[str], user_ids: Iterable[str]
+) -> None:
+    """Take a withdrawn message's texts (each version it showed) out of the feed items that
+    quote them, as the thread does."""
+    previews = {_short(text) for text in texts if text}
+    if previews:
+        await notifications_repo.blank_bodies(
+            uow.session, message.conversation_id, user_ids, previews
+        )
 
 
 def next_digest_time(now: datetime, hour: int) -> datetime:

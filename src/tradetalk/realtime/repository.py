@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -95,6 +96,21 @@ async def after(session: AsyncSession, user_id: str, after_id: int, limit: int) 
         .limit(limit)
     )
     return list(await session.scalars(stmt))
+
+
+async def message_events(
+    session: AsyncSession, user_ids: Iterable[str], message_id: int, since: datetime
+) -> list[Event]:
+    """The stored `message.created` and `message.updated` events of one message in these
+    users' streams; `since` is when the message was sent (no event of it is older)."""
+    stmt = select(Event).where(
+        Event.user_id.in_(sorted(set(user_ids))),
+        Event.type.in_((events.EventType.MESSAGE_CREATED, events.EventType.MESSAGE_UPDATED)),
+        Event.created_at >= since,
+        # A cheap first cut on the stored text; the decoded data decides.
+        Event.data.contains(f'"id":{message_id},'),
+    )
+    return [e for e in await session.scalars(stmt) if json.loads(e.data).get("id") == message_id]
 
 
 async def prune(session: AsyncSession, before: datetime) -> int:

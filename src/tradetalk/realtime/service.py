@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from limits import RateLimitItemPerSecond
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tradetalk.accounts import service as accounts_service
 from tradetalk.accounts.tokens import TokenClaims
 from tradetalk.conversations import repository as conversations_repo
+from tradetalk.conversations.models import Message
 from tradetalk.db import UnitOfWork, read_session
 from tradetalk.errors import NotFound, Unauthenticated
 from tradetalk.kit.ratelimit import per_minute
@@ -80,6 +83,20 @@ async def do_typing(
         SignalType.TYPING, {"conversation_id": conversation_id, "user_id": user_id}
     )
     await ctx.broker.publish(Delivery(other, None, frame) for other in others)
+
+
+async def do_redact_message(
+    uow: UnitOfWork, message: Message, user_ids: Iterable[str], tombstone: Mapping[str, Any]
+) -> int:
+    """Put a withdrawn message's tombstone over the text its stored events carry, so that a
+    stream replayed with `after=` shows the parties what the thread shows them; returns how
+    many events changed. (What was delivered live is gone; the log must not keep serving it.)"""
+    stored = await events_repo.message_events(uow.session, user_ids, message.id, message.created_at)
+    for event in stored:
+        data = json.loads(event.data)
+        data.update(tombstone)
+        event.data = events.data_json(data)
+    return len(stored)
 
 
 async def do_prune_events(uow: UnitOfWork) -> int:

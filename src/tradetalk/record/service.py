@@ -24,8 +24,10 @@ from tradetalk.disputes.access import Access
 from tradetalk.disputes.audit import log_support_action
 from tradetalk.errors import Conflict, Forbidden, NotFound
 from tradetalk.kit.ratelimit import per_minute
+from tradetalk.notifications import service as notifications_service
 from tradetalk.protection import service as protection_service
 from tradetalk.protection.policy import Verdict
+from tradetalk.realtime import service as realtime_service
 from tradetalk.record import chain
 from tradetalk.record import repository as record_repo
 from tradetalk.record.models import EntryKind, MessageVersion, RecordEntry, VersionReason
@@ -256,11 +258,20 @@ async def do_withdraw(uow: UnitOfWork, access: Access, actor: User, message_id: 
         {"message_id": message.id, "withdrawn_at": chain.canonical_time(uow.now)},
     )
     log_support_action(uow, access, actor, "message.withdrawn", {"message_id": message.id})
-    uow.emit(
-        "message.updated",
-        MessageOut.model_validate(message, from_attributes=True).model_dump(mode="json"),
-        to=await _participant_ids(uow, message.conversation_id),
+    tombstone = MessageOut.model_validate(message, from_attributes=True).model_dump(mode="json")
+    recipients = await _participant_ids(uow, message.conversation_id)
+    # The parties never read a withdrawn text again (support does, from the record): not in
+    # the thread, and not from what was stored when it was sent either.
+    holders = {*recipients, *([message.sender_id] if message.sender_id else [])}
+    await realtime_service.do_redact_message(
+        uow,
+        message,
+        holders,
+        {key: tombstone[key] for key in ("body", "withdrawn", "withdrawn_at")},
     )
+    texts = [version.body for version in await record_repo.versions(uow.session, message.id)]
+    await notifications_service.on_message_withdrawn(uow, message, texts, recipients)
+    uow.emit("message.updated", tombstone, to=recipients)
     return message
 
 
