@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
@@ -36,8 +37,9 @@ def refuse_control_characters(value: object) -> object:
 
 def text_only(value: object) -> object:
     """Refuse anything but text where a strict model parses a value from text (a date-time
-    from its ISO 8601 form, not from a Unix timestamp number)."""
-    if not isinstance(value, str):
+    from its ISO 8601 form, not from a Unix timestamp number). A ready `datetime`, which only
+    Python callers such as the web pages can pass, is taken as it is."""
+    if not isinstance(value, str | datetime):
         raise ValueError("must be a string")
     return value
 
