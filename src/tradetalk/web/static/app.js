@@ -169,6 +169,8 @@
     ensureDay(message.created_at);
     thread.appendChild(li);
     scrollToEnd();
+    // The other side may have read it while its fragment was on the way.
+    if (message.sender_id === me && otherReadUpTo >= message.id) markSeen(otherReadUpTo);
     if (message.sender_id !== me) {
       hideTyping();
       api("/v1/conversations/" + current + "/read", { message_id: message.id });
@@ -182,8 +184,12 @@
     if (li) old.replaceWith(li);
   }
 
+  // How far the other side has read in the open thread, as last told by conversation.read.
+  let otherReadUpTo = 0;
+
   function markSeen(lastReadId) {
     if (!thread) return;
+    otherReadUpTo = Math.max(otherReadUpTo, lastReadId);
     const mine = thread.querySelectorAll("li.item.mine");
     let target = null;
     mine.forEach(function (li) { if (Number(li.dataset.messageId) <= lastReadId) target = li; });
