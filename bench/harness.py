@@ -21,7 +21,8 @@ import tempfile
 import time
 import timeit
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -77,6 +78,14 @@ def percentiles(seconds: Sequence[float]) -> dict[str, float]:
     }
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (all its threads), from /proc."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    # Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
 def machine() -> dict[str, Any]:
     """What the figures were measured on, with a CPU yardstick to scale them by.
 
@@ -123,15 +132,23 @@ async def _pg_admin(sql: str) -> None:
 
 
 @asynccontextmanager
-async def fresh_database(kind: str, folder: Path) -> AsyncIterator[str]:
-    """A new, empty database of this kind (plain URL); a PostgreSQL one is dropped after."""
+async def fresh_database(
+    kind: str, folder: Path, *, prefix: str = "tradetalk_bench", c_collation: bool = False
+) -> AsyncIterator[str]:
+    """A new, empty database of this kind (plain URL); a PostgreSQL one is dropped after.
+
+    `c_collation` makes the PostgreSQL database with the C locale from `template0`, which
+    Synapse insists on."""
     if kind == "sqlite":
-        yield f"sqlite:///{folder / 'bench.db'}"
+        yield f"sqlite:///{folder / f'{prefix}.db'}"
         return
     if kind != "postgresql":
         raise ValueError(f"unknown database kind {kind!r}")
-    name = f"tradetalk_bench_{uuid.uuid4().hex[:10]}"
-    await _pg_admin(f'CREATE DATABASE "{name}"')
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    locale = (
+        " ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0" if c_collation else ""
+    )
+    await _pg_admin(f'CREATE DATABASE "{name}"{locale}')
     try:
         yield f"{PG_ADMIN_URL.rpartition('/')[0]}/{name}"
     finally:
@@ -196,10 +213,7 @@ class Server:
     def cpu_seconds(self) -> float:
         """User + system CPU time the server process has used so far (all its threads)."""
         assert self.process is not None
-        stat = Path(f"/proc/{self.process.pid}/stat").read_text()
-        # Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-        fields = stat.rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        return process_cpu_seconds(self.process.pid)
 
     def errors_logged(self) -> str:
         """The server's log (WARNING and above), for the report when something failed."""
@@ -229,6 +243,55 @@ async def gather_limited(
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return results  # type: ignore[return-value]
+
+
+async def closed_loop(
+    request: Callable[[int], Awaitable[int]],
+    *,
+    concurrency: int,
+    duration: float,
+    ok: int,
+    server_cpu: Callable[[], float],
+) -> dict[str, Any]:
+    """`concurrency` clients calling `request(n)` back to back for `duration` seconds.
+
+    `request` makes the n-th request and answers its HTTP status; `ok` is the status that
+    counts as done. The latency is that of the whole call; the CPU times are the server's
+    (`server_cpu`, e.g. from /proc) and this load generator's over the same window."""
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    counter = 0
+
+    async def client() -> None:
+        nonlocal counter
+        while time.perf_counter() < deadline:
+            counter += 1
+            started = time.perf_counter()
+            status = await request(counter)
+            elapsed = time.perf_counter() - started
+            statuses[status] += 1
+            if status == ok:
+                latencies.append(elapsed)
+
+    cpu_before = server_cpu()
+    client_cpu_before = time.process_time()
+    started = time.perf_counter()
+    deadline = started + duration
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    seconds = time.perf_counter() - started
+    server_seconds = server_cpu() - cpu_before
+    client_seconds = time.process_time() - client_cpu_before
+    done = len(latencies)
+    return {
+        "messages": done,
+        "seconds": round(seconds, 3),
+        "per_second": round(done / seconds, 1),
+        "latency": percentiles(latencies),
+        "errors": {str(code): n for code, n in statuses.items() if code != ok},
+        "server_cpu_seconds": round(server_seconds, 3),
+        "server_cpu_ms_per_message": round(server_seconds / done * 1000, 3) if done else None,
+        "client_cpu_ms_per_message": round(client_seconds / done * 1000, 3) if done else None,
+    }
 
 
 def parse_databases(value: str) -> list[str]:

@@ -24,7 +24,6 @@ import asyncio
 import random
 import time
 import uuid
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +33,7 @@ from sqlalchemy import BigInteger, Column, MetaData, String, Table, Text, func, 
 
 from harness import (
     Server,
+    closed_loop,
     emit,
     fresh_database,
     gather_limited,
@@ -142,51 +142,24 @@ async def drive_sends(
 ) -> dict[str, Any]:
     """`concurrency` clients sending back to back for `duration` seconds."""
     rng = random.Random(seed_value)
-    latencies: list[float] = []
-    statuses: Counter[int] = Counter()
-    counter = 0
     async with server.client(connections=concurrency) as api:
 
-        async def sender() -> None:
-            nonlocal counter
-            while time.perf_counter() < deadline:
-                thread = rng.choice(threads)
-                party = thread.buyer if rng.random() < 0.5 else thread.seller
-                counter += 1
-                body: dict[str, Any] = {"body": BODY.format(n=counter)}
-                if client_ids:
-                    body["client_message_id"] = uuid.uuid4().hex
-                started = time.perf_counter()
-                response = await api.post(
-                    f"/v1/conversations/{thread.conversation_id}/messages",
-                    json=body,
-                    headers={"Authorization": f"Bearer {party.token}"},
-                )
-                elapsed = time.perf_counter() - started
-                statuses[response.status_code] += 1
-                if response.status_code == 201:
-                    latencies.append(elapsed)
+        async def send(n: int) -> int:
+            thread = rng.choice(threads)
+            party = thread.buyer if rng.random() < 0.5 else thread.seller
+            body: dict[str, Any] = {"body": BODY.format(n=n)}
+            if client_ids:
+                body["client_message_id"] = uuid.uuid4().hex
+            response = await api.post(
+                f"/v1/conversations/{thread.conversation_id}/messages",
+                json=body,
+                headers={"Authorization": f"Bearer {party.token}"},
+            )
+            return response.status_code
 
-        cpu_before = server.cpu_seconds()
-        client_cpu_before = time.process_time()
-        started = time.perf_counter()
-        deadline = started + duration
-        await asyncio.gather(*(sender() for _ in range(concurrency)))
-        seconds = time.perf_counter() - started
-        server_cpu = server.cpu_seconds() - cpu_before
-        client_cpu = time.process_time() - client_cpu_before
-    sent = len(latencies)
-    errors = {str(code): n for code, n in statuses.items() if code != 201}
-    return {
-        "messages": sent,
-        "seconds": round(seconds, 3),
-        "per_second": round(sent / seconds, 1),
-        "latency": percentiles(latencies),
-        "errors": errors,
-        "server_cpu_seconds": round(server_cpu, 3),
-        "server_cpu_ms_per_message": round(server_cpu / sent * 1000, 3) if sent else None,
-        "client_cpu_ms_per_message": round(client_cpu / sent * 1000, 3) if sent else None,
-    }
+        return await closed_loop(
+            send, concurrency=concurrency, duration=duration, ok=201, server_cpu=server.cpu_seconds
+        )
 
 
 async def raw_commit_rate(
