@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Select,
-    Table,
     and_,
     bindparam,
     case,
@@ -35,7 +34,7 @@ from tradetalk.conversations.models import (
     Participant,
 )
 from tradetalk.errors import NotFound
-from tradetalk.kit.orm import dialect_name
+from tradetalk.kit.orm import dialect_name, table_of
 from tradetalk.marketplace.models import Transaction
 
 
@@ -92,10 +91,14 @@ async def direct_started_since(
     return list(await session.scalars(stmt))
 
 
+_PARTICIPANTS = select(Participant).where(
+    Participant.conversation_id == bindparam("b_conversation_id")
+)
+
+
 async def participants(session: AsyncSession, conversation_id: int) -> list[Participant]:
     """The members of a conversation."""
-    stmt = select(Participant).where(Participant.conversation_id == conversation_id)
-    return list(await session.scalars(stmt))
+    return list(await session.scalars(_PARTICIPANTS, {"b_conversation_id": conversation_id}))
 
 
 async def participant_ids(session: AsyncSession, conversation_id: int) -> list[str]:
@@ -118,9 +121,9 @@ async def lock(session: AsyncSession, conversation_id: int) -> bool:
 # The statements every send runs, built once. Core statements on the tables rather than ORM
 # statements on the classes: SQLAlchemy then skips the ORM's per-execution set-up and reuses
 # the statement's cache key, which profiling showed as a good part of a send's CPU time.
-_conversations: Table = Conversation.__table__  # type: ignore[assignment]
-_participants: Table = Participant.__table__  # type: ignore[assignment]
-_messages: Table = Message.__table__  # type: ignore[assignment]
+_conversations = table_of(Conversation)
+_participants = table_of(Participant)
+_messages = table_of(Message)
 
 _NEXT_SEQ = (
     update(_conversations)
@@ -197,16 +200,20 @@ async def record_activity(
     )
 
 
+_BY_CLIENT_ID = select(Message).where(
+    Message.conversation_id == bindparam("b_conversation_id"),
+    Message.sender_id == bindparam("b_sender_id"),
+    Message.client_message_id == bindparam("b_client_message_id"),
+)
+
+
 async def by_client_id(
     session: AsyncSession, conversation_id: int, sender_id: str, client_message_id: str
 ) -> Message | None:
     """The message this sender already stored under this client id, if any."""
-    stmt = select(Message).where(
-        Message.conversation_id == conversation_id,
-        Message.sender_id == sender_id,
-        Message.client_message_id == client_message_id,
-    )
-    return (await session.scalars(stmt)).one_or_none()
+    params = {"b_conversation_id": conversation_id, "b_sender_id": sender_id}
+    params["b_client_message_id"] = client_message_id
+    return (await session.scalars(_BY_CLIENT_ID, params)).one_or_none()
 
 
 async def message_in(
