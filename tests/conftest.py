@@ -124,6 +124,9 @@ def settings(database_url: str) -> Settings:
         log_json=False,
         # Tests drive the outbox worker themselves (run_once, with the manual clock).
         worker_embedded=False,
+        # A CI machine running the suite on both cores can take longer than production's 2 s
+        # to open a PostgreSQL connection; that is load, not an outage.
+        db_connect_timeout_seconds=15,
     )
 
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import traceback
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from asyncpg import exceptions as pg_errors  # type: ignore[import-untyped]
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy import exc as sa_errors
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
@@ -25,6 +27,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from tradetalk.config import Settings
 from tradetalk.errors import CommittedRefusal, DatabaseUnavailable, problem_response
+from tradetalk.kit.sqlite_inline import inline_creator
 from tradetalk.notifications import outbox as outbox_repo
 from tradetalk.notifications.outbox import PendingSideEffect
 from tradetalk.realtime import repository as events_repo
@@ -123,10 +126,12 @@ def install_database_error_handler(app: FastAPI) -> None:
 
 
 def _configure_sqlite(engine: AsyncEngine, *, immediate: bool) -> None:
-    """WAL for concurrent readers; writers take the lock up front.
+    """WAL for concurrent readers; writers take the lock up front; readers cannot write.
 
     A deferred SQLite transaction that reads and then writes fails with SQLITE_BUSY when another
     writer committed in between; BEGIN IMMEDIATE makes writers queue (busy_timeout) instead.
+    Statements run on the event loop (kit/sqlite_inline.py), so a write slipped into a read
+    session would wait for the writer on the loop: query_only makes it fail at once instead.
     """
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -137,6 +142,8 @@ def _configure_sqlite(engine: AsyncEngine, *, immediate: bool) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=15000")
+        if not immediate:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -149,11 +156,21 @@ class Database:
 
     def __init__(self, settings: Settings) -> None:
         url = settings.async_database_url
+        # Writers of this process take turns here before they begin (SQLite only: it has one
+        # writer at a time anyway). Waiting in this FIFO costs nothing; waiting inside SQLite
+        # means its busy handler sleeping and retrying, which is slow and unfair under load.
+        self.write_lock: asyncio.Lock | None = None
         if settings.is_sqlite:
-            self.write_engine = create_async_engine(url, pool_size=5, max_overflow=10)
-            self.read_engine = create_async_engine(url, pool_size=5, max_overflow=10)
+            creator = inline_creator(make_url(url).database or ":memory:")
+            self.write_engine = create_async_engine(
+                url, pool_size=5, max_overflow=10, async_creator=creator
+            )
+            self.read_engine = create_async_engine(
+                url, pool_size=5, max_overflow=10, async_creator=creator
+            )
             _configure_sqlite(self.write_engine, immediate=True)
             _configure_sqlite(self.read_engine, immediate=False)
+            self.write_lock = asyncio.Lock()
         else:
             # Fail fast when PostgreSQL is away: a bounded connect and a bounded wait for a pooled
             # connection; pre_ping replaces connections that died while idle in the pool (after a
@@ -219,11 +236,16 @@ class UnitOfWork:
         deliveries = await events_repo.store(self.session, pending, self.now)
         queued = await outbox_repo.store(self.session, self.side_effects, self.now)
         await self.session.commit()
+        # Wake the worker only for what is due now; later items (an unread-message email in
+        # five minutes) are found by its regular poll, not by a pass after every send.
+        due_now = queued and any(
+            item.run_after is None or item.run_after <= self.now for item in self.side_effects
+        )
         self.events.clear()
         self.side_effects.clear()
         if deliveries:
             await self.ctx.broker.publish(deliveries)
-        if queued:
+        if due_now:
             self.ctx.outbox_signal.set()
 
 
@@ -245,12 +267,31 @@ async def _rollback(session: AsyncSession, error: BaseException) -> None:
             raise
 
 
+# The database whose write lock the current task holds: a unit of work opened inside another
+# (which SQLite cannot serve anyway) must not wait for its own caller's turn.
+_holding_write_lock: ContextVar[Database | None] = ContextVar("holding_write_lock", default=None)
+
+
+@asynccontextmanager
+async def _writer_turn(db: Database) -> AsyncIterator[None]:
+    """Wait for this process's turn to write (SQLite), held until the transaction ends."""
+    if db.write_lock is None or _holding_write_lock.get() is db:
+        yield
+        return
+    async with db.write_lock:
+        token = _holding_write_lock.set(db)
+        try:
+            yield
+        finally:
+            _holding_write_lock.reset(token)
+
+
 @asynccontextmanager
 async def unit_of_work(ctx: AppContext) -> AsyncIterator[UnitOfWork]:
     """Open a write transaction; commit on success, roll back on error, then publish.
 
     Losing the database on the way raises DatabaseUnavailable (a 503), whatever the driver."""
-    async with ctx.db.write_sessions() as session:
+    async with _writer_turn(ctx.db), ctx.db.write_sessions() as session:
         uow = UnitOfWork(session=session, ctx=ctx, now=ctx.clock.now())
         try:
             yield uow

@@ -42,6 +42,9 @@ async def test_a_burst_of_typing_signals_is_thinned_out(
     seller = await open_socket(deal.seller.token)
     for _ in range(5):
         await buyer.send({"type": "typing", "conversation_id": cid})
+    # The socket's frames are handled in order: once this one is answered, the burst has been.
+    await buyer.connection.send("not json")
+    assert (await buyer.event())["type"] == "error"
     sent = await market.send(deal.buyer, cid, "done typing")
     kinds = []
     while (frame := await seller.event())["type"] != "message.created":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradetalk.accounts.models import User
@@ -13,6 +13,16 @@ from tradetalk.accounts.models import User
 async def get(session: AsyncSession, user_id: str) -> User | None:
     """The user with this id, if the operator has synced one."""
     return await session.get(User, user_id)
+
+
+# Built once: every authenticated request runs it.
+_BY_ID = select(User).where(User.id == bindparam("b_user_id"))
+
+
+async def load(session: AsyncSession, user_id: str) -> User | None:
+    """The user with this id, read from the database: for a request's first look at its
+    caller (a prebuilt statement, cheaper than `get` when the user is not loaded yet)."""
+    return (await session.scalars(_BY_ID, {"b_user_id": user_id})).one_or_none()
 
 
 async def get_many(session: AsyncSession, user_ids: Iterable[str]) -> dict[str, User]:

@@ -75,7 +75,7 @@ async def authenticate_token(
     """The user a token names and its claims, if it is valid, unexpired and not revoked;
     Unauthenticated otherwise. Every way in (API, event stream) checks tokens here."""
     claims = tokens.verify(token, now=now, secret=secret)
-    user = await users_repo.get(session, claims.user_id)
+    user = await users_repo.load(session, claims.user_id)
     if user is None or user.token_generation != claims.generation:
         raise Unauthenticated("The token has been revoked.")
     return user, claims

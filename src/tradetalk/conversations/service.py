@@ -307,8 +307,7 @@ async def do_send(
         client_message_id=payload.client_message_id,
         created_at=uow.now,
     )
-    session.add(message)
-    await session.flush()
+    await conversations_repo.add_message(session, message)
     attachments = await attachments_service.do_claim(
         uow,
         sender,
@@ -415,8 +414,7 @@ async def do_add_item(
         client_message_id=None,
         created_at=uow.now,
     )
-    uow.session.add(message)
-    await uow.session.flush()
+    await conversations_repo.add_message(uow.session, message)
     await conversations_repo.record_activity(
         uow.session, conversation.id, message.sender_id, message
     )

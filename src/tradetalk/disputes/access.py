@@ -7,7 +7,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradetalk.accounts.models import User
@@ -45,21 +45,28 @@ class Access:
         return self.capacity is Capacity.PARTICIPANT or self.dispute is not None
 
 
+# Built once: every request about a conversation runs it.
+_CONVERSATION_AND_MEMBERSHIP = (
+    select(Conversation, Participant.user_id)
+    .outerjoin(
+        Participant,
+        and_(
+            Participant.conversation_id == Conversation.id,
+            Participant.user_id == bindparam("b_user_id"),
+        ),
+    )
+    .where(Conversation.id == bindparam("b_conversation_id"))
+)
+
+
 async def get_readable(
     session: AsyncSession, conversation_id: int, user: User, now: datetime
 ) -> Access:
     """The conversation and the reader's capacity; NotFound (never 403) when they may not read it.
 
     One query for participants, the common case; support pays two more."""
-    stmt = (
-        select(Conversation, Participant.user_id)
-        .outerjoin(
-            Participant,
-            and_(Participant.conversation_id == Conversation.id, Participant.user_id == user.id),
-        )
-        .where(Conversation.id == conversation_id)
-    )
-    row = (await session.execute(stmt)).tuples().one_or_none()
+    params = {"b_user_id": user.id, "b_conversation_id": conversation_id}
+    row = (await session.execute(_CONVERSATION_AND_MEMBERSHIP, params)).tuples().one_or_none()
     if row is not None:
         conversation, member = row
         if member is not None:

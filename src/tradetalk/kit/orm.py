@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, DateTime, Dialect, Integer, MetaData
+from sqlalchemy import BigInteger, DateTime, Dialect, Integer, MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -55,3 +55,9 @@ class Base(DeclarativeBase):
 def dialect_name(session: AsyncSession) -> str:
     """`sqlite` or `postgresql`: for the few queries that differ by database."""
     return session.get_bind().dialect.name
+
+
+def table_of(model: type[Any]) -> Table:
+    """The table of a mapped class, for Core statements on hot paths (they skip the ORM's
+    per-execution work)."""
+    return cast(Table, model.__table__)

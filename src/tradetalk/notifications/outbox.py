@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tradetalk.kit.orm import dialect_name
+from tradetalk.kit.orm import dialect_name, table_of
 from tradetalk.notifications.models import OutboxItem, OutboxStatus
 
 
@@ -24,6 +24,17 @@ class PendingSideEffect:
     payload: Mapping[str, Any]
     run_after: datetime | None
     idempotency_key: str | None
+
+
+# Built once per dialect, on the table (see conversations/repository.py).
+_INSERT = {
+    "postgresql": postgresql_insert(table_of(OutboxItem)).on_conflict_do_nothing(
+        index_elements=["idempotency_key"]
+    ),
+    "sqlite": sqlite_insert(table_of(OutboxItem)).on_conflict_do_nothing(
+        index_elements=["idempotency_key"]
+    ),
+}
 
 
 async def store(session: AsyncSession, pending: Sequence[PendingSideEffect], now: datetime) -> int:
@@ -51,7 +62,6 @@ async def store(session: AsyncSession, pending: Sequence[PendingSideEffect], now
         )
     if not values:
         return 0
-    insert = postgresql_insert if dialect_name(session) == "postgresql" else sqlite_insert
-    statement = insert(OutboxItem).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    statement = _INSERT[dialect_name(session)]
     await session.execute(statement, values)
     return len(values)

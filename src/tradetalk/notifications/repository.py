@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,15 +41,40 @@ async def settings_of(session: AsyncSession, user_id: str) -> NotificationSettin
     return await session.get(NotificationSettings, user_id)
 
 
+# Statements of every send, built once (see conversations/repository.py).
+_EMAIL_MODES = select(NotificationSettings.user_id, NotificationSettings.email_mode).where(
+    NotificationSettings.user_id.in_(bindparam("b_user_ids", expanding=True))
+)
+_PREVIOUS_EXCHANGE = (
+    select(Message)
+    .where(
+        Message.conversation_id == bindparam("b_conversation_id"),
+        Message.seq < bindparam("b_seq"),
+        Message.sender_role.in_((SenderRole.BUYER.value, SenderRole.SELLER.value)),
+        Message.kind != MessageKind.SYSTEM.value,
+    )
+    .order_by(Message.seq.desc())
+    .limit(1)
+)
+_UNSEEN_LIKE = (
+    select(Notification)
+    .where(
+        Notification.user_id == bindparam("b_user_id"),
+        Notification.seen_at.is_(None),
+        Notification.type == bindparam("b_type"),
+        Notification.conversation_id == bindparam("b_conversation_id"),
+    )
+    .limit(1)
+)
+
+
 async def email_modes(session: AsyncSession, user_ids: Iterable[str]) -> dict[str, EmailMode]:
     """The email mode of each of these users (the default for users without a row)."""
     ids = list(user_ids)
     modes = dict.fromkeys(ids, EmailMode.BATCHED)
     if ids:
-        stmt = select(NotificationSettings.user_id, NotificationSettings.email_mode).where(
-            NotificationSettings.user_id.in_(ids)
-        )
-        for user_id, mode in (await session.execute(stmt)).tuples():
+        rows = await session.execute(_EMAIL_MODES, {"b_user_ids": ids})
+        for user_id, mode in rows.tuples():
             modes[user_id] = EmailMode(mode)
     return modes
 
@@ -180,18 +205,8 @@ async def previous_exchange(
     session: AsyncSession, conversation_id: int, before_seq: int
 ) -> Message | None:
     """The newest buyer or seller item before this position of the thread."""
-    stmt = (
-        select(Message)
-        .where(
-            Message.conversation_id == conversation_id,
-            Message.seq < before_seq,
-            Message.sender_role.in_((SenderRole.BUYER.value, SenderRole.SELLER.value)),
-            Message.kind != MessageKind.SYSTEM.value,
-        )
-        .order_by(Message.seq.desc())
-        .limit(1)
-    )
-    return (await session.scalars(stmt)).first()
+    params = {"b_conversation_id": conversation_id, "b_seq": before_seq}
+    return (await session.scalars(_PREVIOUS_EXCHANGE, params)).first()
 
 
 async def seller_replied_after(session: AsyncSession, conversation_id: int, seq: int) -> bool:
@@ -234,6 +249,9 @@ async def unseen_like(
     session: AsyncSession, user_id: str, type_: str, conversation_id: int | None
 ) -> Notification | None:
     """The user's unseen item of this type about this conversation, if any."""
+    if conversation_id is not None:
+        params = {"b_user_id": user_id, "b_type": type_, "b_conversation_id": conversation_id}
+        return (await session.scalars(_UNSEEN_LIKE, params)).first()
     stmt = select(Notification).where(
         Notification.user_id == user_id,
         Notification.seen_at.is_(None),

@@ -21,11 +21,11 @@ from typing import Any
 
 import httpx
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradetalk.context import AppContext
-from tradetalk.db import is_unavailable, unit_of_work
+from tradetalk.db import is_unavailable, read_session, unit_of_work
 from tradetalk.kit.orm import dialect_name
 from tradetalk.notifications import service as notifications_service
 from tradetalk.notifications.inbound import Shield, default_shield, handle_inbound
@@ -63,6 +63,24 @@ def backoff(attempts: int, base_seconds: float, rng: random.Random) -> timedelta
     return timedelta(seconds=delay * rng.uniform(0.75, 1.25))
 
 
+def _due(now: datetime) -> Select[tuple[int]]:
+    return (
+        select(OutboxItem.id)
+        .where(
+            OutboxItem.status == OutboxStatus.PENDING.value,
+            OutboxItem.run_after <= now,
+            (OutboxItem.locked_until.is_(None)) | (OutboxItem.locked_until < now),
+        )
+        .order_by(OutboxItem.run_after, OutboxItem.id)
+    )
+
+
+async def anything_due(session: AsyncSession, now: datetime) -> bool:
+    """Whether any item waits to be claimed: asked in a read session, so that an idle worker
+    polling does not take SQLite's write lock from senders."""
+    return (await session.scalar(_due(now).limit(1))) is not None
+
+
 async def claim(
     session: AsyncSession, now: datetime, *, lease: timedelta, limit: int
 ) -> list[OutboxItem]:
@@ -71,16 +89,7 @@ async def claim(
     PostgreSQL: FOR UPDATE SKIP LOCKED, so workers claiming at the same moment split the
     work instead of queueing behind each other. SQLite: one writer at a time (BEGIN IMMEDIATE),
     so the conditional UPDATE is the whole claim."""
-    due = (
-        select(OutboxItem.id)
-        .where(
-            OutboxItem.status == OutboxStatus.PENDING.value,
-            OutboxItem.run_after <= now,
-            (OutboxItem.locked_until.is_(None)) | (OutboxItem.locked_until < now),
-        )
-        .order_by(OutboxItem.run_after, OutboxItem.id)
-        .limit(limit)
-    )
+    due = _due(now).limit(limit)
     if dialect_name(session) != "sqlite":
         due = due.with_for_update(skip_locked=True)
     ids = list(await session.scalars(due))
@@ -161,6 +170,9 @@ class Worker:
         done = 0
         while True:
             now = self.ctx.clock.now()
+            async with read_session(self.ctx) as session:
+                if not await anything_due(session, now):
+                    return done
             async with unit_of_work(self.ctx) as uow:
                 items = await claim(
                     uow.session,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, bindparam, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradetalk.conversations.models import Message, MessageKind
@@ -16,6 +16,28 @@ from tradetalk.protection.models import (
     UserBlock,
 )
 
+# Statements of every send, built once (see conversations/repository.py).
+_RECENT_BODIES = (
+    select(Message.body)
+    .where(
+        Message.conversation_id == bindparam("b_conversation_id"),
+        Message.sender_id == bindparam("b_sender_id"),
+        Message.kind == MessageKind.TEXT.value,
+    )
+    .order_by(Message.seq.desc())
+    .limit(bindparam("b_limit"))
+)
+_ACTIVE_RESTRICTION = (
+    select(Restriction)
+    .where(
+        Restriction.user_id == bindparam("b_user_id"),
+        Restriction.lifted_at.is_(None),
+        or_(Restriction.ends_at.is_(None), Restriction.ends_at > bindparam("b_now")),
+    )
+    .order_by(Restriction.ends_at.is_(None).desc(), Restriction.ends_at.desc())
+    .limit(1)
+)
+
 
 async def recent_bodies(
     session: AsyncSession, conversation_id: int, sender_id: str, limit: int
@@ -23,34 +45,16 @@ async def recent_bodies(
     """The sender's last delivered texts in this conversation, oldest first (shield context)."""
     if limit <= 0:
         return []
-    stmt = (
-        select(Message.body)
-        .where(
-            Message.conversation_id == conversation_id,
-            Message.sender_id == sender_id,
-            Message.kind == MessageKind.TEXT.value,
-        )
-        .order_by(Message.seq.desc())
-        .limit(limit)
-    )
-    return list(reversed((await session.scalars(stmt)).all()))
+    params = {"b_conversation_id": conversation_id, "b_sender_id": sender_id, "b_limit": limit}
+    return list(reversed((await session.scalars(_RECENT_BODIES, params)).all()))
 
 
 async def active_restriction(
     session: AsyncSession, user_id: str, now: datetime
 ) -> Restriction | None:
     """The user's current pause or restriction, the longest-lasting first."""
-    stmt = (
-        select(Restriction)
-        .where(
-            Restriction.user_id == user_id,
-            Restriction.lifted_at.is_(None),
-            or_(Restriction.ends_at.is_(None), Restriction.ends_at > now),
-        )
-        .order_by(Restriction.ends_at.is_(None).desc(), Restriction.ends_at.desc())
-        .limit(1)
-    )
-    return (await session.scalars(stmt)).first()
+    params = {"b_user_id": user_id, "b_now": now}
+    return (await session.scalars(_ACTIVE_RESTRICTION, params)).first()
 
 
 async def count_active_strikes(session: AsyncSession, user_id: str, since: datetime) -> int:

@@ -7,13 +7,24 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradetalk.accounts.models import User
+from tradetalk.kit.orm import table_of
 from tradetalk.realtime import events
 from tradetalk.realtime.broker import Delivery
 from tradetalk.realtime.models import Event
+
+# Statements of every send, built once, on the tables (see conversations/repository.py).
+_users = table_of(User)
+_RESERVE_EVENT_IDS = (
+    update(_users)
+    .where(_users.c.id.in_(bindparam("b_user_ids", expanding=True)))
+    .values(last_event_id=_users.c.last_event_id + bindparam("b_size"))
+    .returning(_users.c.id, _users.c.last_event_id)
+)
+_INSERT_EVENTS = insert(table_of(Event))
 
 
 async def store(
@@ -38,11 +49,7 @@ async def store(
         # visits the ids in key order, the same order as the loop below.
         size = sizes.pop()
         result = await session.execute(
-            update(User)
-            .where(User.id.in_(sorted(counts)))
-            .values(last_event_id=User.last_event_id + size)
-            .returning(User.id, User.last_event_id)
-            .execution_options(synchronize_session=False)
+            _RESERVE_EVENT_IDS, {"b_user_ids": sorted(counts), "b_size": size}
         )
         last_ids = {user_id: last - size for user_id, last in result.tuples()}
     else:
@@ -77,7 +84,7 @@ async def store(
             )
             frame = events.frame(event_id, event_type, data_json)
             deliveries.append(Delivery(user_id=user_id, event_id=event_id, frame=frame))
-    await session.execute(insert(Event), rows)
+    await session.execute(_INSERT_EVENTS, rows)
     return deliveries
 
 

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradetalk.conversations.models import Conversation, Participant
 from tradetalk.record.models import MessageVersion, RecordEntry, VersionReason
 
+# Built once: every new thread item reads the head of its chain.
+_HEAD = (
+    select(RecordEntry)
+    .where(RecordEntry.conversation_id == bindparam("b_conversation_id"))
+    .order_by(RecordEntry.position.desc())
+    .limit(1)
+)
+
 
 async def head(session: AsyncSession, conversation_id: int) -> RecordEntry | None:
     """The newest entry of a conversation's ledger, if any."""
-    stmt = (
-        select(RecordEntry)
-        .where(RecordEntry.conversation_id == conversation_id)
-        .order_by(RecordEntry.position.desc())
-        .limit(1)
-    )
-    return (await session.scalars(stmt)).one_or_none()
+    return (await session.scalars(_HEAD, {"b_conversation_id": conversation_id})).one_or_none()
 
 
 async def entries(session: AsyncSession, conversation_id: int) -> list[RecordEntry]:
