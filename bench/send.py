@@ -44,6 +44,7 @@ from harness import (
     run,
     workdir,
 )
+from send_writes import limit_rate
 from tradetalk.config import Settings
 from tradetalk.db import Database
 from tradetalk.kit.orm import BigIntId, UTCDateTime
@@ -83,10 +84,10 @@ class Thread:
     seller: Party
 
 
-async def seed(server: Server, conversations: int) -> list[Thread]:
+async def seed(server: Server, conversations: int, *, prefix: str = "") -> list[Thread]:
     """Users, transactions, tokens and open conversations, all through the server API."""
-    sellers = [f"seller-{i}" for i in range(max(1, conversations // SELLER_SHARE))]
-    buyers = [f"buyer-{i}" for i in range(conversations)]
+    sellers = [f"{prefix}seller-{i}" for i in range(max(1, conversations // SELLER_SHARE))]
+    buyers = [f"{prefix}buyer-{i}" for i in range(conversations)]
     async with server.client(connections=16) as api:
 
         async def put_user(user_id: str) -> None:
@@ -107,7 +108,7 @@ async def seed(server: Server, conversations: int) -> list[Thread]:
                 "amount_minor": 12500,
                 "currency": "USD",
             }
-            (await api.put(f"/v1/transactions/txn-{index}", json=body)).raise_for_status()
+            (await api.put(f"/v1/transactions/{prefix}txn-{index}", json=body)).raise_for_status()
 
         users = sellers + buyers
         await gather_limited([lambda u=u: put_user(u) for u in users], 16)  # type: ignore[misc]
@@ -118,7 +119,7 @@ async def seed(server: Server, conversations: int) -> list[Thread]:
         async def open_conversation(index: int) -> Thread:
             buyer = by_id[buyers[index]]
             response = await api.get(
-                f"/v1/transactions/txn-{index}/conversation",
+                f"/v1/transactions/{prefix}txn-{index}/conversation",
                 headers={"Authorization": f"Bearer {buyer.token}"},
             )
             response.raise_for_status()
@@ -215,6 +216,11 @@ async def bench_database(kind: str, options: argparse.Namespace, folder: Path) -
         progress(f"{kind}: seeding {options.conversations} conversations through the API")
         began = time.perf_counter()
         threads = await seed(server, options.conversations)
+        # Conversations of their own for the limit's transactions (see send_writes.py).
+        limit_threads = [
+            (t.conversation_id, t.buyer.user_id, t.seller.user_id)
+            for t in await seed(server, max(10, options.conversations // 5), prefix="limit-")
+        ]
         seeded = time.perf_counter() - began
         database = Database(Settings(database_url=url))
         try:
@@ -227,15 +233,27 @@ async def bench_database(kind: str, options: argparse.Namespace, folder: Path) -
                 )  # fmt: skip
             levels: dict[str, Any] = {}
             for concurrency in options.concurrency:
-                progress(f"{kind}: raw commits at concurrency {concurrency}")
-                raw = await raw_commit_rate(
-                    database, concurrency=concurrency, duration=options.duration
+                # A/B/A: the limit before and after the sends, so that a machine getting
+                # busier or quieter during the run shows up as a gap between the two.
+                progress(f"{kind}: the limit (a send's writes) at concurrency {concurrency}")
+                before = await limit_rate(
+                    kind, url, limit_threads, concurrency=concurrency, duration=options.duration
                 )
                 progress(f"{kind}: sends at concurrency {concurrency}")
                 send = await drive_sends(
                     server, threads, concurrency=concurrency, duration=options.duration,
                     client_ids=options.client_ids, seed_value=concurrency,
                 )  # fmt: skip
+                progress(f"{kind}: the limit again at concurrency {concurrency}")
+                after = await limit_rate(
+                    kind, url, limit_threads, concurrency=concurrency, duration=options.duration
+                )
+                raw = {
+                    "what": "a send's writes, committed: " + before["tool"],
+                    "per_second": round((before["per_second"] + after["per_second"]) / 2, 1),
+                    "before": before,
+                    "after": after,
+                }
                 ratio = send["per_second"] / raw["per_second"] if raw["per_second"] else None
                 levels[str(concurrency)] = {
                     "send": send,
