@@ -4,10 +4,9 @@ For each database (SQLite, PostgreSQL) and each concurrency level this measures,
 
 - send: `POST /v1/conversations/{id}/messages` from many users over many conversations, each
   request authorised, stored, fanned out (event rows) and committed before its 201;
-- raw_commit: the same database, driver, engine settings and pool as the app (tradetalk's own
-  `Database`, so the same pragmas: WAL, synchronous=NORMAL, BEGIN IMMEDIATE on SQLite) doing a
-  bare `INSERT one row; COMMIT` loop into a scratch table shaped like `messages`, at the same
-  concurrency;
+- the limit (`raw_commit` in the JSON): the durable commit rate of exactly the SQL a send
+  writes, with no application code (bench/send_writes.py: pgbench -M prepared on PostgreSQL,
+  a plain sqlite3 loop on SQLite), at the same concurrency, before and after the sends;
 - ratio = send rate / raw commit rate (the design asks for at least 0.5), and the server's CPU
   time per message (from /proc/<pid>/stat), which the design compares with Synapse's ~23 ms.
 
@@ -20,16 +19,14 @@ The load generator and the server share the machine's cores. Prints one JSON doc
 from __future__ import annotations
 
 import argparse
-import asyncio
 import random
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, MetaData, String, Table, Text, func, insert, select
+from sqlalchemy import func, select
 
 from harness import (
     Server,
@@ -39,7 +36,6 @@ from harness import (
     gather_limited,
     machine,
     parse_databases,
-    percentiles,
     progress,
     run,
     workdir,
@@ -47,28 +43,10 @@ from harness import (
 from send_writes import limit_rate
 from tradetalk.config import Settings
 from tradetalk.db import Database
-from tradetalk.kit.orm import BigIntId, UTCDateTime
 
 TARGET_RATIO = 0.5
 SELLER_SHARE = 10  # conversations per seller: sellers are busier than buyers
 BODY = "Hi! Is the 1921 Morgan dollar still available, and can you ship it tomorrow? #{n}"
-
-scratch = MetaData()
-# Shaped like `messages` (same column types, an autoincrement key), but with no indexes,
-# foreign keys or triggers beyond the primary key: the cheapest durable write of such a row.
-raw_commits = Table(
-    "bench_raw_commits",
-    scratch,
-    Column("id", BigIntId, primary_key=True, autoincrement=True),
-    Column("conversation_id", BigInteger, nullable=False),
-    Column("seq", BigInteger, nullable=False),
-    Column("kind", String(20), nullable=False),
-    Column("sender_id", String(64)),
-    Column("sender_role", String(16), nullable=False),
-    Column("body", Text, nullable=False),
-    Column("client_message_id", String(100)),
-    Column("created_at", UTCDateTime(), nullable=False),
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,44 +141,6 @@ async def drive_sends(
         )
 
 
-async def raw_commit_rate(
-    database: Database, *, concurrency: int, duration: float
-) -> dict[str, Any]:
-    """`INSERT one row; COMMIT` back to back from `concurrency` tasks, through the app's engine."""
-    latencies: list[float] = []
-    counter = 0
-
-    async def committer(worker: int) -> None:
-        nonlocal counter
-        while time.perf_counter() < deadline:
-            counter += 1
-            row = {
-                "conversation_id": worker,
-                "seq": counter,
-                "kind": "text",
-                "sender_id": f"buyer-{worker}",
-                "sender_role": "buyer",
-                "body": BODY.format(n=counter),
-                "client_message_id": uuid.uuid4().hex,
-                "created_at": datetime.now(UTC),
-            }
-            begun = time.perf_counter()
-            async with database.write_engine.begin() as connection:
-                await connection.execute(insert(raw_commits), row)
-            latencies.append(time.perf_counter() - begun)
-
-    started = time.perf_counter()
-    deadline = started + duration
-    await asyncio.gather(*(committer(w) for w in range(concurrency)))
-    seconds = time.perf_counter() - started
-    return {
-        "commits": len(latencies),
-        "seconds": round(seconds, 3),
-        "per_second": round(len(latencies) / seconds, 1),
-        "latency": percentiles(latencies),
-    }
-
-
 async def count_rows(database: Database, table: str) -> int:
     """Rows in one of the app's tables (to check every acknowledged send was stored)."""
     from tradetalk.models import metadata
@@ -224,8 +164,6 @@ async def bench_database(kind: str, options: argparse.Namespace, folder: Path) -
         seeded = time.perf_counter() - began
         database = Database(Settings(database_url=url))
         try:
-            async with database.write_engine.begin() as connection:
-                await connection.run_sync(scratch.create_all)
             if options.warmup > 0:
                 await drive_sends(
                     server, threads, concurrency=min(options.concurrency), duration=options.warmup,

@@ -55,9 +55,10 @@ def test_send_benchmark_reports_sends_beside_raw_commits(database: str, tmp_path
     assert result["concurrency"], "no concurrency level measured"
     for level in result["concurrency"].values():
         send, raw = level["send"], level["raw_commit"]
-        assert send["messages"] > 0 and raw["commits"] > 0
+        assert send["messages"] > 0 and raw["per_second"] > 0
+        assert raw["before"]["per_second"] > 0 and raw["after"]["per_second"] > 0
         assert send["errors"] == {}
-        assert has_percentiles(send["latency"]) and has_percentiles(raw["latency"])
+        assert has_percentiles(send["latency"])
         assert {"per_second", "server_cpu_ms_per_message"} <= send.keys()
         assert "per_second" in raw
         assert level["ratio"] is not None
