@@ -42,6 +42,10 @@ async def settings_of(session: AsyncSession, user_id: str) -> NotificationSettin
 
 
 # Statements of every send, built once (see conversations/repository.py).
+# An expanding IN is rewritten on every execution; the one-recipient form is not.
+_EMAIL_MODE = select(NotificationSettings.user_id, NotificationSettings.email_mode).where(
+    NotificationSettings.user_id == bindparam("b_user_id")
+)
 _EMAIL_MODES = select(NotificationSettings.user_id, NotificationSettings.email_mode).where(
     NotificationSettings.user_id.in_(bindparam("b_user_ids", expanding=True))
 )
@@ -72,10 +76,14 @@ async def email_modes(session: AsyncSession, user_ids: Iterable[str]) -> dict[st
     """The email mode of each of these users (the default for users without a row)."""
     ids = list(user_ids)
     modes = dict.fromkeys(ids, EmailMode.BATCHED)
-    if ids:
+    if not ids:
+        return modes
+    if len(ids) == 1:  # the usual case: the one other party of a send
+        rows = await session.execute(_EMAIL_MODE, {"b_user_id": ids[0]})
+    else:
         rows = await session.execute(_EMAIL_MODES, {"b_user_ids": ids})
-        for user_id, mode in rows.tuples():
-            modes[user_id] = EmailMode(mode)
+    for user_id, mode in rows.tuples():
+        modes[user_id] = EmailMode(mode)
     return modes
 
 
