@@ -185,6 +185,62 @@ def children(pid: int) -> list[int]:
     return found
 
 
+class PostgresBackends:
+    """CPU time of the PostgreSQL backends serving one database, sampled from /proc.
+
+    Backends come and go (the app's pool closes its overflow connections), and a process's CPU
+    time vanishes with it, so a background task notes each backend's time every 0.2 s; what a
+    backend used in its last 0.2 s is missed. PostgreSQL's shared processes (WAL writer,
+    checkpointer) are not counted."""
+
+    INTERVAL = 0.2
+
+    def __init__(self, database: str) -> None:
+        self.marker = f" {database} ".encode()
+        self.seen: dict[int, float] = {}  # pid -> latest CPU seconds
+        self.ignored: set[int] = set()
+        self.task: asyncio.Task[None] | None = None
+
+    def sample(self) -> None:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            pid = int(entry.name)
+            if pid in self.ignored:
+                continue
+            if pid not in self.seen:
+                try:
+                    command = (entry / "cmdline").read_bytes()
+                except OSError:
+                    continue
+                if not (command.startswith(b"postgres: ") and self.marker in command):
+                    self.ignored.add(pid)
+                    continue
+            cpu = process_cpu_seconds(pid)
+            if cpu:
+                self.seen[pid] = max(cpu, self.seen.get(pid, 0.0))
+
+    def cpu_seconds(self) -> float:
+        """CPU of every backend seen so far (each at its latest sample)."""
+        self.sample()
+        return sum(self.seen.values())
+
+    async def _run(self) -> None:
+        while True:
+            self.sample()
+            await asyncio.sleep(self.INTERVAL)
+
+    async def __aenter__(self) -> PostgresBackends:
+        self.task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+
 class Nginx:
     """nginx in the foreground, as a child process, with its config, pid and logs in a temp dir."""
 
@@ -334,6 +390,7 @@ class Cluster:
     node_b: Server
     worker: OutboxWorker
     nginx: Nginx
+    postgres: PostgresBackends
     layouts: dict[str, Endpoint] = field(default_factory=dict)
 
     def cpu(self) -> dict[str, float]:
@@ -342,6 +399,7 @@ class Cluster:
             "node_b": self.node_b.cpu_seconds(),
             "worker": self.worker.cpu_seconds(),
             "nginx": self.nginx.cpu_seconds(),
+            "postgresql_backends": self.postgres.cpu_seconds(),
         }
 
 
@@ -566,7 +624,8 @@ async def main(options: argparse.Namespace, binary: str) -> dict[str, Any]:
                     Nginx(binary, {"both": [node_a.port, node_b.port], "a": [node_a.port],
                                    "b": [node_b.port]})
                 )  # fmt: skip
-                cluster = Cluster(node_a, node_b, worker, nginx)
+                postgres = await stack.enter_async_context(PostgresBackends(url.rpartition("/")[2]))
+                cluster = Cluster(node_a, node_b, worker, nginx, postgres)
                 cluster.layouts = {
                     "one_node_direct": Endpoint(node_a.base_url, [node_a, node_b]),
                     "one_node_nginx": Endpoint(nginx.url("a"), [node_a, node_b]),
