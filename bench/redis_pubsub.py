@@ -39,6 +39,12 @@ TARGET_RATE = 500  # messages/s, the delivery target's rate (design.md)
 SUBSCRIBE_BATCH = 500  # channels per SUBSCRIBE, as the app's broker does
 
 
+async def redis_cpu_seconds(client: Any) -> float:
+    """user + system CPU of the Redis server so far (INFO cpu)."""
+    cpu = await client.info("cpu")
+    return float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
+
+
 def channel(prefix: str, index: int) -> str:
     return f"{prefix}:events:user-{index}"
 
@@ -88,6 +94,7 @@ async def publisher(options: argparse.Namespace) -> dict[str, Any]:
 
     client = Redis.from_url(REDIS_URL)
     info = await client.info("server")
+    cpu_before = await redis_cpu_seconds(client)
     child = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--role", "subscriber", "--prefix", options.prefix,
         "--channels", str(options.channels),
@@ -113,6 +120,7 @@ async def publisher(options: argparse.Namespace) -> dict[str, Any]:
             data = f"{time.monotonic_ns()} {sequence} {padding}"
             await client.publish(channel(options.prefix, sequence % options.channels), data)
         elapsed = time.perf_counter() - started
+        redis_cpu = await redis_cpu_seconds(client) - cpu_before
         await asyncio.sleep(0.5)  # let the last frames land before the end marker
         await client.publish(f"{options.prefix}:control", "done")
         out, _ = await asyncio.wait_for(child.communicate(), 60)
@@ -135,6 +143,8 @@ async def publisher(options: argparse.Namespace) -> dict[str, Any]:
         "lost": count - unique,
         "publish_behind_schedule": len(lag),
         "publish_to_receive": figures,
+        # The whole redis-server's CPU over the publishing (anyone else using it counts too).
+        "redis_server_cpu_ms_per_1000_frames": round(redis_cpu / count * 1e6, 2),
     }
 
 
