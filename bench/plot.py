@@ -246,12 +246,24 @@ LAYOUT_LABELS = {
 }
 
 
+CPU_PARTS = {
+    "node_a": ("node A", BLUE),
+    "node_b": ("node B", "#8fb3de"),
+    "postgresql_backends": ("PostgreSQL backends", GREEN),
+    "nginx": ("nginx", ORANGE),
+    "worker": ("outbox worker", "#b07cc6"),
+    "load_generator": ("load generator", GREY),
+}
+
+
 def plot_twonode(document: dict[str, Any], out: Path, quick: bool) -> None:
     send = document.get("send") or {}
     if not send:
         return
     levels = list(send)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.8))
+    has_cores = all("cores_busy_mean" in send[lv][name] for lv in levels for name in LAYOUT_LABELS)
+    fig, axes = plt.subplots(1, 3 if has_cores else 2, figsize=(16 if has_cores else 11, 5))
+    left, right = axes[0], axes[1]
     width = 0.26
     for j, (layout, (label, colour)) in enumerate(LAYOUT_LABELS.items()):
         xs = [i + (j - 1) * width for i in range(len(levels))]
@@ -278,10 +290,29 @@ def plot_twonode(document: dict[str, Any], out: Path, quick: bool) -> None:
     left.margins(y=0.2)
     right.set_ylabel("ms (solid: p50, pale: p99)")
     right.set_title("Send latency (mean of rounds)")
-    layout = document.get("layout", {})
+    if has_cores:
+        cores = axes[2]
+        bars = [(level, layout) for level in levels for layout in LAYOUT_LABELS]
+        bottoms = [0.0] * len(bars)
+        for part, (label, colour) in CPU_PARTS.items():
+            values = [send[lv][layout]["cores_busy_mean"].get(part, 0.0) for lv, layout in bars]
+            cores.bar(range(len(bars)), values, 0.7, bottom=bottoms, color=colour, label=label)
+            bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
+        for i, total in enumerate(bottoms):
+            cores.annotate(f"{total:.2f}", (i, total), xytext=(0, 2), textcoords="offset points",
+                           ha="center", fontsize=7)  # fmt: skip
+        names = {"one_node_direct": "1 direct", "one_node_nginx": "1 nginx",
+                 "two_nodes_nginx": "2 nginx"}  # fmt: skip
+        cores.set_xticks(range(len(bars)), [f"{names[layout]}\nc{lv}" for lv, layout in bars],
+                         fontsize=7)  # fmt: skip
+        cores.axhline(2, color=RED, linestyle="--", linewidth=1, label="the machine: 2 cores")
+        cores.set_ylabel("cores kept busy (CPU s per s)")
+        cores.set_title("CPU the benchmark got, by process")
+        cores.legend(fontsize=7, loc="upper right")
+        cores.set_ylim(0, max(2.2, max(bottoms) * 1.15))
     note = caption(document, quick)
-    if layout:
-        note += f"; both nodes, worker, PostgreSQL, Redis, nginx and the load on the same {document.get('machine', {}).get('cpus', '?')} cores"  # noqa: E501
+    cpus = document.get("machine", {}).get("cpus", "?")
+    note += f"; nodes, worker, PostgreSQL, Redis, nginx and the load generator share {cpus} cores"
     finish(fig, out / "twonode.png", note)
 
 

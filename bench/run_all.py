@@ -201,6 +201,14 @@ def run_one(
     return record
 
 
+def load_summary(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
 def parse_names(value: str) -> set[str]:
     names = {part.strip() for part in value.split(",") if part.strip()}
     unknown = names - {b.name for b in BENCHMARKS}
@@ -246,6 +254,11 @@ def main() -> int:
         "benchmarks": {},
     }
     summary_path = options.results / "run_all.json"
+    if options.only or options.skip:
+        # A partial rerun keeps the records of the benchmarks it leaves alone.
+        earlier = load_summary(summary_path)
+        if earlier.get("quick") == options.quick:
+            summary["benchmarks"] = earlier.get("benchmarks", {})
     began = time.perf_counter()
     try:
         for benchmark in chosen:
@@ -262,7 +275,12 @@ def main() -> int:
         summary["interrupted"] = True
     summary["seconds"] = round(time.perf_counter() - began, 1)
     summary["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
-    failed = [n for n, r in summary["benchmarks"].items() if r["status"] == "failed"]
+    ran = {b.name for b in chosen}
+    failed = [
+        name
+        for name, record in summary["benchmarks"].items()
+        if name in ran and record["status"] == "failed"
+    ]
     if not options.no_plots and not summary.get("interrupted"):
         progress(f"plotting into {options.results / 'plots'}")
         plot = subprocess.run(
@@ -280,7 +298,8 @@ def main() -> int:
     if failed or summary.get("interrupted"):
         progress(f"finished in {minutes:.1f} min; FAILED: {', '.join(failed) or 'interrupted'}")
         return 1
-    progress(f"finished in {minutes:.1f} min; all {len(summary['benchmarks'])} ran")
+    done = sum(1 for n, r in summary["benchmarks"].items() if n in ran and r["status"] == "ok")
+    progress(f"finished in {minutes:.1f} min; {done} ran, none failed")
     return 0
 
 

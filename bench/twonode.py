@@ -43,7 +43,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -406,6 +406,12 @@ class Cluster:
 LAYOUTS = ("one_node_direct", "one_node_nginx", "two_nodes_nginx")
 
 
+def mean_of(figures: Iterable[dict[str, float]]) -> dict[str, float]:
+    """Key by key mean of dicts of numbers."""
+    rows = list(figures)
+    return {key: round(sum(row[key] for row in rows) / len(rows), 3) for key in rows[0]}
+
+
 async def measure_sends(
     cluster: Cluster, threads: list[Thread], options: argparse.Namespace
 ) -> dict[str, Any]:
@@ -429,9 +435,19 @@ async def measure_sends(
                 )  # fmt: skip
                 after = cluster.cpu()
                 sent = max(result["messages"], 1)
+                used = {key: after[key] - before[key] for key in after}
+                used["load_generator"] = (result["client_cpu_ms_per_message"] or 0) * sent / 1000
                 result["cpu_ms_per_message"] = {
-                    key: round((after[key] - before[key]) / sent * 1000, 3) for key in after
+                    key: round(seconds / sent * 1000, 3) for key, seconds in used.items()
                 }
+                # How many cores each part kept busy: on a shared machine the cluster gets
+                # only its share, whatever the number of nodes.
+                result["cores_busy"] = {
+                    key: round(seconds / result["seconds"], 3) for key, seconds in used.items()
+                }
+                result["cores_busy"]["all_measured"] = round(
+                    sum(used.values()) / result["seconds"], 3
+                )
                 figures[str(concurrency)][name].append(result)
     summary: dict[str, Any] = {}
     for concurrency, layouts in figures.items():
@@ -445,6 +461,8 @@ async def measure_sends(
                 "p50_ms_each_round": [r["latency"]["p50_ms"] for r in runs],
                 "p99_ms_each_round": [r["latency"]["p99_ms"] for r in runs],
                 "errors": sum(sum(r["errors"].values()) for r in runs),
+                "cpu_ms_per_message_mean": mean_of(r["cpu_ms_per_message"] for r in runs),
+                "cores_busy_mean": mean_of(r["cores_busy"] for r in runs),
                 "rounds": runs,
             }
         one = summary[concurrency]["one_node_nginx"]["per_second"]
