@@ -24,7 +24,7 @@ Both nodes share the machine's cores with each other, with PostgreSQL, Redis, ng
 load generator; on 2 cores two nodes cannot double throughput (see docs/scaling.md).
 Prints one JSON document; progress on stderr.
 
-    python bench/twonode.py [--quick] [--concurrency 16,64] [--duration 10] [--rounds 2]
+    python bench/twonode.py [--quick] [--concurrency 16,64] [--duration 10] [--rounds 4]
                             [--conversations 1000] [--sockets 100] [--rate 10]
                             [--delivery-seconds 30] [--out FILE]
 """
@@ -679,7 +679,7 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of unmeasured sends")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds of every layout")
+    parser.add_argument("--rounds", type=int, default=4, help="rounds of every layout")
     parser.add_argument("--conversations", type=int, default=1000)
     parser.add_argument("--sockets", type=int, default=100, help="recipients' sockets on node A")
     parser.add_argument("--rate", type=float, default=10.0, help="delivery: messages per second")
