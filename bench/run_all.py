@@ -67,7 +67,7 @@ BENCHMARKS = (
     Benchmark(
         "realtime_fanout",
         "realtime.py",
-        ("--source", "redis"),
+        ("--source", "redis", "--idle-seconds", "120"),
         ("--source", "redis", "--sockets", "20", "--rate", "100", "--seconds", "2"),
         1200,
         ("redis",),
