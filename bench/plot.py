@@ -133,7 +133,7 @@ def plot_send(document: dict[str, Any], out: Path, quick: bool) -> None:
     ax.set_ylabel("per second (log scale)")
     ax.set_xticks(list(x), [g[0] for g in groups])
     ax.set_title("Send throughput against the database's raw commit rate (same concurrency)")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, fontsize=8)
     ax.margins(y=0.25)
     finish(fig, out / "send.png", caption(document, quick))
 
