@@ -40,7 +40,7 @@ pytest: install
 
 test: lint typecheck pytest
 
-# Every benchmark in turn (about an hour here); JSON and logs in bench/results/, plots in
+# Every benchmark in turn (about 16 minutes here); JSON and logs in bench/results/, plots in
 # bench/results/plots/. bench-quick: the same at small sizes, a smoke run of a minute or two.
 bench: install-bench
 	$(BIN)/python bench/run_all.py

@@ -34,6 +34,7 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 BENCH = Path(__file__).resolve().parent
 BLUE, ORANGE, GREEN, GREY, RED = "#3b6ea8", "#e08a2c", "#4c9a52", "#9a9a9a", "#c0392b"
@@ -90,6 +91,12 @@ def label_bars(ax: Axes, bars: Any, fmt: str = "{:.0f}", size: int = 8) -> None:
             )  # fmt: skip
 
 
+def plain_log(axis: Any) -> None:
+    """Log-scale ticks as plain numbers (1, 10, 100), without the minor-tick clutter."""
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def percentile(figures: dict[str, Any], name: str) -> float:
     """`p50_ms` (harness) or `p50` (realtime.py), in ms."""
     value = figures.get(f"{name}_ms", figures.get(name))
@@ -130,6 +137,7 @@ def plot_send(document: dict[str, Any], out: Path, quick: bool) -> None:
     label_bars(ax, sends)
     label_bars(ax, raws)
     ax.set_yscale("log")
+    plain_log(ax.yaxis)
     ax.set_ylabel("per second (log scale)")
     ax.set_xticks(list(x), [g[0] for g in groups])
     ax.set_title("Send throughput against the database's raw commit rate (same concurrency)")
@@ -194,6 +202,7 @@ def plot_delivery(results: Path, out: Path, quick: bool) -> None:
                             va="center", fontsize=7)  # fmt: skip
     ax.axvline(50, color=RED, linestyle="--", linewidth=1.2, label="target p99 50 ms")
     ax.set_xscale("log")
+    plain_log(ax.xaxis)
     ax.set_xlabel("milliseconds from send to receive (log scale)")
     ax.set_yticks(range(len(rows)), [row[0] for row in rows], fontsize=8)
     ax.invert_yaxis()
@@ -352,10 +361,12 @@ def plot_synapse(document: dict[str, Any], out: Path, quick: bool) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 0.45 * len(found) + 2.4))
     left.barh(range(len(found)), rates, color=colours)
     left.set_xscale("log")
+    plain_log(left.xaxis)
     left.set_xlabel("messages/s (log scale)")
     left.set_title("Throughput, same load, same machine")
     right.barh(range(len(found)), cpus, color=colours)
     right.set_xscale("log")
+    plain_log(right.xaxis)
     right.set_xlabel("server CPU ms per message (log scale)")
     right.set_title("Server CPU time per message")
     for ax, values, fmt in ((left, rates, "{:,.0f}"), (right, cpus, "{:,.2f}")):
