@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install lint typecheck pytest bench clean
+.PHONY: run test install install-bench lint typecheck pytest bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "tradetalk needs Python 3.11 or newer")'
@@ -16,6 +16,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The benchmarks' extras (matplotlib for the plots, scrubadub beside the shield).
+BENCH_STAMP := $(VENV)/.bench-stamp
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+install-bench: $(BENCH_STAMP)
 
 run: install
 	$(BIN)/tradetalk demo
@@ -32,9 +40,13 @@ pytest: install
 
 test: lint typecheck pytest
 
-bench: install
-	$(BIN)/python bench/send.py
-	$(BIN)/python bench/inbox.py
+# Every benchmark in turn (about 16 minutes here); JSON and logs in bench/results/, plots in
+# bench/results/plots/. bench-quick: the same at small sizes, a smoke run of a minute or two.
+bench: install-bench
+	$(BIN)/python bench/run_all.py
+
+bench-quick: install-bench
+	$(BIN)/python bench/run_all.py --quick
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

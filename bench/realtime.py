@@ -7,6 +7,7 @@ and times each from the moment its POST starts until the recipient's socket deli
 
     python bench/realtime.py [--sockets 1000] [--rate 500] [--seconds 20]
                              [--database sqlite|postgresql] [--redis] [--source http|redis]
+                             [--idle-seconds 0]
 
 Prints one JSON object. Targets (docs/performance.md): p99 under 50 ms, under 50 KB per socket.
 """
@@ -294,6 +295,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.gather(*(open_one(user, token) for user, token in users))
             await asyncio.sleep(3)  # idle
             rss_after = _rss_kb(server.pid)
+            idle_cpu = None
+            if args.idle_seconds > 0:
+                # What open, idle sockets cost: heartbeats, the periodic token re-check.
+                _progress(f"measuring {args.idle_seconds:g} s of idle sockets")
+                idle_before = _cpu_seconds(server.pid)
+                await asyncio.sleep(args.idle_seconds)
+                idle_cpu = _cpu_seconds(server.pid) - idle_before
             _progress(f"sending {int(args.rate * args.seconds)} messages at {args.rate}/s")
 
             bench.sent_at.clear()
@@ -328,6 +336,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "with_idle_sockets": round(rss_after / 1024, 1),
             },
             "memory_per_idle_socket_kb": round((rss_after - rss_before) / len(sockets), 1),
+            "idle_seconds": args.idle_seconds,
+            "server_cpu_us_per_idle_socket_second": (
+                round(idle_cpu / args.idle_seconds / len(sockets) * 1e6, 3)
+                if idle_cpu is not None
+                else None
+            ),
         }
     finally:
         for reader in readers:
@@ -364,6 +378,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--no-compression", action="store_true", help="do not offer permessage-deflate"
+    )
+    parser.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=0.0,
+        help="also measure the server's CPU while the sockets sit idle this long "
+        "(heartbeats every 25 s, token re-checks every 60 s)",
     )
     args = parser.parse_args()
     with contextlib.suppress(ImportError):

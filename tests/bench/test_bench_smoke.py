@@ -80,3 +80,31 @@ def test_inbox_benchmark_reports_every_page_at_every_size(database: str, tmp_pat
             assert page["items"] > 0
     assert result["p95_growth"].keys() == pages
     assert isinstance(result["meets_target"], bool)
+
+
+def test_redis_pubsub_benchmark_reports_its_percentiles(tmp_path: Path) -> None:
+    require_service("Redis", "127.0.0.1", 6379)
+    result = subprocess.run(
+        [sys.executable, str(BENCH / "redis_pubsub.py"), "--quick"],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
+    document = json.loads(result.stdout)
+    assert document["quick"] is True
+    assert document["received"] == document["published"] > 0
+    assert document["lost"] == 0
+    assert has_percentiles(document["publish_to_receive"])
+
+
+def test_run_all_lists_every_benchmark_with_its_quick_command() -> None:
+    result = subprocess.run(
+        [sys.executable, str(BENCH / "run_all.py"), "--list", "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    names = [line.split()[0] for line in result.stdout.splitlines()]
+    assert {"send", "inbox", "realtime_fanout", "redis_pubsub", "twonode", "synapse"} <= set(names)
