@@ -22,6 +22,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import tempfile
@@ -79,6 +80,8 @@ async def postgresql_limit(
     url: str, threads: list[tuple[int, str, str]], *, concurrency: int, duration: float
 ) -> dict[str, Any]:
     """pgbench -M prepared running a send's writes for `duration` seconds."""
+    if shutil.which("pgbench") is None:
+        raise RuntimeError("pgbench is missing: it comes with PostgreSQL (Debian: postgresql)")
     await prepare_postgresql(url, threads)
     text = _PGBENCH_SCRIPT.read_text().replace("@COUNT@", str(len(threads)))
     script = await asyncio.to_thread(
