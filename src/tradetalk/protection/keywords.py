@@ -10,11 +10,13 @@ refused.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import lru_cache
 
 from tradetalk.protection.normalize import leet_skeleton
+from tradetalk.protection.trie import trie_pattern
 
 __all__ = [
     "KEYWORD_PREFIXES",
@@ -167,9 +169,10 @@ _LEET_RE = re.compile(
     "|".join(f"(?P<l{i}>{leet_skeleton(n)})" for i, (n, _) in enumerate(_LEET_NAMES))
 )
 _LEET_HINT = re.compile(r"[a-z][0-9@$!|]|[0-9@$!|][a-z]")
-_LEET_TOKEN = re.compile(
-    r"(?<![a-z0-9@$!|])(?=[a-z0-9@$!|]*[a-z])(?=[a-z0-9@$!|]*[0-9@$!|])[a-z0-9@$!|]{4,}"
-)
+# A run of letters, digits and @$!| four characters or longer; the ones that mix letters with
+# the rest are leetspeak candidates (`_leet_name` tells).
+_LEET_TOKEN = re.compile(r"[a-z0-9@$!|]{4,}")
+_LEET_MARKS = "0123456789@$!|"
 
 # --- context ---------------------------------------------------------------------------------
 
@@ -303,11 +306,12 @@ _WORD_AT = re.compile(r"[a-z0-9&']+")
 def _prefix_gate() -> re.Pattern[str]:
     # A word is a candidate when its first four letters (the whole word when shorter) are in
     # KEYWORD_PREFIXES: one expression finds exactly those words, so the regex engine skips
-    # the others instead of a Python loop visiting every word.
+    # the others instead of a Python loop visiting every word. Only where a match starts is
+    # used, and every branch ends inside the word it started, so the branches may be merged
+    # into a trie.
     word = "[a-z0-9&']"
-    long = "|".join(sorted(re.escape(p) for p in KEYWORD_PREFIXES if len(p) == 4))
-    short = "|".join(sorted((re.escape(p) for p in KEYWORD_PREFIXES if len(p) < 4), key=len))
-    return re.compile(rf"(?<!{word})(?:(?:{long})|(?:{short})(?!{word}))")
+    prefixes = trie_pattern(KEYWORD_PREFIXES, lambda p: "" if len(p) == 4 else f"(?!{word})")
+    return re.compile(rf"(?<!{word}){prefixes}")
 
 
 _PREFIX_GATE = _prefix_gate()
@@ -421,18 +425,19 @@ def _handle_after(text: str, end: int, strict: bool) -> int | None:
 
 def find_keywords(
     text: str,
-    word_prefixes: set[str],
+    names: bool,
     disguised: Callable[[int, int], bool],
     mixed_words: bool = True,
 ) -> list[KeywordHit]:
     """Outside channels named in an inviting way in the de-obfuscated view `text`.
 
+    `names=False` (no word's `prefixes` is in KEYWORD_PREFIXES) skips the pass over names.
     `disguised(a, b)` says whether text[a:b] was disguised in the original (spaced letters,
     fullwidth ...): a disguised name is never innocent, so it counts without context.
     `mixed_words=False` (no word mixes letters with digits or symbols) skips the leetspeak pass.
     """
     hits: list[KeywordHit] = []
-    if not word_prefixes.isdisjoint(KEYWORD_PREFIXES):
+    if names:
         for m in _keyword_matches(text):
             assert m.lastgroup is not None
             name, kind, strong, _ = _ENTRIES[int(m.lastgroup[1:])]
@@ -475,6 +480,8 @@ def _leet_name(token: str) -> tuple[int, int, int] | None:
 
     Tokens such as "2pm" or "10am" come back in message after message; the answer is kept.
     """
+    if token.isalpha() or not token.strip(_LEET_MARKS):
+        return None  # letters only, or no letter at all: nothing disguised
     found = _LEET_RE.search(leet_skeleton(token))
     if found is None or found.lastgroup is None:
         return None
@@ -564,20 +571,81 @@ _SOLICIT_GATES: dict[str, frozenset[str]] = {
     )),
     "save_fees": frozenset(("fee", "fees", "middleman", "middlemen", "middle")),
 }
+# The words each phrase can start with, as `detector` splits words (at "'" and "-", so
+# "what's" starts with "what" and "e-mail" with "e").
+_SOLICIT_STARTS: dict[str, frozenset[str]] = {
+    "contact_me": _SOLICIT_GATES["contact_me"],
+    "contact_exchange": frozenset((
+        "give", "send", "share", "drop", "leave", "post", "tell", "pass", "dm", "text", "pm",
+        "what", "whats", "wats", "is", "here", "heres", "need", "want", "my", "mi", "llamame",
+        "escribeme", "mon", "appelle", "appellemoi", "ecris", "ecrismoi", "meine", "ruf",
+        "schreib",
+    )),
+    "off_platform": frozenset((
+        "off", "outside", "away", "bypass", "bypassing", "skip", "skipping", "go", "deal",
+        "trade", "sell", "buy", "pay", "paying", "purchase", "transact", "talk", "chat",
+        "continue", "finish", "do", "move", "take", "side", "offline", "private", "direct",
+    )),
+    "save_fees": frozenset((
+        "save", "saving", "avoid", "avoiding", "skip", "skipping", "dodge", "cut", "bypass",
+        "split", "no", "fee", "without",
+    )),
+}
 # fmt: on
 SOLICIT_WORDS: frozenset[str] = frozenset().union(*_SOLICIT_GATES.values())
+_SOLICIT_PHRASES: tuple[tuple[str, re.Pattern[str], frozenset[str], frozenset[str]], ...] = tuple(
+    (name, pattern, _SOLICIT_GATES[name], _SOLICIT_STARTS[name]) for name, pattern in _SOLICIT_RES
+)
 
 
-def find_solicitation(text: str, words: set[str]) -> list[KeywordHit]:
-    """Invitations to move the conversation or the payment off the platform."""
+def find_solicitation(
+    text: str, words: AbstractSet[str] | Iterable[str], plain: bool = False
+) -> list[KeywordHit]:
+    """Invitations to move the conversation or the payment off the platform.
+
+    `words` are the text's words. `plain` says the text is ASCII and every word is letters and
+    digits only: a phrase can then start only where one of its first words does, and it is
+    tried there alone instead of at every position of the text.
+    """
     hits: list[KeywordHit] = []
-    if words.isdisjoint(SOLICIT_WORDS):
+    if SOLICIT_WORDS.isdisjoint(words):
         return hits  # most messages: one set test instead of four
-    for name, pattern in _SOLICIT_RES:
-        if words.isdisjoint(_SOLICIT_GATES[name]):
+    for name, pattern, gate, starts in _SOLICIT_PHRASES:
+        if gate.isdisjoint(words):
             continue
-        for m in pattern.finditer(text):
+        found = _word_led_matches(pattern, text, starts.intersection(words)) if plain else None
+        for m in found if found is not None else pattern.finditer(text):
             start, end = m.span()
             if not refused(text, start, end):
                 hits.append(KeywordHit(start, end, _SOLICIT, name))
     return hits
+
+
+def _word_led_matches(
+    pattern: re.Pattern[str], text: str, first_words: AbstractSet[str]
+) -> list[re.Match[str]]:
+    """What `pattern.finditer(text)` finds, for a pattern whose matches start with one of
+    `first_words` (the ones present) in a plain text (see `find_solicitation`): the pattern is
+    tried at each of their occurrences, left to right, never inside an earlier match."""
+    starts: list[int] = []
+    size = len(text)
+    for word in first_words:
+        n = len(word)
+        at = text.find(word)
+        while at >= 0:
+            end = at + n
+            if (at == 0 or not text[at - 1].isalnum()) and (end == size or not text[end].isalnum()):
+                starts.append(at)
+            at = text.find(word, end)
+    if len(starts) > 1:
+        starts.sort()
+    found: list[re.Match[str]] = []
+    last_end = 0
+    for at in starts:
+        if at < last_end:
+            continue
+        m = pattern.match(text, at)
+        if m is not None:
+            found.append(m)
+            last_end = m.end()
+    return found

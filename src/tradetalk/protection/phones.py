@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -22,8 +23,16 @@ from tradetalk.protection.traps import (
     PHONE_CUE_WORDS,
     TRACKING_CONTEXT,
     TRACKING_WORDS,
+    trap_spans,
 )
-from tradetalk.protection.wordnums import CONNECTORS, is_number_word, words_to_digits
+from tradetalk.protection.trie import trie_pattern
+from tradetalk.protection.wordnums import (
+    COMPOUND_PATTERN,
+    CONNECTORS,
+    NUMBER_WORDS,
+    is_number_word,
+    words_to_digits,
+)
 
 # Fillers people put between the parts of a dictated number ("415, then 555 and 0123").
 _FILLERS = CONNECTORS | frozenset({"then", "dash", "space", "puis", "luego", "dann"})
@@ -37,9 +46,8 @@ if hasattr(re_util, "enable_pattern_cache"):
     re_util.enable_pattern_cache()
 
 _TOKEN = re.compile(r"[a-z0-9]+")
-_DIGIT = re.compile(r"\d")
 # Characters that end a digit run: they tie a number to a price, time, ratio or handle.
-_HARD_GAP = re.compile(r"[:$€£¥%#@=&!?;\"'<>]")
+_HARD_GAP = r":$€£¥%#@=&!?;\"'<>"
 _LOOKALIKE = str.maketrans({"o": "0", "l": "1", "i": "1", "s": "5", "b": "8"})
 _LOOKALIKE_LETTERS = frozenset("olisb")
 _SUFFIX_ONLY = re.compile(r"\d+[a-z]+")
@@ -55,6 +63,26 @@ _GLUE_WORDS = {
 # disguised, or next to "call"/"text"): people write their home number without "+".
 _OTHER_REGIONS = ("GB", "DE", "FR", "AU", "IT", "NL", "IN", "IE", "BR", "MX", "ES")
 _MAX_GAP = 6
+
+
+# A token `_classify` can give a class to: digits (also with look-alike letters or number
+# words glued on), a number word or a filler. Any other token between two of them ends a run,
+# so a chain of these tokens joined by soft gaps (at most _MAX_GAP characters, no letter, digit
+# or hard gap among them) holds every run of the text; the text between chains need not be
+# looked at token by token. A chain whose groups `first` and `later` are both unset is plain
+# digits: one run, one digit group per token.
+def _numeric_token(group: str) -> str:
+    # Plain digits come first, so the named group is set only for a token with letters.
+    return (
+        rf"(?:[0-9]++(?![a-z])|(?P<{group}>[a-z]*+[0-9][a-z0-9]*+"
+        rf"|(?:{trie_pattern(NUMBER_WORDS | _FILLERS)}|{COMPOUND_PATTERN})(?![a-z0-9])))"
+    )
+
+
+_CHAIN = re.compile(
+    rf"(?<![a-z0-9]){_numeric_token('first')}"
+    rf"(?:[^a-z0-9{_HARD_GAP}]{{1,{_MAX_GAP}}}{_numeric_token('later')})*"
+)
 # Letter-only first parts of tracking numbers typed with spaces ("TBA 0000...", "GM 2 9 5").
 _TRACKING_PREFIXES = frozenset(
     [
@@ -324,133 +352,128 @@ def _tracking_spans(
 
 def find_phones(
     text: str,
-    masks: Callable[[list[tuple[int, int]]], list[tuple[int, int]]],
     msg_starts: list[int],
     region: str,
     disguised: Callable[[int, int], bool],
-    words: set[str],
+    words: AbstractSet[str],
     links: list[tuple[int, int]],
+    *,
+    traps: bool = True,
+    tokens: AbstractSet[str] | None = None,
 ) -> list[PhoneHit]:
     """Phone numbers in `text` (the normalised view of the messages joined by newlines).
 
-    `masks(windows)` gives spans inside the windows that can hold no phone digits (traps),
-    asked only around runs long enough to matter; `msg_starts` is the view offset of each
-    joined message;
-    `disguised(a, b)` says whether text[a:b] was not typed in ASCII digits; `words` are the
-    text's words (a cheap first check for carrier and cue words); `links` are spans of links
-    and e-mail addresses, whose digits are theirs.
+    `msg_starts` is the view offset of each joined message; `disguised(a, b)` says whether
+    text[a:b] was not typed in ASCII digits; `words` are the text's words (a cheap first check
+    for carrier and cue words); `links` are spans of links and e-mail addresses, whose digits
+    are theirs. `traps=False` (no ASCII digit in the text) skips the traps; `tokens`, when the
+    caller knows them, are the text's tokens (see `trap_spans`).
     """
-    toks = list(_TOKEN.finditer(text))
-    if not toks:
+    # A run can give at most one digit per character of its tokens (a number word gives fewer
+    # digits than it has letters), so a chain shorter than seven characters holds no number.
+    chains = [m for m in _CHAIN.finditer(text) if m.end() - m.start() >= 7]
+    if not chains:
         return []
-    get = _class_cache.get
-    classes = [get(tok, _MISSING) for tok in map(re.Match.group, toks)]
-    if _MISSING in classes:  # a token not seen before (the cache answers the rest)
-        for i, cls in enumerate(classes):
-            if cls is _MISSING:
-                classes[i] = _classify_token(toks[i].group())
-    # First pass without masks: most texts never get a 7-digit run, and then traps, tracking
+    blocked: bytearray | None = None
+    if links:
+        blocked = bytearray(len(text) + 1)
+        for a, b in links:
+            blocked[a:b] = b"\x01" * (b - a)
+    # First pass without traps: most texts never get a 7-digit run, and then traps, tracking
     # numbers and phonenumbers need not be consulted at all.
     windows: list[tuple[int, int]] = []
-    candidates: list[list[_Tok]] = []
-    longest = 0
-    blocked = bytearray(len(text) + 1)
-    for a, b in links:
-        blocked[a:b] = b"\x01" * (b - a)
-    for run in _runs(text, toks, classes, blocked):
-        count = _digit_count(run)
-        if count >= 7:
-            candidates.append(run)
-            windows.append((max(0, run[0].start - 48), min(len(text), run[-1].end + 24)))
-            longest = max(longest, count)
+    candidates = _candidates(text, chains, blocked, disguised)
+    for groups, _ in candidates:
+        windows.append((max(0, groups[0].start - 48), min(len(text), groups[-1].end + 24)))
     if not windows:
         return []
-    spans = masks(windows)
+    longest = max(len(digits) for _, digits in candidates)
+    spans = trap_spans(text, windows, tokens) if traps else []
     # Tracking numbers of up to 11 digits need a carrier word anyway; longer ones and lettered
     # ones are recognised alone.
     if longest >= 12 or not words.isdisjoint(TRACKING_WORDS):
-        spans = spans + _tracking_spans(text, toks, msg_starts)
-    for a, b in spans:
-        blocked[a:b] = b"\x01" * (b - a)
-    if spans and any(
-        blocked[m.start()] or blocked[m.end() - 1]
-        for m, cls in zip(toks, classes, strict=True)
-        if cls is not None
-    ):
-        # A trap or tracking number covers some token: the runs split differently.
-        candidates = _runs(text, toks, classes, blocked)
+        spans = spans + _tracking_spans(text, list(_TOKEN.finditer(text)), msg_starts)
+    if spans:
+        if blocked is None:
+            blocked = bytearray(len(text) + 1)
+        for a, b in spans:
+            blocked[a:b] = b"\x01" * (b - a)
+        if any(blocked.find(1, m.start(), m.end()) >= 0 for m in chains):
+            # A trap or tracking number covers part of a chain: the runs may split
+            # differently. (Runs of shorter chains cannot reach seven digits either way.)
+            candidates = _candidates(text, chains, blocked, disguised)
 
     hits: list[PhoneHit] = []
     cue: list[bool] = []
-    for run in candidates:
-        groups = _groups(run, disguised)
-        if sum(len(g.digits) for g in groups) < 7:
-            continue
+    for groups, digits in candidates:
         if not cue:
             cue.append(not words.isdisjoint(PHONE_CUE_WORDS) and PHONE_CUE.search(text) is not None)
-        hit = _judge_run(text, groups, msg_starts, region, cue[0])
+        hit = _judge_run(text, groups, digits, msg_starts, region, cue[0])
         if hit is not None:
             hits.append(hit)
     return hits
 
 
-def _digit_count(run: list[_Tok]) -> int:
-    """How many digits `_groups(run)` would give, without building the groups."""
-    count = 0
-    spoken: list[str] = []
-    for tok in run:
-        if tok.kind in ("w", "c"):
-            spoken.append(tok.text)
-            continue
-        if spoken:
-            count += sum(len(digits) for digits, _, _ in words_to_digits(spoken))
-            spoken = []
-        count += len(tok.text)
-    if spoken:
-        count += sum(len(digits) for digits, _, _ in words_to_digits(spoken))
-    return count
-
-
-def _runs(
+def _candidates(
     text: str,
-    toks: list[re.Match[str]],
-    classes: list[tuple[str, str] | None],
-    blocked: bytearray,
-) -> list[list[_Tok]]:
-    """Maximal runs of numeric tokens that only soft gaps divide.
+    chains: list[re.Match[str]],
+    blocked: bytearray | None,
+    disguised: Callable[[int, int], bool],
+) -> list[tuple[list[_Group], str]]:
+    """The digit groups and digits of every run with at least seven digits."""
+    found: list[tuple[list[_Group], str]] = []
+    for chain in chains:
+        a, b = chain.span()
+        if blocked is None and chain.group("first") is None and chain.group("later") is None:
+            # Plain digits: what `_runs` and `_groups` would make of it, built directly.
+            groups = []
+            for m in _TOKEN.finditer(text, a, b):
+                start, end = m.span()
+                groups.append(_Group(m.group(), start, end, disguised(start, end)))
+            runs = [groups]
+        else:
+            runs = [_groups(run, disguised) for run in _runs(text, a, b, blocked)]
+        for groups in runs:
+            digits = "".join([g.digits for g in groups])
+            if len(digits) >= 7:
+                found.append((groups, digits))
+    return found
 
-    Only the numeric tokens are visited (most tokens are plain words): a word between two of
-    them shows as a gap in their indices and ends the run.
+
+def _runs(text: str, start: int, end: int, blocked: bytearray | None) -> list[list[_Tok]]:
+    """Maximal runs of numeric tokens in the chain text[start:end].
+
+    Inside a chain every gap is soft; a token without a class (a word such as "lbs" glued to
+    digits), a blocked token or two fillers in a row end the run.
     """
     runs: list[list[_Tok]] = []
     current: list[_Tok] = []
-    prev_end = -1
-    last = -2
-    # Most texts have no hard gap character anywhere: then no gap needs searching.
-    hard = _HARD_GAP.search(text) is not None
-    for i, (kind, value) in [(i, cls) for i, cls in enumerate(classes) if cls is not None]:
-        a, b = toks[i].span()
-        if blocked[a] or blocked[b - 1]:
+    fillers = False  # whether `current` holds a filler (most runs are digits only)
+    get = _class_cache.get
+    for m in _TOKEN.finditer(text, start, end):
+        tok = m.group()
+        cls = get(tok, _MISSING)
+        if cls is _MISSING:  # a token not seen before
+            cls = _classify_token(tok)
+        a, b = m.span()
+        if cls is None or (blocked is not None and (blocked[a] or blocked[b - 1])):
             if current:
-                runs.append(current)
-                current = []
+                runs.append(_strip_fillers(current) if fillers else current)
+                current, fillers = [], False
             continue
-        if current and (
-            i != last + 1
-            or a - prev_end > _MAX_GAP
-            or (hard and _HARD_GAP.search(text, prev_end, a) is not None)
-            or (kind == "c" and current[-1].kind == "c")
-        ):
-            runs.append(current)
-            current = []
-        if kind == "c" and not current:
-            continue
-        current.append(_Tok(kind, value, a, b))
-        prev_end = b
-        last = i
+        kind = cls[0]
+        if kind == "c":
+            if not current:
+                continue
+            if current[-1].kind == "c":
+                runs.append(_strip_fillers(current))
+                current, fillers = [], False
+                continue
+            fillers = True
+        current.append(_Tok(kind, cls[1], a, b))
     if current:
-        runs.append(current)
-    return [_strip_fillers(r) for r in runs]
+        runs.append(_strip_fillers(current) if fillers else current)
+    return runs
 
 
 def _strip_fillers(run: list[_Tok]) -> list[_Tok]:
@@ -467,7 +490,7 @@ def _groups(run: list[_Tok], disguised: Callable[[int, int], bool]) -> list[_Gro
     i = 0
     while i < len(run):
         tok = run[i]
-        if tok.kind in ("w", "c"):
+        if tok.kind == "w" or tok.kind == "c":
             j = i
             while j < len(run) and run[j].kind in ("w", "c"):
                 j += 1
@@ -485,21 +508,24 @@ def _groups(run: list[_Tok], disguised: Callable[[int, int], bool]) -> list[_Gro
 def _judge_run(
     text: str,
     groups: list[_Group],
+    digits: str,
     msg_starts: list[int],
     region: str,
     cue: bool,
 ) -> PhoneHit | None:
+    """The phone number in a run of digit `groups` (whose digits are `digits`), if any."""
     if _year_list(groups):
         return None
     start, end = groups[0].start, groups[-1].end
     plus_at = text.rfind("+", max(0, start - 2), start)
     plus = plus_at >= 0
-    disguised = any(g.disguised for g in groups)
-    spaced = sum(1 for g in groups if len(g.digits) == 1) >= 4
-    split = bisect.bisect_right(msg_starts, start) != bisect.bisect_right(msg_starts, end - 1)
+    disguised = any([g.disguised for g in groups])
+    spaced = [len(g.digits) for g in groups].count(1) >= 4
+    split = len(msg_starts) > 1 and (
+        bisect.bisect_right(msg_starts, start) != bisect.bisect_right(msg_starts, end - 1)
+    )
     strong = disguised or spaced or split or cue
-    digits = "".join(g.digits for g in groups)
-    if 7 <= len(digits) <= 15:
+    if len(digits) <= 15:
         rule = _judge(digits, plus, region, strong)
         if rule is not None:
             if disguised or spaced:

@@ -9,12 +9,14 @@ that follow a naming word (order, listing, cert, SKU ...). Tracking numbers are 
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 
 __all__ = [
     "PHONE_CUE",
     "PHONE_CUE_WORDS",
     "TRACKING_CONTEXT",
     "TRACKING_WORDS",
+    "clear_caches",
     "trap_spans",
 ]
 
@@ -125,18 +127,75 @@ TRACKING_WORDS = _first_words(TRACKING_CONTEXT) | {"spee"}
 PHONE_CUE_WORDS = _first_words(PHONE_CUE) | {"whats"}
 
 
-def trap_spans(text: str, windows: list[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
+# `_WORD_LED` and `_ID_RE` match only where a token (a run of [a-z0-9], as the phone finder
+# splits the text) starts with one of their words: the id word itself ("order" then a
+# non-word character), or a word the number is glued to or follows ("size10", "size 10",
+# "ms-65", "march 4"). A text without such a token, which is most of them, is spared both
+# expressions and their many alternatives tried at every word.
+_TOKEN = re.compile(r"[a-z0-9]+")
+_LEADING_LETTERS = re.compile(r"[a-z]*")
+_ID_TOKENS = frozenset(w for w in _ID_WORDS.split("|") if "/" not in w)
+_ID_SPLIT = tuple(w for w in _ID_WORDS.split("|") if "/" in w)  # "s/n", "p/n": two tokens
+_MONTH_PREFIXES = frozenset(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
+                             "nov", "dec"))  # fmt: skip
+# fmt: off
+_LEADING_WORDS = frozenset((
+    "size", "sz", "qty", "quantity", "lot", "set", "pack", "box", "roll", "tube", "us", "uk",
+    "eu", "mens", "womens", "gen", "series", "version", "ver", "iphone", "galaxy", "pixel", "rtx",
+    "gtx", "rx", "ps", "model", "ms", "pf", "pr", "sp", "au", "xf", "ef", "vf", "vg", "ag", "fr",
+    "po", "psa", "bgs", "sgc", "cgc", "beckett", "graded", "grade",
+))
+# fmt: on
+_CURRENCY = "$€£¥"
+_leads_cache: dict[str, bool] = {}
+
+
+def _leads(token: str) -> bool:
+    """Whether a `_WORD_LED` word can start at `token` (a month, or a word digits follow)."""
+    found = _leads_cache.get(token)
+    if found is None:
+        found = (
+            token[:3] in _MONTH_PREFIXES or _LEADING_LETTERS.match(token).group() in _LEADING_WORDS  # type: ignore[union-attr]
+        )
+        if len(_leads_cache) < 50_000:
+            _leads_cache[token] = found
+    return found
+
+
+def clear_caches() -> None:
+    """Forget per-token verdicts (for cold-cache benchmarks)."""
+    _leads_cache.clear()
+
+
+def trap_spans(
+    text: str,
+    windows: list[tuple[int, int]] | None = None,
+    tokens: AbstractSet[str] | None = None,
+) -> list[tuple[int, int]]:
     """Spans of `text` (normalised) holding prices, measures, dates, grades or named ids.
 
     With `windows`, only those stretches of the text are searched (around candidate numbers).
+    `tokens`, the set of the text's [a-z0-9] runs, may be given when the caller has it.
     """
+    if tokens is None:
+        tokens = set(_TOKEN.findall(text))
+    word_led = any(c in text for c in _CURRENCY) or any(map(_leads, tokens))
+    named_id = not _ID_TOKENS.isdisjoint(tokens) or any(w in text for w in _ID_SPLIT)
+    # In ASCII text the look-behinds already make every match start a word.
+    ascii = text.isascii()
     spans: list[tuple[int, int]] = []
     for lo, hi in windows if windows is not None else [(0, len(text))]:
-        spans.extend(m.span() for m in _DIGIT_LED.finditer(text, lo, hi))
-        spans.extend(
-            m.span() for m in _WORD_LED.finditer(text, lo, hi) if _word_start(text, m.start())
-        )
-        spans.extend(
-            m.span(1) for m in _ID_RE.finditer(text, lo, hi) if _word_start(text, m.start())
-        )
+        spans += [m.span() for m in _DIGIT_LED.finditer(text, lo, hi)]
+        if word_led:
+            spans += [
+                m.span()
+                for m in _WORD_LED.finditer(text, lo, hi)
+                if ascii or _word_start(text, m.start())
+            ]
+        if named_id:
+            spans += [
+                m.span(1)
+                for m in _ID_RE.finditer(text, lo, hi)
+                if ascii or _word_start(text, m.start())
+            ]
     return spans
