@@ -22,11 +22,19 @@ from tradetalk.protection import tracking as _tracking
 from tradetalk.protection import traps as _traps
 from tradetalk.protection.keywords import (
     KEYWORD_PREFIXES,
+    NEGATION_WORDS,
+    REFUSAL_WORDS,
     SOLICIT_WORDS,
     find_keywords,
     find_solicitation,
 )
-from tradetalk.protection.links import find_emails, find_handles, find_urls, may_hold_url
+from tradetalk.protection.links import (
+    LinkHit,
+    find_emails,
+    find_handles,
+    find_urls,
+    may_hold_url,
+)
 from tradetalk.protection.normalize import NormText, deobfuscate, normalize
 from tradetalk.protection.phones import find_phones
 from tradetalk.protection.tracking import TRACKING_DOMAINS
@@ -144,55 +152,95 @@ class Detector:
         view = normalize(original)
         text = view.text
         words = _words(text)
-        flags = _flags(words)
+        flags = reduce(or_, map(_flag_cache.__getitem__, words), 0)
         # Every digit lies inside some word (digits are no separators), so the words tell.
-        has_digit = bool(flags & _HAS_DIGIT)
+        has_digit = flags & _HAS_DIGIT
         singles = list(map(len, words)).count(1) if flags & _SINGLE else 0
-        if _plain(original, text, flags, singles):
+        if not flags & _NOT_PLAIN and singles < 2 and _plain(original, text):
             return []
         out: list[tuple[str, int, int, str]] = []
 
-        clean = deobfuscate(view, singles >= 3)
+        # Each stage below is called only when what it looks for first is there (the same
+        # tests the stage would make itself): most messages need few of them.
+        if (
+            singles >= 3  # spaced-out letters, looked for only then
+            or "(" in text
+            or "[" in text
+            or "{" in text
+            or "<" in text
+            or "dot" in text
+            or "punt" in text
+            or "point" in text
+        ):
+            clean = deobfuscate(view, singles >= 3)
+        else:
+            clean = view
         ctext = clean.text
         if clean is view:
             cwords, cflags = words, flags
         else:
             cwords = _words(ctext)
-            cflags = _flags(cwords)
+            cflags = reduce(or_, map(_flag_cache.__getitem__, cwords), 0)
 
-        url_hits = find_urls(ctext, self._url_allowed)
-        for h in url_hits:
-            out.append((h.kind, *clean.span(h.start, h.end), h.rule))
-        email_hits = find_emails(ctext, self._emails, self._email_domains)
-        for h in email_hits:
-            out.append((h.kind, *clean.span(h.start, h.end), h.rule))
-        if "@" in ctext or "$" in ctext:  # what find_handles looks for first
+        url_hits: list[LinkHit] = []
+        if "." in ctext or "://" in ctext or "www" in ctext:
+            url_hits = find_urls(ctext, self._url_allowed)
+            for h in url_hits:
+                out.append((h.kind, *clean.span(h.start, h.end), h.rule))
+        email_hits: list[LinkHit] = []
+        if (
+            "@" in ctext
+            or " at " in ctext
+            or " arroba " in ctext
+            or " chez " in ctext
+            or " bei " in ctext
+        ):
+            email_hits = find_emails(ctext, self._emails, self._email_domains)
+            for h in email_hits:
+                out.append((h.kind, *clean.span(h.start, h.end), h.rule))
+        if "@" in ctext or "$" in ctext:
             for h in find_handles(ctext):
                 if not _inside(h.start, email_hits) and not _inside(h.start, url_hits):
                     out.append((h.kind, *clean.span(h.start, h.end), h.rule))
         # Leetspeak hides inside a word of letters mixed with digits or @$!|.
-        mixed = bool(cflags & _MIXED) and (
+        mixed = cflags & _MIXED and (
             has_digit or "@" in ctext or "$" in ctext or "!" in ctext or "|" in ctext
         )
+        # In ASCII text whose words are all letters and digits, the words are exactly what
+        # the expressions see as words: one missing from them cannot start a match.
+        plain = not cflags & _NOT_ALNUM and ctext.isascii()
+        negation = not plain or bool(cflags & _NEGATION)
         if cflags & _KEYWORD_PREFIX or mixed:
             respaced = _respaced(clean, original)
-            for k in find_keywords(ctext, bool(cflags & _KEYWORD_PREFIX), respaced, mixed):
+            names = bool(cflags & _KEYWORD_PREFIX)
+            for k in find_keywords(
+                ctext,
+                names,
+                respaced,
+                bool(mixed),
+                negation=negation,
+                refusal_after=not plain or bool(cflags & _REFUSAL),
+            ):
                 if not _inside(k.start, url_hits) and not _inside(k.start, email_hits):
                     out.append((k.kind, *clean.span(k.start, k.end), k.rule))
         if cflags & _SOLICIT:
-            plain = not cflags & _NOT_ALNUM and ctext.isascii()
-            for k in find_solicitation(ctext, cwords, plain):
+            for k in find_solicitation(ctext, cwords, plain, negation):
                 out.append((k.kind, *clean.span(k.start, k.end), k.rule))
 
-        spoken = flags & _SPOKEN
         # Without number words a phone number needs at least five real digits (look-alike
         # letters make up the rest at most): count them before tokenising anything.
-        if spoken or (has_digit and _digit_count(text) >= 5):
+        if flags & _SPOKEN or (has_digit and _digit_count(text) >= 5):
             # Digits inside links are the link's business (tracking links, wa.me/...).
-            links = _view_spans(view, clean, url_hits) + _view_spans(view, clean, email_hits)
-
-            msg_starts = [_view_index(view, s) for s in msg_starts_orig]
-            disguised = _disguised(view, original)
+            links = (
+                _view_spans(view, clean, url_hits) + _view_spans(view, clean, email_hits)
+                if url_hits or email_hits
+                else []
+            )
+            if view.starts is None:
+                msg_starts, disguised = msg_starts_orig, None
+            else:
+                msg_starts = [_view_index(view, s) for s in msg_starts_orig]
+                disguised = _disguised(view, original)
             # In ASCII text whose words are all letters and digits, the words are exactly the
             # [a-z0-9] runs the traps would otherwise split the text into.
             tokens = words if not flags & _NOT_ALNUM and text.isascii() else None
@@ -203,8 +251,9 @@ class Detector:
                 disguised,
                 words,
                 links,
-                traps=has_digit,
+                traps=bool(has_digit),
                 tokens=tokens,
+                number_words=tokens is None or bool(flags & _SPOKEN),
             ):
                 out.append(("phone", *view.span(p.start, p.end), p.rule))
         return out
@@ -227,6 +276,10 @@ _SOLICIT = 32  # a word some invitation to deal off the platform needs
 _TRIGGER = 64  # a word `_plain` does not let through
 _SIGNAL = 128  # holds @, $ or &
 _NOT_ALNUM = 256  # holds something besides letters and digits (#, @, a control character ...)
+_NEGATION = 512  # may start a negation ("don't", "not") that refuses a name or an invitation
+_REFUSAL = 1024  # may start a refusal after one ("is not allowed", "platform rules")
+# Any of these rules out a plain message.
+_NOT_PLAIN = _HAS_DIGIT | _SIGNAL | _TRIGGER | _KEYWORD_PREFIX
 _DIGIT_BYTES = b"0123456789"
 _ASCII_DIGIT = re.compile("[0-9]")
 
@@ -235,8 +288,10 @@ _ASCII_DIGIT = re.compile("[0-9]")
 _LISTED_FLAGS: dict[str, int] = {
     word: (_SPOKEN if word in NUMBER_WORDS else 0)
     | (_SOLICIT if word in SOLICIT_WORDS else 0)
-    | _TRIGGER
-    for word in _TRIGGER_WORDS
+    | (_TRIGGER if word in _TRIGGER_WORDS else 0)
+    | (_NEGATION if word in NEGATION_WORDS else 0)
+    | (_REFUSAL if word in REFUSAL_WORDS else 0)
+    for word in _TRIGGER_WORDS | NEGATION_WORDS | REFUSAL_WORDS
 }
 
 
@@ -273,23 +328,18 @@ class _FlagCache(dict[str, int]):
 _flag_cache = _FlagCache()
 
 
-def _flags(words: set[str]) -> int:
-    return reduce(or_, map(_flag_cache.__getitem__, words), 0)
-
-
 def _digit_count(text: str) -> int:
     """ASCII digits in `text` (UTF-8 never encodes anything else with those bytes)."""
     raw = text.encode("utf-8", "surrogatepass")
     return len(raw) - len(raw.translate(None, _DIGIT_BYTES))
 
 
-def _plain(original: str, text: str, flags: int, singles: int) -> bool:
+def _plain(original: str, text: str) -> bool:
     """True for a message nothing could fire on: ASCII, no digits, no @/$/brackets, no link-like
-    dot, no single letters to join, no trigger word. Most everyday messages; a few flag tests
-    instead of running every detector.
+    dot, no single letters to join, no trigger word. Most everyday messages; a few tests
+    instead of running every detector. The caller has checked the words (`_NOT_PLAIN`, and
+    fewer than two single letters).
     """
-    if flags & (_HAS_DIGIT | _SIGNAL | _TRIGGER | _KEYWORD_PREFIX) or singles >= 2:
-        return False
     if not original.isascii() or "[" in text or "(" in text or "{" in text or "<" in text:
         return False  # (@, $ and & are inside words: _SIGNAL covers them)
     return " at " not in text and not may_hold_url(text)

@@ -8,16 +8,15 @@ URLs are found with a regular expression and confirmed against the public suffix
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import tldextract
 
 __all__ = ["LinkHit", "find_emails", "find_handles", "find_urls", "may_hold_url"]
 
 
-@dataclass(frozen=True, slots=True)
-class LinkHit:
+class LinkHit(NamedTuple):
     """A finding in the de-obfuscated view (view coordinates)."""
 
     start: int

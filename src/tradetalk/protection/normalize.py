@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["NormText", "clear_caches", "deobfuscate", "leet_skeleton", "normalize"]
 
 
-@dataclass(slots=True)
-class NormText:
+class NormText(NamedTuple):
     """A normalised view of a text and, per character, the original span it came from."""
 
     text: str

@@ -11,8 +11,8 @@ import bisect
 import re
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import phonenumbers
 from phonenumbers import re_util
@@ -117,8 +117,7 @@ _TRACKING_PREFIXES = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class PhoneHit:
+class PhoneHit(NamedTuple):
     """A phone number found in the normalised view (view coordinates)."""
 
     start: int
@@ -126,16 +125,14 @@ class PhoneHit:
     rule: str
 
 
-@dataclass(slots=True)
-class _Group:
+class _Group(NamedTuple):
     digits: str
     start: int
     end: int
     disguised: bool
 
 
-@dataclass(slots=True)
-class _Tok:
+class _Tok(NamedTuple):
     kind: str  # "d" digits, "w" number word, "c" connector, "l" look-alike digits
     text: str
     start: int
@@ -177,6 +174,15 @@ def clear_caches() -> None:
     """Forget every remembered token class and verdict (for cold-cache benchmarks)."""
     _class_cache.clear()
     _judge.cache_clear()
+    _spoken_digits.cache_clear()
+
+
+# Pure, and the same dictated number comes back like any other (history is re-scanned with
+# every new message).
+@lru_cache(maxsize=4096)
+def _spoken_digits(words: tuple[str, ...]) -> tuple[tuple[str, int, int], ...]:
+    """`words_to_digits` of a run of number words and fillers."""
+    return tuple(words_to_digits(list(words)))
 
 
 _DIGIT_CHARS = frozenset("0123456789")
@@ -354,24 +360,30 @@ def find_phones(
     text: str,
     msg_starts: list[int],
     region: str,
-    disguised: Callable[[int, int], bool],
+    disguised: Callable[[int, int], bool] | None,
     words: AbstractSet[str],
     links: list[tuple[int, int]],
     *,
     traps: bool = True,
     tokens: AbstractSet[str] | None = None,
+    number_words: bool = True,
 ) -> list[PhoneHit]:
     """Phone numbers in `text` (the normalised view of the messages joined by newlines).
 
     `msg_starts` is the view offset of each joined message; `disguised(a, b)` says whether
-    text[a:b] was not typed in ASCII digits; `words` are the text's words (a cheap first check
-    for carrier and cue words); `links` are spans of links and e-mail addresses, whose digits
-    are theirs. `traps=False` (no ASCII digit in the text) skips the traps; `tokens`, when the
-    caller knows them, are the text's tokens (see `trap_spans`).
+    text[a:b] was not typed in ASCII digits (None: all of it was); `words` are the text's words
+    (a cheap first check for carrier and cue words); `links` are spans of links and e-mail
+    addresses, whose digits are theirs. `traps=False` (no ASCII digit in the text) skips the
+    traps; `tokens`, when the caller knows them, are the text's tokens (see `trap_spans`).
+    `number_words=False` says no token is a number word (the caller saw the tokens).
     """
     # A run can give at most one digit per character of its tokens (a number word gives fewer
     # digits than it has letters), so a chain shorter than seven characters holds no number.
-    chains = [m for m in _CHAIN.finditer(text) if m.end() - m.start() >= 7]
+    chains = [
+        m
+        for m in (_CHAIN.finditer(text) if number_words else _digit_chains(text))
+        if m.end() - m.start() >= 7
+    ]
     if not chains:
         return []
     blocked: bytearray | None = None
@@ -414,11 +426,37 @@ def find_phones(
     return hits
 
 
+def _digit_chains(text: str) -> list[re.Match[str]]:
+    """The chains of a text none of whose tokens is a number word, found from its digits.
+
+    Without number words every run starts at a token with a digit (fillers before it are
+    skipped anyway), so the search jumps from digit to digit instead of trying `_CHAIN` at
+    every token. A chain found this way may lack the fillers `_CHAIN` would have put before
+    its first digits: they make no run.
+    """
+    chains: list[re.Match[str]] = []
+    pos = 0
+    while True:
+        digit = _FIRST_DIGIT.search(text, pos)
+        if digit is None:
+            return chains
+        start = digit.start()
+        while start > pos and "a" <= text[start - 1] <= "z":
+            start -= 1  # look-alike letters before the digit: the token starts there
+        chain = _CHAIN.match(text, start)
+        assert chain is not None  # a token with a digit always starts a chain
+        chains.append(chain)
+        pos = chain.end()
+
+
+_FIRST_DIGIT = re.compile("[0-9]")
+
+
 def _candidates(
     text: str,
     chains: list[re.Match[str]],
     blocked: bytearray | None,
-    disguised: Callable[[int, int], bool],
+    disguised: Callable[[int, int], bool] | None,
 ) -> list[tuple[list[_Group], str]]:
     """The digit groups and digits of every run with at least seven digits."""
     found: list[tuple[list[_Group], str]] = []
@@ -429,7 +467,8 @@ def _candidates(
             groups = []
             for m in _TOKEN.finditer(text, a, b):
                 start, end = m.span()
-                groups.append(_Group(m.group(), start, end, disguised(start, end)))
+                odd = disguised is not None and disguised(start, end)
+                groups.append(_Group(m.group(), start, end, odd))
             runs = [groups]
         else:
             runs = [_groups(run, disguised) for run in _runs(text, a, b, blocked)]
@@ -485,7 +524,7 @@ def _strip_fillers(run: list[_Tok]) -> list[_Tok]:
     return [t for i, t in enumerate(run) if t.kind != "c" or run[i - 1].kind == "w"]
 
 
-def _groups(run: list[_Tok], disguised: Callable[[int, int], bool]) -> list[_Group]:
+def _groups(run: list[_Tok], disguised: Callable[[int, int], bool] | None) -> list[_Group]:
     groups: list[_Group] = []
     i = 0
     while i < len(run):
@@ -494,12 +533,11 @@ def _groups(run: list[_Tok], disguised: Callable[[int, int], bool]) -> list[_Gro
             j = i
             while j < len(run) and run[j].kind in ("w", "c"):
                 j += 1
-            words = [t.text for t in run[i:j]]
-            for digits, a, b in words_to_digits(words):
+            for digits, a, b in _spoken_digits(tuple([t.text for t in run[i:j]])):
                 groups.append(_Group(digits, run[i + a].start, run[i + b - 1].end, True))
             i = j
             continue
-        odd = tok.kind == "l" or disguised(tok.start, tok.end)
+        odd = tok.kind == "l" or (disguised is not None and disguised(tok.start, tok.end))
         groups.append(_Group(tok.text, tok.start, tok.end, odd))
         i += 1
     return groups
