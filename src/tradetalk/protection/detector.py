@@ -200,7 +200,9 @@ class Detector:
                 out.append((h.kind, *clean.span(h.start, h.end), h.rule))
         if "@" in ctext or "$" in ctext:
             for h in find_handles(ctext):
-                if not _inside(h.start, email_hits) and not _inside(h.start, url_hits):
+                if not (email_hits and _inside(h.start, email_hits)) and not (
+                    url_hits and _inside(h.start, url_hits)
+                ):
                     out.append((h.kind, *clean.span(h.start, h.end), h.rule))
         # Leetspeak hides inside a word of letters mixed with digits or @$!|.
         mixed = cflags & _MIXED and (
@@ -221,7 +223,9 @@ class Detector:
                 negation=negation,
                 refusal_after=not plain or bool(cflags & _REFUSAL),
             ):
-                if not _inside(k.start, url_hits) and not _inside(k.start, email_hits):
+                if not (url_hits and _inside(k.start, url_hits)) and not (
+                    email_hits and _inside(k.start, email_hits)
+                ):
                     out.append((k.kind, *clean.span(k.start, k.end), k.rule))
         if cflags & _SOLICIT:
             for k in find_solicitation(ctext, cwords, plain, negation):

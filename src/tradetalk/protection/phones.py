@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from functools import lru_cache
 from typing import NamedTuple
@@ -72,10 +72,14 @@ _MAX_GAP = 6
 # looked at token by token. A chain whose groups `first` and `later` are both unset is plain
 # digits: one run, one digit group per token.
 def _numeric_token(group: str) -> str:
-    # Plain digits come first, so the named group is set only for a token with letters.
+    # Plain digits come first, so the named group is set only for a token with letters: digits
+    # with look-alike letters ("4l5", "o199", also "5lbs", which `_classify` turns down),
+    # digits glued to digit words ("3one2"), number words and fillers.
+    glue = "|".join(_GLUE_WORDS)
     return (
-        rf"(?:[0-9]++(?![a-z])|(?P<{group}>[a-z]*+[0-9][a-z0-9]*+"
-        rf"|(?:{trie_pattern(NUMBER_WORDS | _FILLERS)}|{COMPOUND_PATTERN})(?![a-z0-9])))"
+        rf"(?:[0-9]++(?![a-z])|(?P<{group}>(?:[olisb]*+[0-9][olisb0-9]*+"
+        rf"|(?:{glue})*+[0-9](?:[0-9]|{glue})*+"
+        rf"|{trie_pattern(NUMBER_WORDS | _FILLERS)}|{COMPOUND_PATTERN})(?![a-z0-9])))"
     )
 
 
@@ -175,6 +179,7 @@ def clear_caches() -> None:
     _class_cache.clear()
     _judge.cache_clear()
     _spoken_digits.cache_clear()
+    _chain_runs.clear()
 
 
 # Pure, and the same dictated number comes back like any other (history is re-scanned with
@@ -281,56 +286,54 @@ def _judge(digits: str, plus: bool, region: str, strong: bool) -> str | None:
     return None
 
 
-def _year_list(groups: list[_Group]) -> bool:
+def _year_list(groups: Sequence[_Group]) -> bool:
     # "1878, 1879, 1880 Morgans": every group a plausible year.
     return len(groups) >= 2 and all(
         len(g.digits) == 4 and 1600 <= int(g.digits) <= 2099 for g in groups
     )
 
 
-def _chained(text: str, prev: re.Match[str], cur: re.Match[str]) -> bool:
-    gap = text[prev.end() : cur.start()]
-    tok = prev.group()
-    return len(gap) <= 3 and not gap.strip(" -") and tok[-1].isdigit()
-
-
-def _tracking_spans(
-    text: str, toks: list[re.Match[str]], msg_starts: list[int]
-) -> list[tuple[int, int]]:
+def _tracking_spans(text: str, msg_starts: list[int]) -> list[tuple[int, int]]:
     """Spans of tracking numbers, also typed with spaces ("9400 1112 0108 ...", "1 Z 8 V ...")."""
     spans: list[tuple[int, int]] = []
+    toks = _TOKEN.findall(text)
+    bounds = [m.span() for m in _TOKEN.finditer(text)]
     n = len(toks)
     context: dict[int, bool] = {}  # per joined message: has a carrier or tracking word
     i = 0
     while i < n:
-        first = toks[i].group()
-        if not (
-            len(first) == 1 or first in _TRACKING_PREFIXES or not _DIGIT_CHARS.isdisjoint(first)
-        ):
+        first = toks[i]
+        # A number starts with digits, a single character or a carrier's letters (a token
+        # with no digit is all letters).
+        if len(first) > 1 and first.isalpha() and first not in _TRACKING_PREFIXES:
             i += 1
             continue
-        if len(first) < 3 and i > 0 and _chained(text, toks[i - 1], toks[i]):
-            # Inside a chain of short pieces ("1 0 0 1 9 ..."): the number starts where the
-            # chain does, which was tried already.
-            i += 1
-            continue
+        if len(first) < 3 and i > 0:
+            gap = text[bounds[i - 1][1] : bounds[i][0]]
+            if len(gap) <= 3 and not gap.strip(" -") and toks[i - 1][-1].isdigit():
+                # Inside a chain of short pieces ("1 0 0 1 9 ..."): the number starts where
+                # the chain does, which was tried already.
+                i += 1
+                continue
         # The pieces that could belong to one number starting here: digits, short letter
         # groups, single spaces or hyphens between them, at most 40 characters.
         pieces = [first]
+        size = len(first)
         for j in range(i + 1, n):
-            gap = text[toks[j - 1].end() : toks[j].start()]
-            tok = toks[j].group()
+            gap = text[bounds[j - 1][1] : bounds[j][0]]
+            tok = toks[j]
             if len(gap) > 3 or gap.strip(" -") or (tok.isalpha() and len(tok) > 2):
                 break
-            pieces.append(("-" if gap.strip() == "-" and tok == "1" else "") + tok)
-            if sum(map(len, pieces)) > 40:
-                pieces.pop()
+            piece = ("-" if gap.strip() == "-" and tok == "1" else "") + tok
+            size += len(piece)
+            if size > 40:
                 break
+            pieces.append(piece)
         # Longest first: a tracking number is normally the whole chain.
         matched = -1
         for k in range(len(pieces), 0, -1):
             joined = "".join(pieces[:k])
-            if len(joined) < 8 or sum(map(joined.count, "0123456789")) < 8:
+            if len(joined) < 8 or _digit_total(joined) < 8:
                 break
             found = tracking_candidates(joined)
             if not found:
@@ -339,7 +342,7 @@ def _tracking_spans(
             if not (distinctive and found[0].checked):
                 # A bare 10-14 digit number passes some check by chance one time in ten:
                 # only believe it next to a carrier or tracking word in the same message.
-                m = bisect.bisect_right(msg_starts, toks[i].start()) - 1
+                m = bisect.bisect_right(msg_starts, bounds[i][0]) - 1
                 if m not in context:
                     lo = msg_starts[m]
                     hi = msg_starts[m + 1] if m + 1 < len(msg_starts) else len(text)
@@ -349,11 +352,16 @@ def _tracking_spans(
             matched = i + k - 1
             break
         if matched >= 0:
-            spans.append((toks[i].start(), toks[matched].end()))
+            spans.append((bounds[i][0], bounds[matched][1]))
             i = matched + 1
         else:
             i += 1
     return spans
+
+
+def _digit_total(joined: str) -> int:
+    raw = joined.encode()  # ASCII: letters, digits and "-"
+    return len(raw) - len(raw.translate(None, b"0123456789"))
 
 
 def find_phones(
@@ -395,16 +403,18 @@ def find_phones(
     # numbers and phonenumbers need not be consulted at all.
     windows: list[tuple[int, int]] = []
     candidates = _candidates(text, chains, blocked, disguised)
-    for groups, _ in candidates:
-        windows.append((max(0, groups[0].start - 48), min(len(text), groups[-1].end + 24)))
+    for groups, _, base in candidates:
+        windows.append(
+            (max(0, base + groups[0].start - 48), min(len(text), base + groups[-1].end + 24))
+        )
     if not windows:
         return []
-    longest = max(len(digits) for _, digits in candidates)
+    longest = max([len(digits) for _, digits, _ in candidates])
     spans = trap_spans(text, windows, tokens) if traps else []
     # Tracking numbers of up to 11 digits need a carrier word anyway; longer ones and lettered
     # ones are recognised alone.
     if longest >= 12 or not words.isdisjoint(TRACKING_WORDS):
-        spans = spans + _tracking_spans(text, list(_TOKEN.finditer(text)), msg_starts)
+        spans = spans + _tracking_spans(text, msg_starts)
     if spans:
         if blocked is None:
             blocked = bytearray(len(text) + 1)
@@ -417,10 +427,10 @@ def find_phones(
 
     hits: list[PhoneHit] = []
     cue: list[bool] = []
-    for groups, digits in candidates:
+    for groups, digits, base in candidates:
         if not cue:
             cue.append(not words.isdisjoint(PHONE_CUE_WORDS) and PHONE_CUE.search(text) is not None)
-        hit = _judge_run(text, groups, digits, msg_starts, region, cue[0])
+        hit = _judge_run(text, groups, digits, base, msg_starts, region, cue[0])
         if hit is not None:
             hits.append(hit)
     return hits
@@ -429,7 +439,7 @@ def find_phones(
 def _digit_chains(text: str) -> list[re.Match[str]]:
     """The chains of a text none of whose tokens is a number word, found from its digits.
 
-    Without number words every run starts at a token with a digit (fillers before it are
+    Without number words every run starts at a token with digits (fillers before it are
     skipped anyway), so the search jumps from digit to digit instead of trying `_CHAIN` at
     every token. A chain found this way may lack the fillers `_CHAIN` would have put before
     its first digits: they make no run.
@@ -444,7 +454,9 @@ def _digit_chains(text: str) -> list[re.Match[str]]:
         while start > pos and "a" <= text[start - 1] <= "z":
             start -= 1  # look-alike letters before the digit: the token starts there
         chain = _CHAIN.match(text, start)
-        assert chain is not None  # a token with a digit always starts a chain
+        if chain is None:  # a token no run can hold ("ab12"): go on after it
+            pos = _TOKEN.match(text, start).end()  # type: ignore[union-attr]
+            continue
         chains.append(chain)
         pos = chain.end()
 
@@ -452,31 +464,66 @@ def _digit_chains(text: str) -> list[re.Match[str]]:
 _FIRST_DIGIT = re.compile("[0-9]")
 
 
+# A candidate: digit groups at offsets from a base position, their digits, and that base.
+_Candidate = tuple[Sequence["_Group"], str, int]
+
+
 def _candidates(
     text: str,
     chains: list[re.Match[str]],
     blocked: bytearray | None,
     disguised: Callable[[int, int], bool] | None,
-) -> list[tuple[list[_Group], str]]:
+) -> list[_Candidate]:
     """The digit groups and digits of every run with at least seven digits."""
-    found: list[tuple[list[_Group], str]] = []
+    found: list[_Candidate] = []
     for chain in chains:
-        a, b = chain.span()
-        if blocked is None and chain.group("first") is None and chain.group("later") is None:
-            # Plain digits: what `_runs` and `_groups` would make of it, built directly.
-            groups = []
-            for m in _TOKEN.finditer(text, a, b):
-                start, end = m.span()
-                odd = disguised is not None and disguised(start, end)
-                groups.append(_Group(m.group(), start, end, odd))
-            runs = [groups]
+        if blocked is None and disguised is None:
+            # Then the runs of a chain depend on its own text alone, so they are kept per chain,
+            # like the verdict on a number: a number comes back (the same buyer, or history
+            # scanned again with each new message).
+            key = chain.group()
+            runs = _chain_runs.get(key)
+            if runs is None:
+                lettered = chain.group("first") is not None or chain.group("later") is not None
+                runs = _long_runs(key, 0, len(key), None, None, lettered)
+                if len(_chain_runs) < 10_000:
+                    _chain_runs[key] = runs
+            base = chain.start()
+            found += [(groups, digits, base) for groups, digits in runs]
         else:
-            runs = [_groups(run, disguised) for run in _runs(text, a, b, blocked)]
-        for groups in runs:
-            digits = "".join([g.digits for g in groups])
-            if len(digits) >= 7:
-                found.append((groups, digits))
+            runs = _long_runs(text, chain.start(), chain.end(), blocked, disguised, True)
+            found += [(groups, digits, 0) for groups, digits in runs]
     return found
+
+
+_chain_runs: dict[str, tuple[tuple[tuple[_Group, ...], str], ...]] = {}
+
+
+def _long_runs(
+    text: str,
+    a: int,
+    b: int,
+    blocked: bytearray | None,
+    disguised: Callable[[int, int], bool] | None,
+    lettered: bool,
+) -> tuple[tuple[tuple[_Group, ...], str], ...]:
+    """Digit groups and digits of the runs of seven digits or more in the chain text[a:b]."""
+    if not lettered and blocked is None:
+        # Plain digits: what `_runs` and `_groups` would make of it, built directly.
+        groups = []
+        for m in _TOKEN.finditer(text, a, b):
+            start, end = m.span()
+            odd = disguised is not None and disguised(start, end)
+            groups.append(_Group(m.group(), start, end, odd))
+        runs = [groups]
+    else:
+        runs = [_groups(run, disguised) for run in _runs(text, a, b, blocked)]
+    found = []
+    for groups in runs:
+        digits = "".join([g.digits for g in groups])
+        if len(digits) >= 7:
+            found.append((tuple(groups), digits))
+    return tuple(found)
 
 
 def _runs(text: str, start: int, end: int, blocked: bytearray | None) -> list[list[_Tok]]:
@@ -545,16 +592,18 @@ def _groups(run: list[_Tok], disguised: Callable[[int, int], bool] | None) -> li
 
 def _judge_run(
     text: str,
-    groups: list[_Group],
+    groups: Sequence[_Group],
     digits: str,
+    base: int,
     msg_starts: list[int],
     region: str,
     cue: bool,
 ) -> PhoneHit | None:
-    """The phone number in a run of digit `groups` (whose digits are `digits`), if any."""
+    """The phone number in a run of digit `groups` (whose digits are `digits`, and whose
+    offsets count from `base`), if any."""
     if _year_list(groups):
         return None
-    start, end = groups[0].start, groups[-1].end
+    start, end = base + groups[0].start, base + groups[-1].end
     plus_at = text.rfind("+", max(0, start - 2), start)
     plus = plus_at >= 0
     disguised = any([g.disguised for g in groups])
@@ -585,5 +634,5 @@ def _judge_run(
             window = "".join(g.digits for g in groups[i : j + 1])
             rule = _judge(window, plus and i == 0, region, False)
             if rule is not None:
-                return PhoneHit(groups[i].start, groups[j].end, "phone_in_run")
+                return PhoneHit(base + groups[i].start, base + groups[j].end, "phone_in_run")
     return None

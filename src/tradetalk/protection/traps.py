@@ -141,7 +141,8 @@ PHONE_CUE_WORDS = _first_words(PHONE_CUE) | {"whats"}
 _TOKEN = re.compile(r"[a-z0-9]+")
 _LEADING_LETTERS = re.compile(r"[a-z]*")
 _ID_TOKENS = frozenset(w for w in _ID_WORDS.split("|") if "/" not in w)
-_ID_SPLIT = tuple(w for w in _ID_WORDS.split("|") if "/" in w)  # "s/n", "p/n": two tokens
+# ("s/n" and "p/n", two tokens each, are looked for as they are.)
+assert {w for w in _ID_WORDS.split("|") if "/" in w} == {"s/n", "p/n"}
 _MONTH_PREFIXES = frozenset(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
                              "nov", "dec"))  # fmt: skip
 # fmt: off
@@ -192,7 +193,7 @@ def trap_spans(
         or "¥" in text  # (the currency branch)
         or any(map(_leads.__getitem__, tokens))
     )
-    named_id = not _ID_TOKENS.isdisjoint(tokens) or any(w in text for w in _ID_SPLIT)
+    named_id = not _ID_TOKENS.isdisjoint(tokens) or "s/n" in text or "p/n" in text
     # In ASCII text the look-behinds already make every match start a word.
     ascii = text.isascii()
     spans: list[tuple[int, int]] = []
