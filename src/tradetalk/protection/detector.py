@@ -19,7 +19,6 @@ from tradetalk.protection import keywords as _keywords
 from tradetalk.protection import normalize as _normalize
 from tradetalk.protection import phones as _phones
 from tradetalk.protection import tracking as _tracking
-from tradetalk.protection import traps as _traps
 from tradetalk.protection.keywords import (
     KEYWORD_PREFIXES,
     NEGATION_WORDS,
@@ -38,6 +37,7 @@ from tradetalk.protection.links import (
 from tradetalk.protection.normalize import NormText, deobfuscate, normalize
 from tradetalk.protection.phones import find_phones
 from tradetalk.protection.tracking import TRACKING_DOMAINS
+from tradetalk.protection.traps import leads
 from tradetalk.protection.wordnums import NUMBER_WORDS
 
 __all__ = ["KINDS", "Detector", "DetectorConfig", "Finding", "clear_caches"]
@@ -81,7 +81,6 @@ def clear_caches() -> None:
     _normalize.clear_caches()
     _phones.clear_caches()
     _tracking.clear_caches()
-    _traps.clear_caches()
     _flag_cache.clear()
 
 
@@ -91,11 +90,12 @@ _WORD_SPLIT_BYTES = bytes(
 )
 
 
-def _words(text: str) -> set[str]:
-    """The text's words, split at punctuation (bytes.translate is ten times str.translate)."""
+def _words(text: str) -> list[str]:
+    """The text's words, split at punctuation (bytes.translate is ten times str.translate), in
+    order and with repeats: every use of them is a test of which words occur."""
     if text.isascii():
-        return set(text.encode("ascii").translate(_WORD_SPLIT_BYTES).decode("ascii").split())
-    return set(text.translate(_WORD_SPLIT).split())
+        return text.encode("ascii").translate(_WORD_SPLIT_BYTES).decode("ascii").split()
+    return text.translate(_WORD_SPLIT).split()
 
 
 _finding_order = attrgetter("start", "end", "kind")
@@ -155,7 +155,8 @@ class Detector:
         flags = reduce(or_, map(_flag_cache.__getitem__, words), 0)
         # Every digit lies inside some word (digits are no separators), so the words tell.
         has_digit = flags & _HAS_DIGIT
-        singles = list(map(len, words)).count(1) if flags & _SINGLE else 0
+        # (Distinct single characters: "a a" has one.)
+        singles = list(map(len, set(words))).count(1) if flags & _SINGLE else 0
         if not flags & _NOT_PLAIN and singles < 2 and _plain(original, text):
             return []
         out: list[tuple[str, int, int, str]] = []
@@ -240,14 +241,15 @@ class Detector:
                 if url_hits or email_hits
                 else []
             )
+            disguised = _disguised(view, original)
             if view.starts is None:
-                msg_starts, disguised = msg_starts_orig, None
+                msg_starts = msg_starts_orig
             else:
                 msg_starts = [_view_index(view, s) for s in msg_starts_orig]
-                disguised = _disguised(view, original)
             # In ASCII text whose words are all letters and digits, the words are exactly the
             # [a-z0-9] runs the traps would otherwise split the text into.
             tokens = words if not flags & _NOT_ALNUM and text.isascii() else None
+            led = bool(flags & _LEADS) if tokens is not None else None
             for p in find_phones(
                 text,
                 msg_starts,
@@ -258,6 +260,7 @@ class Detector:
                 traps=bool(has_digit),
                 tokens=tokens,
                 number_words=tokens is None or bool(flags & _SPOKEN),
+                led=led,
             ):
                 out.append(("phone", *view.span(p.start, p.end), p.rule))
         return out
@@ -282,6 +285,7 @@ _SIGNAL = 128  # holds @, $ or &
 _NOT_ALNUM = 256  # holds something besides letters and digits (#, @, a control character ...)
 _NEGATION = 512  # may start a negation ("don't", "not") that refuses a name or an invitation
 _REFUSAL = 1024  # may start a refusal after one ("is not allowed", "platform rules")
+_LEADS = 2048  # a trap word a number may follow ("size 10", "ms-65", "march 4"): traps.leads
 # Any of these rules out a plain message.
 _NOT_PLAIN = _HAS_DIGIT | _SIGNAL | _TRIGGER | _KEYWORD_PREFIX
 _DIGIT_BYTES = b"0123456789"
@@ -299,31 +303,28 @@ _LISTED_FLAGS: dict[str, int] = {
 }
 
 
-def _word_flags(word: str) -> int:
-    flags = _LISTED_FLAGS.get(word, 0)
-    if len(word) == 1:
-        flags |= _SINGLE
-    if word[:4] in KEYWORD_PREFIXES:
-        flags |= _KEYWORD_PREFIX
-    if not word.isalpha():
-        if not word.isdigit():
-            flags |= _MIXED
-        if _ASCII_DIGIT.search(word) is not None:
-            flags |= _HAS_DIGIT
-        if "@" in word or "$" in word or "&" in word:
-            flags |= _SIGNAL
-    if not word.isalnum():
-        flags |= _NOT_ALNUM
-    if len(word) > 9 and ("und" in word or word.startswith("veinti")):
-        flags |= _SPOKEN  # German "funfundfunfzig", Spanish "veinticinco": rare and long
-    return flags
-
-
 class _FlagCache(dict[str, int]):
     """Per-word flags; a word not seen before is worked out on first lookup."""
 
     def __missing__(self, word: str) -> int:
-        flags = _word_flags(word)
+        flags = _LISTED_FLAGS.get(word, 0)
+        if len(word) == 1:
+            flags |= _SINGLE
+        if word[:4] in KEYWORD_PREFIXES:
+            flags |= _KEYWORD_PREFIX
+        if not word.isalpha():  # (all letters: no digit, symbol or mix)
+            if not word.isdigit():
+                flags |= _MIXED
+            if _ASCII_DIGIT.search(word) is not None:
+                flags |= _HAS_DIGIT
+            if "@" in word or "$" in word or "&" in word:
+                flags |= _SIGNAL
+            if not word.isalnum():
+                flags |= _NOT_ALNUM
+        if len(word) > 9 and ("und" in word or word.startswith("veinti")):
+            flags |= _SPOKEN  # German "funfundfunfzig", Spanish "veinticinco": rare and long
+        if leads(word):
+            flags |= _LEADS
         if len(self) < 50_000:
             self[word] = flags
         return flags
@@ -375,10 +376,11 @@ def _view_spans(view: NormText, clean: NormText, hits: Sequence[_Span]) -> list[
     return spans
 
 
-def _disguised(view: NormText, original: str) -> Callable[[int, int], bool]:
-    """Whether view[a:b] was typed as something other than ASCII (fullwidth digits ...)."""
+def _disguised(view: NormText, original: str) -> Callable[[int, int], bool] | None:
+    """Whether view[a:b] was typed as something other than ASCII (fullwidth digits ...); None
+    when the view is the original, lower-cased."""
     if view.starts is None or view.ends is None:
-        return _never
+        return None
     starts, ends = view.starts, view.ends
 
     def check(a: int, b: int) -> bool:
@@ -387,14 +389,11 @@ def _disguised(view: NormText, original: str) -> Callable[[int, int], bool]:
     return check
 
 
-def _never(a: int, b: int) -> bool:
-    return False
-
-
-def _respaced(clean: NormText, original: str) -> Callable[[int, int], bool]:
-    """Whether clean[a:b] was typed spaced out ("w h a t s") or with non-ASCII look-alikes."""
+def _respaced(clean: NormText, original: str) -> Callable[[int, int], bool] | None:
+    """Whether clean[a:b] was typed spaced out ("w h a t s") or with non-ASCII look-alikes
+    (None: the view is the original, lower-cased)."""
     if clean.starts is None or clean.ends is None:
-        return _never
+        return None
     starts, ends = clean.starts, clean.ends
 
     def check(a: int, b: int) -> bool:

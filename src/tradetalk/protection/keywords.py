@@ -10,7 +10,7 @@ refused.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection
 from collections.abc import Set as AbstractSet
 from typing import NamedTuple
 
@@ -447,7 +447,7 @@ def _handle_after(text: str, end: int, strict: bool) -> int | None:
 def find_keywords(
     text: str,
     names: bool,
-    disguised: Callable[[int, int], bool],
+    disguised: Callable[[int, int], bool] | None,
     mixed_words: bool = True,
     *,
     negation: bool = True,
@@ -458,7 +458,8 @@ def find_keywords(
     `names=False` (no word's `prefixes` is in KEYWORD_PREFIXES) skips the pass over names.
     `negation` and `refusal_after` are passed to `refused` for names (see there).
     `disguised(a, b)` says whether text[a:b] was disguised in the original (spaced letters,
-    fullwidth ...): a disguised name is never innocent, so it counts without context.
+    fullwidth ...; None: nothing was): a disguised name is never innocent, so it counts
+    without context.
     `mixed_words=False` (no word mixes letters with digits or symbols) skips the leetspeak pass.
     """
     hits: list[KeywordHit] = []
@@ -468,7 +469,7 @@ def find_keywords(
             name, kind, strong, _ = _ENTRIES[int(m.lastgroup[1:])]
             start, end = m.span()
             handle_end = _handle_after(text, end, not strong)
-            odd = disguised(start, end)
+            odd = disguised is not None and disguised(start, end)
             if handle_end is not None and (strong or kind != _MARKET):
                 hits.append(KeywordHit(start, handle_end, kind, f"{name}_handle"))
                 continue
@@ -642,7 +643,7 @@ _SOLICIT_PHRASES: tuple[tuple[str, re.Pattern[str], frozenset[str], frozenset[st
 
 def find_solicitation(
     text: str,
-    words: AbstractSet[str] | Iterable[str],
+    words: Collection[str],
     plain: bool = False,
     negation: bool = True,
 ) -> list[KeywordHit]:

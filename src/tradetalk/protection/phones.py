@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable, Sequence
-from collections.abc import Set as AbstractSet
+from collections.abc import Callable, Collection, Sequence
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -71,22 +70,27 @@ _MAX_GAP = 6
 # or hard gap among them) holds every run of the text; the text between chains need not be
 # looked at token by token. A chain whose groups `first` and `later` are both unset is plain
 # digits: one run, one digit group per token.
-def _numeric_token(group: str) -> str:
+def _numeric_token(group: str, words: str) -> str:
     # Plain digits come first, so the named group is set only for a token with letters: digits
     # with look-alike letters ("4l5", "o199", also "5lbs", which `_classify` turns down),
-    # digits glued to digit words ("3one2"), number words and fillers.
+    # digits glued to digit words ("3one2"), or one of `words`.
     glue = "|".join(_GLUE_WORDS)
     return (
         rf"(?:[0-9]++(?![a-z])|(?P<{group}>(?:[olisb]*+[0-9][olisb0-9]*+"
-        rf"|(?:{glue})*+[0-9](?:[0-9]|{glue})*+"
-        rf"|{trie_pattern(NUMBER_WORDS | _FILLERS)}|{COMPOUND_PATTERN})(?![a-z0-9])))"
+        rf"|(?:{glue})*+[0-9](?:[0-9]|{glue})*+|{words})(?![a-z0-9])))"
     )
 
 
-_CHAIN = re.compile(
-    rf"(?<![a-z0-9]){_numeric_token('first')}"
-    rf"(?:[^a-z0-9{_HARD_GAP}]{{1,{_MAX_GAP}}}{_numeric_token('later')})*"
-)
+def _chain(words: str) -> re.Pattern[str]:
+    return re.compile(
+        rf"(?<![a-z0-9]){_numeric_token('first', words)}"
+        rf"(?:[^a-z0-9{_HARD_GAP}]{{1,{_MAX_GAP}}}{_numeric_token('later', words)})*"
+    )
+
+
+_CHAIN = _chain(f"{trie_pattern(NUMBER_WORDS | _FILLERS)}|{COMPOUND_PATTERN}")
+# The same where no token is a number word: only fillers can join the digits.
+_DIGIT_CHAIN = _chain(trie_pattern(_FILLERS))
 # Letter-only first parts of tracking numbers typed with spaces ("TBA 0000...", "GM 2 9 5").
 _TRACKING_PREFIXES = frozenset(
     [
@@ -369,12 +373,13 @@ def find_phones(
     msg_starts: list[int],
     region: str,
     disguised: Callable[[int, int], bool] | None,
-    words: AbstractSet[str],
+    words: Collection[str],
     links: list[tuple[int, int]],
     *,
     traps: bool = True,
-    tokens: AbstractSet[str] | None = None,
+    tokens: Collection[str] | None = None,
     number_words: bool = True,
+    led: bool | None = None,
 ) -> list[PhoneHit]:
     """Phone numbers in `text` (the normalised view of the messages joined by newlines).
 
@@ -382,16 +387,17 @@ def find_phones(
     text[a:b] was not typed in ASCII digits (None: all of it was); `words` are the text's words
     (a cheap first check for carrier and cue words); `links` are spans of links and e-mail
     addresses, whose digits are theirs. `traps=False` (no ASCII digit in the text) skips the
-    traps; `tokens`, when the caller knows them, are the text's tokens (see `trap_spans`).
+    traps; `tokens`, when the caller knows them, are the text's tokens, and `led` whether a
+    trap word leads one of them (see `trap_spans`).
     `number_words=False` says no token is a number word (the caller saw the tokens).
     """
     # A run can give at most one digit per character of its tokens (a number word gives fewer
     # digits than it has letters), so a chain shorter than seven characters holds no number.
-    chains = [
-        m
-        for m in (_CHAIN.finditer(text) if number_words else _digit_chains(text))
-        if m.end() - m.start() >= 7
-    ]
+    chains = (
+        [m for m in _CHAIN.finditer(text) if m.end() - m.start() >= 7]
+        if number_words
+        else _digit_chains(text)
+    )
     if not chains:
         return []
     blocked: bytearray | None = None
@@ -410,10 +416,10 @@ def find_phones(
     if not windows:
         return []
     longest = max([len(digits) for _, digits, _ in candidates])
-    spans = trap_spans(text, windows, tokens) if traps else []
+    spans = trap_spans(text, windows, tokens, led) if traps else []
     # Tracking numbers of up to 11 digits need a carrier word anyway; longer ones and lettered
     # ones are recognised alone.
-    if longest >= 12 or not words.isdisjoint(TRACKING_WORDS):
+    if longest >= 12 or not TRACKING_WORDS.isdisjoint(words):
         spans = spans + _tracking_spans(text, msg_starts)
     if spans:
         if blocked is None:
@@ -429,7 +435,7 @@ def find_phones(
     cue: list[bool] = []
     for groups, digits, base in candidates:
         if not cue:
-            cue.append(not words.isdisjoint(PHONE_CUE_WORDS) and PHONE_CUE.search(text) is not None)
+            cue.append(not PHONE_CUE_WORDS.isdisjoint(words) and PHONE_CUE.search(text) is not None)
         hit = _judge_run(text, groups, digits, base, msg_starts, region, cue[0])
         if hit is not None:
             hits.append(hit)
@@ -437,7 +443,8 @@ def find_phones(
 
 
 def _digit_chains(text: str) -> list[re.Match[str]]:
-    """The chains of a text none of whose tokens is a number word, found from its digits.
+    """The chains of seven characters or more of a text none of whose tokens is a number word,
+    found from its digits.
 
     Without number words every run starts at a token with digits (fillers before it are
     skipped anyway), so the search jumps from digit to digit instead of trying `_CHAIN` at
@@ -453,12 +460,13 @@ def _digit_chains(text: str) -> list[re.Match[str]]:
         start = digit.start()
         while start > pos and "a" <= text[start - 1] <= "z":
             start -= 1  # look-alike letters before the digit: the token starts there
-        chain = _CHAIN.match(text, start)
+        chain = _DIGIT_CHAIN.match(text, start)
         if chain is None:  # a token no run can hold ("ab12"): go on after it
             pos = _TOKEN.match(text, start).end()  # type: ignore[union-attr]
             continue
-        chains.append(chain)
         pos = chain.end()
+        if pos - start >= 7:  # (see find_phones)
+            chains.append(chain)
 
 
 _FIRST_DIGIT = re.compile("[0-9]")

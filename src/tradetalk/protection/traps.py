@@ -9,14 +9,14 @@ that follow a naming word (order, listing, cert, SKU ...). Tracking numbers are 
 from __future__ import annotations
 
 import re
-from collections.abc import Set as AbstractSet
+from collections.abc import Collection
 
 __all__ = [
     "PHONE_CUE",
     "PHONE_CUE_WORDS",
     "TRACKING_CONTEXT",
     "TRACKING_WORDS",
-    "clear_caches",
+    "leads",
     "trap_spans",
 ]
 
@@ -153,46 +153,34 @@ _LEADING_WORDS = frozenset((
     "po", "psa", "bgs", "sgc", "cgc", "beckett", "graded", "grade",
 ))
 # fmt: on
-class _LeadsCache(dict[str, bool]):
-    """Whether a `_WORD_LED` word can start at a token (a month, or a word digits follow);
-    worked out on the first lookup of each token."""
-
-    def __missing__(self, token: str) -> bool:
-        found = (
-            token[:3] in _MONTH_PREFIXES or _LEADING_LETTERS.match(token).group() in _LEADING_WORDS  # type: ignore[union-attr]
-        )
-        if len(self) < 50_000:
-            self[token] = found
-        return found
-
-
-_leads = _LeadsCache()
-
-
-def clear_caches() -> None:
-    """Forget per-token verdicts (for cold-cache benchmarks)."""
-    _leads.clear()
+def leads(token: str) -> bool:
+    """Whether a `_WORD_LED` word can start at `token` (a month, or a word digits follow)."""
+    if token.isascii() and token.isalpha():
+        lead = token
+    elif "0" <= token[:1] <= "9":
+        return False
+    else:
+        lead = _LEADING_LETTERS.match(token).group()  # type: ignore[union-attr]
+    return lead in _LEADING_WORDS or token[:3] in _MONTH_PREFIXES
 
 
 def trap_spans(
     text: str,
     windows: list[tuple[int, int]] | None = None,
-    tokens: AbstractSet[str] | None = None,
+    tokens: Collection[str] | None = None,
+    led: bool | None = None,
 ) -> list[tuple[int, int]]:
     """Spans of `text` (normalised) holding prices, measures, dates, grades or named ids.
 
     With `windows`, only those stretches of the text are searched (around candidate numbers).
-    `tokens`, the set of the text's [a-z0-9] runs, may be given when the caller has it.
+    `tokens`, the text's [a-z0-9] runs, may be given when the caller has them, and `led`,
+    whether `leads` holds for one of them.
     """
     if tokens is None:
         tokens = set(_TOKEN.findall(text))
-    word_led = (
-        "$" in text
-        or "€" in text
-        or "£" in text
-        or "¥" in text  # (the currency branch)
-        or any(map(_leads.__getitem__, tokens))
-    )
+    if led is None:
+        led = any(map(leads, tokens))
+    word_led = led or "$" in text or "€" in text or "£" in text or "¥" in text
     named_id = not _ID_TOKENS.isdisjoint(tokens) or "s/n" in text or "p/n" in text
     # In ASCII text the look-behinds already make every match start a word.
     ascii = text.isascii()
