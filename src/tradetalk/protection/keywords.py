@@ -169,10 +169,11 @@ _LEET_RE = re.compile(
     "|".join(f"(?P<l{i}>{leet_skeleton(n)})" for i, (n, _) in enumerate(_LEET_NAMES))
 )
 _LEET_HINT = re.compile(r"[a-z][0-9@$!|]|[0-9@$!|][a-z]")
-# A run of letters, digits and @$!| four characters or longer; the ones that mix letters with
-# the rest are leetspeak candidates (`_leet_name` tells).
-_LEET_TOKEN = re.compile(r"[a-z0-9@$!|]{4,}")
-_LEET_MARKS = "0123456789@$!|"
+# A run of letters, digits and @$!| four characters or longer that mixes letters with the rest
+# (its leading letters, or leading marks, are followed by the other kind).
+_LEET_TOKEN = re.compile(
+    r"(?<![a-z0-9@$!|])(?=[a-z0-9@$!|]{4})(?:[a-z]++[0-9@$!|]|[0-9@$!|]++[a-z])[a-z0-9@$!|]*+"
+)
 
 # --- context ---------------------------------------------------------------------------------
 
@@ -490,8 +491,6 @@ def find_keywords(
                 hits.append(KeywordHit(start, end, kind, f"{name}_context"))
     if not mixed_words or _LEET_HINT.search(text) is None:
         return hits
-    if not any(map(_leet_names.__getitem__, _LEET_TOKEN.findall(text))):
-        return hits  # the usual answer, from the remembered verdicts alone
     for m in _LEET_TOKEN.finditer(text):
         found = _leet_names[m.group()]
         if found is None:
@@ -520,8 +519,6 @@ class _LeetNames(dict[str, tuple[int, int, int] | None]):
 
 
 def _leet_name(token: str) -> tuple[int, int, int] | None:
-    if token.isalpha() or not token.strip(_LEET_MARKS):
-        return None  # letters only, or no letter at all: nothing disguised
     found = _LEET_RE.search(leet_skeleton(token))
     if found is None or found.lastgroup is None:
         return None
