@@ -333,10 +333,14 @@ _NAMES_AT_GATES = re.compile(
 
 
 def _keyword_matches(text: str) -> list[re.Match[str]]:
-    # Trying the keyword expression only where a word with a keyword prefix starts (or the word
-    # before it, for two-word names like "pay pal") is several times faster than a search.
     if len(text) <= 61:
         return list(_NAMES_AT_GATES.finditer(text))
+    return _keyword_matches_at_gates(text)
+
+
+def _keyword_matches_at_gates(text: str) -> list[re.Match[str]]:
+    # Trying the keyword expression only where a word with a keyword prefix starts (or the word
+    # before it, for two-word names like "pay pal") is several times faster than a search.
     found: list[re.Match[str]] = []
     last_end = 0
     tried: set[int] = set()

@@ -140,6 +140,10 @@ def normalize(text: str) -> NormText:
         # text folds in one pass and character i of the view is character i of the text.
         n = len(text)
         return NormText(text.translate(_folds), tuple(range(n)), tuple(range(1, n + 1)))
+    return _normalize_by_character(text)
+
+
+def _normalize_by_character(text: str) -> NormText:
     folds = _folds
     chars: list[str] = []
     starts: list[int] = []
