@@ -99,6 +99,12 @@ def test_digit_led_hint_holds_where_a_match_starts(text: str, a: float, b: float
         assert traps._DIGIT_LED_HINT.match(text, m.start(), hi) is not None, (text, m)
 
 
+def test_named_ids_of_two_tokens_are_the_ones_looked_for_as_text() -> None:
+    # trap_spans looks for "s/n" and "p/n" in the text, every other id word among the tokens.
+    two_tokens = {w for w in traps._ID_WORDS.split("|") if w not in traps._ID_TOKENS}
+    assert two_tokens == {"s/n", "p/n"}
+
+
 _TOKEN_PIECES = st.one_of(
     st.sampled_from("0123456789"),
     st.sampled_from("olisb"),

@@ -37,7 +37,7 @@ from tradetalk.protection.links import (
 from tradetalk.protection.normalize import NormText, deobfuscate, normalize
 from tradetalk.protection.phones import find_phones
 from tradetalk.protection.tracking import TRACKING_DOMAINS
-from tradetalk.protection.traps import leads
+from tradetalk.protection.traps import LEADING_WORDS, MONTH_PREFIXES, leads
 from tradetalk.protection.wordnums import NUMBER_WORDS
 
 __all__ = ["KINDS", "Detector", "DetectorConfig", "Finding", "clear_caches"]
@@ -323,7 +323,11 @@ class _FlagCache(dict[str, int]):
                 flags |= _NOT_ALNUM
         if len(word) > 9 and ("und" in word or word.startswith("veinti")):
             flags |= _SPOKEN  # German "funfundfunfzig", Spanish "veinticinco": rare and long
-        if leads(word):
+        if (
+            word in LEADING_WORDS or word[:3] in MONTH_PREFIXES  # what traps.leads says of
+            if word.isascii() and word.isalpha()  # a word of letters, without the call
+            else leads(word)
+        ):
             flags |= _LEADS
         if len(self) < 50_000:
             self[word] = flags

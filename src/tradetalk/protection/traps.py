@@ -12,6 +12,8 @@ import re
 from collections.abc import Collection
 
 __all__ = [
+    "LEADING_WORDS",
+    "MONTH_PREFIXES",
     "PHONE_CUE",
     "PHONE_CUE_WORDS",
     "TRACKING_CONTEXT",
@@ -140,19 +142,22 @@ PHONE_CUE_WORDS = _first_words(PHONE_CUE) | {"whats"}
 # expressions and their many alternatives tried at every word.
 _TOKEN = re.compile(r"[a-z0-9]+")
 _LEADING_LETTERS = re.compile(r"[a-z]*")
+# The id words that are one token each; "s/n" and "p/n" are looked for as they are.
 _ID_TOKENS = frozenset(w for w in _ID_WORDS.split("|") if "/" not in w)
-# ("s/n" and "p/n", two tokens each, are looked for as they are.)
-assert {w for w in _ID_WORDS.split("|") if "/" in w} == {"s/n", "p/n"}
-_MONTH_PREFIXES = frozenset(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
-                             "nov", "dec"))  # fmt: skip
+# The words a `_WORD_LED` phrase starts with (months by their first three letters).
 # fmt: off
-_LEADING_WORDS = frozenset((
+MONTH_PREFIXES = frozenset((
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+))
+LEADING_WORDS = frozenset((
     "size", "sz", "qty", "quantity", "lot", "set", "pack", "box", "roll", "tube", "us", "uk",
     "eu", "mens", "womens", "gen", "series", "version", "ver", "iphone", "galaxy", "pixel", "rtx",
     "gtx", "rx", "ps", "model", "ms", "pf", "pr", "sp", "au", "xf", "ef", "vf", "vg", "ag", "fr",
     "po", "psa", "bgs", "sgc", "cgc", "beckett", "graded", "grade",
 ))
 # fmt: on
+
+
 def leads(token: str) -> bool:
     """Whether a `_WORD_LED` word can start at `token` (a month, or a word digits follow)."""
     if token.isascii() and token.isalpha():
@@ -161,7 +166,7 @@ def leads(token: str) -> bool:
         return False
     else:
         lead = _LEADING_LETTERS.match(token).group()  # type: ignore[union-attr]
-    return lead in _LEADING_WORDS or token[:3] in _MONTH_PREFIXES
+    return lead in LEADING_WORDS or token[:3] in MONTH_PREFIXES
 
 
 def trap_spans(
