@@ -91,6 +91,7 @@ def _chain(words: str) -> re.Pattern[str]:
 _CHAIN = _chain(f"{trie_pattern(NUMBER_WORDS | _FILLERS)}|{COMPOUND_PATTERN}")
 # The same where no token is a number word: only fillers can join the digits.
 _DIGIT_CHAIN = _chain(trie_pattern(_FILLERS))
+
 # Letter-only first parts of tracking numbers typed with spaces ("TBA 0000...", "GM 2 9 5").
 _TRACKING_PREFIXES = frozenset(
     [
