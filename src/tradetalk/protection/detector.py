@@ -8,9 +8,11 @@ findings are reported on the current message only, with spans into its original 
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
+from functools import reduce
+from operator import attrgetter, or_
 from typing import Protocol
 
 from tradetalk.protection import keywords as _keywords
@@ -19,16 +21,23 @@ from tradetalk.protection import phones as _phones
 from tradetalk.protection import tracking as _tracking
 from tradetalk.protection.keywords import (
     KEYWORD_PREFIXES,
+    NEGATION_WORDS,
+    REFUSAL_WORDS,
     SOLICIT_WORDS,
     find_keywords,
     find_solicitation,
-    prefixes,
 )
-from tradetalk.protection.links import find_emails, find_handles, find_urls, may_hold_url
+from tradetalk.protection.links import (
+    LinkHit,
+    find_emails,
+    find_handles,
+    find_urls,
+    may_hold_url,
+)
 from tradetalk.protection.normalize import NormText, deobfuscate, normalize
 from tradetalk.protection.phones import find_phones
 from tradetalk.protection.tracking import TRACKING_DOMAINS
-from tradetalk.protection.traps import trap_spans
+from tradetalk.protection.traps import LEADING_WORDS, MONTH_PREFIXES, leads
 from tradetalk.protection.wordnums import NUMBER_WORDS
 
 __all__ = ["KINDS", "Detector", "DetectorConfig", "Finding", "clear_caches"]
@@ -72,21 +81,21 @@ def clear_caches() -> None:
     _normalize.clear_caches()
     _phones.clear_caches()
     _tracking.clear_caches()
+    _flag_cache.clear()
 
 
 _WORD_SPLIT = str.maketrans({c: " " for c in "\n\t.,;:!?()[]{}<>\"'`*/\\|~^=+_%-"})
-_DIGITS = frozenset("0123456789")
-_LEET_SYMBOLS = frozenset("@$!|")
 _WORD_SPLIT_BYTES = bytes(
     ord(" ") if chr(i) in "\n\t.,;:!?()[]{}<>\"'`*/\\|~^=+_%-" else i for i in range(256)
 )
 
 
-def _words(text: str) -> set[str]:
-    """The text's words, split at punctuation (bytes.translate is ten times str.translate)."""
+def _words(text: str) -> list[str]:
+    """The text's words, split at punctuation (bytes.translate is ten times str.translate), in
+    order and with repeats: every use of them is a test of which words occur."""
     if text.isascii():
-        return set(text.encode("ascii").translate(_WORD_SPLIT_BYTES).decode("ascii").split())
-    return set(text.translate(_WORD_SPLIT).split())
+        return text.encode("ascii").translate(_WORD_SPLIT_BYTES).decode("ascii").split()
+    return text.translate(_WORD_SPLIT).split()
 
 
 _finding_order = attrgetter("start", "end", "kind")
@@ -143,70 +152,206 @@ class Detector:
         view = normalize(original)
         text = view.text
         words = _words(text)
-        has_digit = not _DIGITS.isdisjoint(text)
-        if _plain(original, text, words, has_digit):
+        flags = reduce(or_, map(_flag_cache.__getitem__, words), 0)
+        # Every digit lies inside some word (digits are no separators), so the words tell.
+        has_digit = flags & _HAS_DIGIT
+        # (Distinct single characters: "a a" has one.)
+        singles = list(map(len, set(words))).count(1) if flags & _SINGLE else 0
+        if not flags & _NOT_PLAIN and singles < 2 and _plain(original, text):
             return []
         out: list[tuple[str, int, int, str]] = []
 
-        clean = deobfuscate(view, sum(1 for w in words if len(w) == 1) >= 3)
+        # Each stage below is called only when what it looks for first is there (the same
+        # tests the stage would make itself): most messages need few of them.
+        if (
+            singles >= 3  # spaced-out letters, looked for only then
+            or "(" in text
+            or "[" in text
+            or "{" in text
+            or "<" in text
+            or "dot" in text
+            or "punt" in text
+            or "point" in text
+        ):
+            clean = deobfuscate(view, singles >= 3)
+        else:
+            clean = view
         ctext = clean.text
-        cwords = words if clean is view else _words(ctext)
-        word_prefixes = prefixes(cwords)
+        if clean is view:
+            cwords, cflags = words, flags
+        else:
+            cwords = _words(ctext)
+            cflags = reduce(or_, map(_flag_cache.__getitem__, cwords), 0)
 
-        url_hits = find_urls(ctext, self._url_allowed)
-        for h in url_hits:
-            out.append((h.kind, *clean.span(h.start, h.end), h.rule))
-        email_hits = find_emails(ctext, self._emails, self._email_domains)
-        for h in email_hits:
-            out.append((h.kind, *clean.span(h.start, h.end), h.rule))
-        for h in find_handles(ctext):
-            if not _inside(h.start, email_hits) and not _inside(h.start, url_hits):
+        url_hits: list[LinkHit] = []
+        if "." in ctext or "://" in ctext or "www" in ctext:
+            url_hits = find_urls(ctext, self._url_allowed)
+            for h in url_hits:
                 out.append((h.kind, *clean.span(h.start, h.end), h.rule))
-        mixed = (has_digit or not _LEET_SYMBOLS.isdisjoint(ctext)) and any(
-            not w.isalpha() and not w.isdigit() for w in cwords
+        email_hits: list[LinkHit] = []
+        if (
+            "@" in ctext
+            or " at " in ctext
+            or " arroba " in ctext
+            or " chez " in ctext
+            or " bei " in ctext
+        ):
+            email_hits = find_emails(ctext, self._emails, self._email_domains)
+            for h in email_hits:
+                out.append((h.kind, *clean.span(h.start, h.end), h.rule))
+        if "@" in ctext or "$" in ctext:
+            for h in find_handles(ctext):
+                if not (email_hits and _inside(h.start, email_hits)) and not (
+                    url_hits and _inside(h.start, url_hits)
+                ):
+                    out.append((h.kind, *clean.span(h.start, h.end), h.rule))
+        # Leetspeak hides inside a word of letters mixed with digits or @$!|.
+        mixed = cflags & _MIXED and (
+            has_digit or "@" in ctext or "$" in ctext or "!" in ctext or "|" in ctext
         )
-        for k in find_keywords(ctext, word_prefixes, _respaced(clean, original), mixed):
-            if not _inside(k.start, url_hits) and not _inside(k.start, email_hits):
+        # In ASCII text whose words are all letters and digits, the words are exactly what
+        # the expressions see as words: one missing from them cannot start a match.
+        plain = not cflags & _NOT_ALNUM and ctext.isascii()
+        negation = not plain or bool(cflags & _NEGATION)
+        if cflags & _KEYWORD_PREFIX or mixed:
+            respaced = _respaced(clean, original)
+            names = bool(cflags & _KEYWORD_PREFIX)
+            for k in find_keywords(
+                ctext,
+                names,
+                respaced,
+                bool(mixed),
+                negation=negation,
+                refusal_after=not plain or bool(cflags & _REFUSAL),
+            ):
+                if not (url_hits and _inside(k.start, url_hits)) and not (
+                    email_hits and _inside(k.start, email_hits)
+                ):
+                    out.append((k.kind, *clean.span(k.start, k.end), k.rule))
+        if cflags & _SOLICIT:
+            for k in find_solicitation(ctext, cwords, plain, negation):
                 out.append((k.kind, *clean.span(k.start, k.end), k.rule))
-        for k in find_solicitation(ctext, cwords):
-            out.append((k.kind, *clean.span(k.start, k.end), k.rule))
 
-        spoken = not words.isdisjoint(NUMBER_WORDS) or _has_compound(text, words)
         # Without number words a phone number needs at least five real digits (look-alike
         # letters make up the rest at most): count them before tokenising anything.
-        if spoken or (has_digit and sum(map(text.count, "0123456789")) >= 5):
-
-            def masks(windows: list[tuple[int, int]]) -> list[tuple[int, int]]:
-                return trap_spans(text, windows) if has_digit else []
-
+        if flags & _SPOKEN or (has_digit and _digit_count(text) >= 5):
             # Digits inside links are the link's business (tracking links, wa.me/...).
-            links = _view_spans(view, clean, url_hits) + _view_spans(view, clean, email_hits)
-
-            msg_starts = [_view_index(view, s) for s in msg_starts_orig]
+            links = (
+                _view_spans(view, clean, url_hits) + _view_spans(view, clean, email_hits)
+                if url_hits or email_hits
+                else []
+            )
             disguised = _disguised(view, original)
-            for p in find_phones(text, masks, msg_starts, self._region, disguised, words, links):
+            if view.starts is None:
+                msg_starts = msg_starts_orig
+            else:
+                msg_starts = [_view_index(view, s) for s in msg_starts_orig]
+            # In ASCII text whose words are all letters and digits, the words are exactly the
+            # [a-z0-9] runs the traps would otherwise split the text into.
+            tokens = words if not flags & _NOT_ALNUM and text.isascii() else None
+            led = bool(flags & _LEADS) if tokens is not None else None
+            for p in find_phones(
+                text,
+                msg_starts,
+                self._region,
+                disguised,
+                words,
+                links,
+                traps=bool(has_digit),
+                tokens=tokens,
+                number_words=tokens is None or bool(flags & _SPOKEN),
+                led=led,
+            ):
                 out.append(("phone", *view.span(p.start, p.end), p.rule))
         return out
 
 
-_SIGNAL_CHARS = frozenset("@$[({<&")
 # Spelled punctuation that de-obfuscation turns into "." or "@".
 _SPELLED = frozenset({"dot", "dotcom", "punto", "point", "punkt", "arroba", "chez", "bei"})
 _TRIGGER_WORDS = NUMBER_WORDS | SOLICIT_WORDS | _SPELLED
 
+# What a word can set off, worked out once per distinct word: a message's words are looked up
+# and their bits or-ed together, which answers every "does some word ..." question of a scan
+# (digits, single letters, number words, keyword prefixes, trigger words) in one pass over the
+# words instead of one set operation or generator each.
+_HAS_DIGIT = 1
+_SINGLE = 2  # one character: spaced-out letters ("w h a t s")
+_MIXED = 4  # neither all letters nor all digits: where leetspeak hides
+_SPOKEN = 8  # a number word, also a German or Spanish compound ("funfundfunfzig")
+_KEYWORD_PREFIX = 16  # starts like a channel name (keywords.KEYWORD_PREFIXES)
+_SOLICIT = 32  # a word some invitation to deal off the platform needs
+_TRIGGER = 64  # a word `_plain` does not let through
+_SIGNAL = 128  # holds @, $ or &
+_NOT_ALNUM = 256  # holds something besides letters and digits (#, @, a control character ...)
+_NEGATION = 512  # may start a negation ("don't", "not") that refuses a name or an invitation
+_REFUSAL = 1024  # may start a refusal after one ("is not allowed", "platform rules")
+_LEADS = 2048  # a trap word a number may follow ("size 10", "ms-65", "march 4"): traps.leads
+# Any of these rules out a plain message.
+_NOT_PLAIN = _HAS_DIGIT | _SIGNAL | _TRIGGER | _KEYWORD_PREFIX
+_DIGIT_BYTES = b"0123456789"
+_ASCII_DIGIT = re.compile("[0-9]")
 
-def _plain(original: str, text: str, words: set[str], has_digit: bool) -> bool:
+
+# The flags of the few words that are in a word list (number words, invitation words ...).
+_LISTED_FLAGS: dict[str, int] = {
+    word: (_SPOKEN if word in NUMBER_WORDS else 0)
+    | (_SOLICIT if word in SOLICIT_WORDS else 0)
+    | (_TRIGGER if word in _TRIGGER_WORDS else 0)
+    | (_NEGATION if word in NEGATION_WORDS else 0)
+    | (_REFUSAL if word in REFUSAL_WORDS else 0)
+    for word in _TRIGGER_WORDS | NEGATION_WORDS | REFUSAL_WORDS
+}
+
+
+class _FlagCache(dict[str, int]):
+    """Per-word flags; a word not seen before is worked out on first lookup."""
+
+    def __missing__(self, word: str) -> int:
+        flags = _LISTED_FLAGS.get(word, 0)
+        if len(word) == 1:
+            flags |= _SINGLE
+        if word[:4] in KEYWORD_PREFIXES:
+            flags |= _KEYWORD_PREFIX
+        if not word.isalpha():  # (all letters: no digit, symbol or mix)
+            if not word.isdigit():
+                flags |= _MIXED
+            if _ASCII_DIGIT.search(word) is not None:
+                flags |= _HAS_DIGIT
+            if "@" in word or "$" in word or "&" in word:
+                flags |= _SIGNAL
+            if not word.isalnum():
+                flags |= _NOT_ALNUM
+        if len(word) > 9 and ("und" in word or word.startswith("veinti")):
+            flags |= _SPOKEN  # German "funfundfunfzig", Spanish "veinticinco": rare and long
+        if (
+            word in LEADING_WORDS or word[:3] in MONTH_PREFIXES  # what traps.leads says of
+            if word.isascii() and word.isalpha()  # a word of letters, without the call
+            else leads(word)
+        ):
+            flags |= _LEADS
+        if len(self) < 50_000:
+            self[word] = flags
+        return flags
+
+
+_flag_cache = _FlagCache()
+
+
+def _digit_count(text: str) -> int:
+    """ASCII digits in `text` (UTF-8 never encodes anything else with those bytes)."""
+    raw = text.encode("utf-8", "surrogatepass")
+    return len(raw) - len(raw.translate(None, _DIGIT_BYTES))
+
+
+def _plain(original: str, text: str) -> bool:
     """True for a message nothing could fire on: ASCII, no digits, no @/$/brackets, no link-like
-    dot, no single letters to join, no trigger word. Most everyday messages; one set check
-    each instead of running every detector.
+    dot, no single letters to join, no trigger word. Most everyday messages; a few tests
+    instead of running every detector. The caller has checked the words (`_NOT_PLAIN`, and
+    fewer than two single letters).
     """
-    if has_digit or not original.isascii() or not _SIGNAL_CHARS.isdisjoint(text):
-        return False
-    if " at " in text or may_hold_url(text) or not words.isdisjoint(_TRIGGER_WORDS):
-        return False
-    if sum(1 for w in words if len(w) == 1) >= 2:
-        return False
-    return prefixes(words).isdisjoint(KEYWORD_PREFIXES)
+    if not original.isascii() or "[" in text or "(" in text or "{" in text or "<" in text:
+        return False  # (@, $ and & are inside words: _SIGNAL covers them)
+    return " at " not in text and not may_hold_url(text)
 
 
 class _Span(Protocol):
@@ -218,13 +363,6 @@ class _Span(Protocol):
 
 def _inside(pos: int, hits: Sequence[_Span]) -> bool:
     return any(h.start <= pos < h.end for h in hits)
-
-
-def _has_compound(text: str, words: set[str]) -> bool:
-    # German "funfundfunfzig", Spanish "veinticinco": rare, long, so checked by substring.
-    if "und" not in text and "veinti" not in text:
-        return False
-    return any(len(w) > 9 and ("und" in w or w.startswith("veinti")) for w in words)
 
 
 def _view_index(view: NormText, orig_pos: int) -> int:
@@ -242,10 +380,11 @@ def _view_spans(view: NormText, clean: NormText, hits: Sequence[_Span]) -> list[
     return spans
 
 
-def _disguised(view: NormText, original: str) -> Callable[[int, int], bool]:
-    """Whether view[a:b] was typed as something other than ASCII (fullwidth digits ...)."""
+def _disguised(view: NormText, original: str) -> Callable[[int, int], bool] | None:
+    """Whether view[a:b] was typed as something other than ASCII (fullwidth digits ...); None
+    when the view is the original, lower-cased."""
     if view.starts is None or view.ends is None:
-        return _never
+        return None
     starts, ends = view.starts, view.ends
 
     def check(a: int, b: int) -> bool:
@@ -254,14 +393,11 @@ def _disguised(view: NormText, original: str) -> Callable[[int, int], bool]:
     return check
 
 
-def _never(a: int, b: int) -> bool:
-    return False
-
-
-def _respaced(clean: NormText, original: str) -> Callable[[int, int], bool]:
-    """Whether clean[a:b] was typed spaced out ("w h a t s") or with non-ASCII look-alikes."""
+def _respaced(clean: NormText, original: str) -> Callable[[int, int], bool] | None:
+    """Whether clean[a:b] was typed spaced out ("w h a t s") or with non-ASCII look-alikes
+    (None: the view is the original, lower-cased)."""
     if clean.starts is None or clean.ends is None:
-        return _never
+        return None
     starts, ends = clean.starts, clean.ends
 
     def check(a: int, b: int) -> bool:

@@ -10,14 +10,17 @@ refused.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from functools import lru_cache
+from collections.abc import Callable, Collection
+from collections.abc import Set as AbstractSet
+from typing import NamedTuple
 
 from tradetalk.protection.normalize import leet_skeleton
+from tradetalk.protection.trie import trie_pattern
 
 __all__ = [
     "KEYWORD_PREFIXES",
+    "NEGATION_WORDS",
+    "REFUSAL_WORDS",
     "SOLICIT_WORDS",
     "KeywordHit",
     "clear_caches",
@@ -27,8 +30,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class KeywordHit:
+class KeywordHit(NamedTuple):
     """A keyword or phrase finding in the de-obfuscated view (view coordinates)."""
 
     start: int
@@ -167,8 +169,10 @@ _LEET_RE = re.compile(
     "|".join(f"(?P<l{i}>{leet_skeleton(n)})" for i, (n, _) in enumerate(_LEET_NAMES))
 )
 _LEET_HINT = re.compile(r"[a-z][0-9@$!|]|[0-9@$!|][a-z]")
+# A run of letters, digits and @$!| four characters or longer that mixes letters with the rest
+# (its leading letters, or leading marks, are followed by the other kind).
 _LEET_TOKEN = re.compile(
-    r"(?<![a-z0-9@$!|])(?=[a-z0-9@$!|]*[a-z])(?=[a-z0-9@$!|]*[0-9@$!|])[a-z0-9@$!|]{4,}"
+    r"(?<![a-z0-9@$!|])(?=[a-z0-9@$!|]{4})(?:[a-z]++[0-9@$!|]|[0-9@$!|]++[a-z])[a-z0-9@$!|]*+"
 )
 
 # --- context ---------------------------------------------------------------------------------
@@ -183,6 +187,18 @@ _NOT_NEGATION = re.compile(
     r"\b(?:no\s(?:problem|prob|probs|worries|worry|rush|pressure|biggie|stress|doubt)|"
     r"not\s(?:a\sproblem|sure|bad)|why\snot|(?:don't|dont|can't|cant|won't|wont)\syou)\b"
 )
+# The words a negation starts with, as `detector` splits words ("don't" gives "don").
+NEGATION_WORDS = frozenset((
+    "no", "not", "never", "dont", "don", "do", "doesn", "doesnt", "cant", "can", "cannot",
+    "wont", "won", "will", "unable", "without", "avoid", "isn", "isnt", "aren", "arent", "wasn",
+    "wasnt", "refuse", "rather", "prefer", "instead", "neither", "nor", "sin", "pas", "kein",
+    "keine", "nicht", "nunca",
+))  # fmt: skip
+# The words `_REFUSED_AFTER` starts its phrases with (each followed by a space).
+REFUSAL_WORDS = frozenset((
+    "is", "are", "isn", "isnt", "aren", "arent", "not", "against", "platform", "site", "app",
+    "marketplace",
+))  # fmt: skip
 # Matched on the text after a name (a slice: its start is a word boundary). A search would
 # retry at every later position, up to forty times the work.
 _REFUSED_AFTER = re.compile(
@@ -300,22 +316,29 @@ _WEAK_AFTER: dict[str, re.Pattern[str]] = {
 _WORD_AT = re.compile(r"[a-z0-9&']+")
 
 
-def _prefix_gate() -> re.Pattern[str]:
-    # A word is a candidate when its first four letters (the whole word when shorter) are in
-    # KEYWORD_PREFIXES: one expression finds exactly those words, so the regex engine skips
-    # the others instead of a Python loop visiting every word.
-    word = "[a-z0-9&']"
-    long = "|".join(sorted(re.escape(p) for p in KEYWORD_PREFIXES if len(p) == 4))
-    short = "|".join(sorted((re.escape(p) for p in KEYWORD_PREFIXES if len(p) < 4), key=len))
-    return re.compile(rf"(?<!{word})(?:(?:{long})|(?:{short})(?!{word}))")
-
-
-_PREFIX_GATE = _prefix_gate()
+# A word is a candidate when its first four letters (the whole word when shorter) are in
+# KEYWORD_PREFIXES: one expression finds exactly those words, so the regex engine skips the
+# others instead of a Python loop visiting every word. Only where a match starts is used, and
+# every branch ends inside the word it started, so the branches may be merged into a trie.
+_GATE_WORD = trie_pattern(KEYWORD_PREFIXES, lambda p: "" if len(p) == 4 else "(?![a-z0-9&'])")
+_PREFIX_GATE = re.compile(rf"(?<![a-z0-9&']){_GATE_WORD}")
 # Matched on the reversed text before a word: the gap, then the previous word backwards.
 _WORD_BEFORE_REVERSED = re.compile(r"[^a-z0-9&']*[a-z0-9&']+")
+# The same positions in one pass: a word that passes the gate, or the word just before one;
+# at each, the names. `_keyword_matches` looks for the word before within 60 characters, so
+# this serves texts of up to 61 characters, where that limit never cuts anything off.
+_NAMES_AT_GATES = re.compile(
+    rf"(?<![a-z0-9&'])(?={_GATE_WORD}|[a-z0-9&']++[^a-z0-9&']++{_GATE_WORD})" + _KEYWORD_RE.pattern
+)
 
 
 def _keyword_matches(text: str) -> list[re.Match[str]]:
+    if len(text) <= 61:
+        return list(_NAMES_AT_GATES.finditer(text))
+    return _keyword_matches_at_gates(text)
+
+
+def _keyword_matches_at_gates(text: str) -> list[re.Match[str]]:
     # Trying the keyword expression only where a word with a keyword prefix starts (or the word
     # before it, for two-word names like "pay pal") is several times faster than a search.
     found: list[re.Match[str]] = []
@@ -370,16 +393,23 @@ def _clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     return clause_start, clause_end
 
 
-def refused(text: str, start: int, end: int) -> bool:
-    """True when the clause around text[start:end] refuses rather than invites."""
+def refused(
+    text: str, start: int, end: int, negation: bool = True, refusal_after: bool = True
+) -> bool:
+    """True when the clause around text[start:end] refuses rather than invites.
+
+    `negation=False` and `refusal_after=False` are promises from a caller who has seen the
+    words (see NEGATION_WORDS and REFUSAL_WORDS) that the expressions cannot match.
+    """
     # The clause lies inside the 80 characters either side (sliced the same way) and starts
     # after a mark or a space, where a word boundary holds either way: when neither expression
     # matches in the wider windows it cannot match in the clause, and finding the clause (two
     # dozen str searches) is skipped. Most names and phrases are not refused.
+    # (A window that starts past the text's start may begin inside a word, where a piece of
+    # it could pass for a negation: the promise covers whole words only.)
     if (
-        _NEGATION.search(text[max(0, start - 80) : start]) is None
-        and _REFUSED_AFTER.match(text[end : end + 80]) is None
-    ):
+        (not negation and start <= 80) or _NEGATION.search(text[max(0, start - 80) : start]) is None
+    ) and (not refusal_after or _REFUSED_AFTER.match(text[end : end + 80]) is None):
         return False
     c0, c1 = _clause_bounds(text, start, end)
     before = text[c0:start]
@@ -421,28 +451,38 @@ def _handle_after(text: str, end: int, strict: bool) -> int | None:
 
 def find_keywords(
     text: str,
-    word_prefixes: set[str],
-    disguised: Callable[[int, int], bool],
+    names: bool,
+    disguised: Callable[[int, int], bool] | None,
     mixed_words: bool = True,
+    *,
+    negation: bool = True,
+    refusal_after: bool = True,
 ) -> list[KeywordHit]:
     """Outside channels named in an inviting way in the de-obfuscated view `text`.
 
+    `names=False` (no word's `prefixes` is in KEYWORD_PREFIXES) skips the pass over names.
+    `negation` and `refusal_after` are passed to `refused` for names (see there).
     `disguised(a, b)` says whether text[a:b] was disguised in the original (spaced letters,
-    fullwidth ...): a disguised name is never innocent, so it counts without context.
+    fullwidth ...; None: nothing was): a disguised name is never innocent, so it counts
+    without context.
     `mixed_words=False` (no word mixes letters with digits or symbols) skips the leetspeak pass.
     """
     hits: list[KeywordHit] = []
-    if not word_prefixes.isdisjoint(KEYWORD_PREFIXES):
+    if names:
         for m in _keyword_matches(text):
             assert m.lastgroup is not None
             name, kind, strong, _ = _ENTRIES[int(m.lastgroup[1:])]
             start, end = m.span()
             handle_end = _handle_after(text, end, not strong)
-            odd = disguised(start, end)
+            odd = disguised is not None and disguised(start, end)
             if handle_end is not None and (strong or kind != _MARKET):
                 hits.append(KeywordHit(start, handle_end, kind, f"{name}_handle"))
                 continue
-            if refused(text, start, end) or _ON_PLATFORM_AFTER.match(text, end) is not None:
+            # (A name ends before anything but a letter, so the words after it are whole.)
+            if (
+                refused(text, start, end, negation, refusal_after)
+                or _ON_PLATFORM_AFTER.match(text, end) is not None
+            ):
                 continue
             if strong or odd:
                 hits.append(KeywordHit(start, end, kind, f"{name}_mention"))
@@ -456,7 +496,7 @@ def find_keywords(
     if not mixed_words or _LEET_HINT.search(text) is None:
         return hits
     for m in _LEET_TOKEN.finditer(text):
-        found = _leet_name(m.group())
+        found = _leet_names[m.group()]
         if found is None:
             continue
         index, a, b = found
@@ -469,21 +509,32 @@ def find_keywords(
     return hits
 
 
-@lru_cache(maxsize=8192)
-def _leet_name(token: str) -> tuple[int, int, int] | None:
-    """The leetspeak name in `token` ("wh4tsapp"): (index in _LEET_NAMES, start, end), or None.
+class _LeetNames(dict[str, tuple[int, int, int] | None]):
+    """The leetspeak name in a token ("wh4tsapp"): (index in _LEET_NAMES, start, end), or None.
 
     Tokens such as "2pm" or "10am" come back in message after message; the answer is kept.
     """
+
+    def __missing__(self, token: str) -> tuple[int, int, int] | None:
+        found = _leet_name(token)
+        if len(self) < 50_000:
+            self[token] = found
+        return found
+
+
+def _leet_name(token: str) -> tuple[int, int, int] | None:
     found = _LEET_RE.search(leet_skeleton(token))
     if found is None or found.lastgroup is None:
         return None
     return int(found.lastgroup[1:]), found.start(), found.end()
 
 
+_leet_names = _LeetNames()
+
+
 def clear_caches() -> None:
     """Forget remembered leetspeak verdicts (for cold-cache benchmarks)."""
-    _leet_name.cache_clear()
+    _leet_names.clear()
 
 
 # --- solicitation ------------------------------------------------------------------------------
@@ -564,20 +615,85 @@ _SOLICIT_GATES: dict[str, frozenset[str]] = {
     )),
     "save_fees": frozenset(("fee", "fees", "middleman", "middlemen", "middle")),
 }
+# The words each phrase can start with, as `detector` splits words (at "'" and "-", so
+# "what's" starts with "what" and "e-mail" with "e").
+_SOLICIT_STARTS: dict[str, frozenset[str]] = {
+    "contact_me": _SOLICIT_GATES["contact_me"],
+    "contact_exchange": frozenset((
+        "give", "send", "share", "drop", "leave", "post", "tell", "pass", "dm", "text", "pm",
+        "what", "whats", "wats", "is", "here", "heres", "need", "want", "my", "mi", "llamame",
+        "escribeme", "mon", "appelle", "appellemoi", "ecris", "ecrismoi", "meine", "ruf",
+        "schreib",
+    )),
+    "off_platform": frozenset((
+        "off", "outside", "away", "bypass", "bypassing", "skip", "skipping", "go", "deal",
+        "trade", "sell", "buy", "pay", "paying", "purchase", "transact", "talk", "chat",
+        "continue", "finish", "do", "move", "take", "side", "offline", "private", "direct",
+    )),
+    "save_fees": frozenset((
+        "save", "saving", "avoid", "avoiding", "skip", "skipping", "dodge", "cut", "bypass",
+        "split", "no", "fee", "without",
+    )),
+}
 # fmt: on
 SOLICIT_WORDS: frozenset[str] = frozenset().union(*_SOLICIT_GATES.values())
+_SOLICIT_PHRASES: tuple[tuple[str, re.Pattern[str], frozenset[str], frozenset[str]], ...] = tuple(
+    (name, pattern, _SOLICIT_GATES[name], _SOLICIT_STARTS[name]) for name, pattern in _SOLICIT_RES
+)
 
 
-def find_solicitation(text: str, words: set[str]) -> list[KeywordHit]:
-    """Invitations to move the conversation or the payment off the platform."""
+def find_solicitation(
+    text: str,
+    words: Collection[str],
+    plain: bool = False,
+    negation: bool = True,
+) -> list[KeywordHit]:
+    """Invitations to move the conversation or the payment off the platform.
+
+    `words` are the text's words. `plain` says the text is ASCII and every word is letters and
+    digits only: a phrase can then start only where one of its first words does, and it is
+    tried there alone instead of at every position of the text. `negation` is passed to
+    `refused` (a phrase starts a word, so the words before it are whole).
+    """
     hits: list[KeywordHit] = []
-    if words.isdisjoint(SOLICIT_WORDS):
+    if SOLICIT_WORDS.isdisjoint(words):
         return hits  # most messages: one set test instead of four
-    for name, pattern in _SOLICIT_RES:
-        if words.isdisjoint(_SOLICIT_GATES[name]):
+    for name, pattern, gate, starts in _SOLICIT_PHRASES:
+        if gate.isdisjoint(words):
             continue
-        for m in pattern.finditer(text):
+        found = _word_led_matches(pattern, text, starts.intersection(words)) if plain else None
+        for m in found if found is not None else pattern.finditer(text):
             start, end = m.span()
-            if not refused(text, start, end):
+            if not refused(text, start, end, negation):
                 hits.append(KeywordHit(start, end, _SOLICIT, name))
     return hits
+
+
+def _word_led_matches(
+    pattern: re.Pattern[str], text: str, first_words: AbstractSet[str]
+) -> list[re.Match[str]]:
+    """What `pattern.finditer(text)` finds, for a pattern whose matches start with one of
+    `first_words` (the ones present) in a plain text (see `find_solicitation`): the pattern is
+    tried at each of their occurrences, left to right, never inside an earlier match."""
+    starts: list[int] = []
+    size = len(text)
+    for word in first_words:
+        n = len(word)
+        at = text.find(word)
+        while at >= 0:
+            end = at + n
+            if (at == 0 or not text[at - 1].isalnum()) and (end == size or not text[end].isalnum()):
+                starts.append(at)
+            at = text.find(word, end)
+    if len(starts) > 1:
+        starts.sort()
+    found: list[re.Match[str]] = []
+    last_end = 0
+    for at in starts:
+        if at < last_end:
+            continue
+        m = pattern.match(text, at)
+        if m is not None:
+            found.append(m)
+            last_end = m.end()
+    return found

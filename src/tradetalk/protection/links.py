@@ -8,16 +8,15 @@ URLs are found with a regular expression and confirmed against the public suffix
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import tldextract
 
 __all__ = ["LinkHit", "find_emails", "find_handles", "find_urls", "may_hold_url"]
 
 
-@dataclass(frozen=True, slots=True)
-class LinkHit:
+class LinkHit(NamedTuple):
     """A finding in the de-obfuscated view (view coordinates)."""
 
     start: int
@@ -201,6 +200,7 @@ _LOCAL_STOP = frozenset(
     ]
 )
 
+_SPACE = re.compile(r"\s")
 _EMAIL_AT = re.compile(
     r"(?<![a-z0-9._%+\-])([a-z0-9][a-z0-9._%+\-]{0,63})\s?@\s?"
     r"([a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?(?:\s?\.\s?[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?)*)"
@@ -227,7 +227,7 @@ def find_emails(
     hits: list[LinkHit] = []
     if "@" in text:
         for m in _EMAIL_AT.finditer(text):
-            domain = re.sub(r"\s", "", m.group(2)).rstrip(".")
+            domain = _SPACE.sub("", m.group(2)).rstrip(".")
             local = m.group(1)
             if not _email_domain_ok(domain, False):
                 continue
@@ -402,6 +402,7 @@ _URL = re.compile(
     r"(?![a-z0-9@\-])(?::\d{2,5})?(?:/[^\s<>\"'`]*)?"
 )
 _TRAIL = ".,;:!?)]}'\"*"
+_HOST_END = re.compile("[/:?#]")
 _IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 
 
@@ -447,7 +448,7 @@ def find_urls(text: str, allowed_domains: frozenset[str]) -> list[LinkHit]:
             continue
         has_scheme = "://" in raw
         rest = raw.split("://", 1)[1] if has_scheme else raw
-        host = re.split(r"[/:?#]", rest, maxsplit=1)[0].rstrip(".")
+        host = _HOST_END.split(rest, maxsplit=1)[0].rstrip(".")
         path = rest[len(host) :]
         host_key = host[4:] if host.startswith("www.") else host
         if "." not in host_key:

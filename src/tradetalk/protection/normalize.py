@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["NormText", "clear_caches", "deobfuscate", "leet_skeleton", "normalize"]
 
 
-@dataclass(slots=True)
-class NormText:
+class NormText(NamedTuple):
     """A normalised view of a text and, per character, the original span it came from."""
 
     text: str
@@ -68,12 +67,38 @@ _SPECIAL: dict[str, str] = {
     "\u2029": "\n",
 }
 
-_char_cache: dict[str, str] = {}
+
+class _Folds(dict[int, str]):
+    """The folded form of each character, by code point (a `str.translate` table), worked out
+    the first time the character is seen."""
+
+    def __missing__(self, code: int) -> str:
+        folded = chr(code).lower() if code < 128 else _fold_char(chr(code))
+        if len(self) < 20_000:
+            self[code] = folded
+        return folded
+
+
+class _Reshaped(dict[int, str | None]):
+    """A `str.translate` table that deletes each character folding to exactly one character
+    and keeps the others: what is left of a text is empty when folding maps it character for
+    character."""
+
+    def __missing__(self, code: int) -> str | None:
+        kept = None if len(_folds[code]) == 1 else chr(code)
+        if len(self) < 20_000:
+            self[code] = kept
+        return kept
+
+
+_folds = _Folds()
+_reshaped = _Reshaped()
 
 
 def clear_caches() -> None:
     """Forget folded characters (for cold-cache benchmarks)."""
-    _char_cache.clear()
+    _folds.clear()
+    _reshaped.clear()
 
 
 def _fold_char(c: str) -> str:
@@ -110,21 +135,21 @@ def normalize(text: str) -> NormText:
     if text.isascii():
         # The common case: lower() keeps length, so offsets are the identity.
         return NormText(text.lower())
-    cache = _char_cache
+    if not text.translate(_reshaped):
+        # Every character folds to one (accents, fullwidth digits, look-alike letters): the
+        # text folds in one pass and character i of the view is character i of the text.
+        n = len(text)
+        return NormText(text.translate(_folds), tuple(range(n)), tuple(range(1, n + 1)))
+    return _normalize_by_character(text)
+
+
+def _normalize_by_character(text: str) -> NormText:
+    folds = _folds
     chars: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
     for i, c in enumerate(text):
-        if c.isascii():
-            chars.append(c.lower())
-            starts.append(i)
-            ends.append(i + 1)
-            continue
-        mapped = cache.get(c)
-        if mapped is None:
-            mapped = _fold_char(c)
-            if len(cache) < 20_000:
-                cache[c] = mapped
+        mapped = folds[ord(c)]
         if not mapped:
             if ends:
                 ends[-1] = i + 1  # a hidden character belongs to the visible one before it

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Sequence
 from functools import lru_cache
+from typing import NamedTuple
 
 import phonenumbers
 from phonenumbers import re_util
@@ -22,8 +22,16 @@ from tradetalk.protection.traps import (
     PHONE_CUE_WORDS,
     TRACKING_CONTEXT,
     TRACKING_WORDS,
+    trap_spans,
 )
-from tradetalk.protection.wordnums import CONNECTORS, is_number_word, words_to_digits
+from tradetalk.protection.trie import trie_pattern
+from tradetalk.protection.wordnums import (
+    COMPOUND_PATTERN,
+    CONNECTORS,
+    NUMBER_WORDS,
+    is_number_word,
+    words_to_digits,
+)
 
 # Fillers people put between the parts of a dictated number ("415, then 555 and 0123").
 _FILLERS = CONNECTORS | frozenset({"then", "dash", "space", "puis", "luego", "dann"})
@@ -37,9 +45,8 @@ if hasattr(re_util, "enable_pattern_cache"):
     re_util.enable_pattern_cache()
 
 _TOKEN = re.compile(r"[a-z0-9]+")
-_DIGIT = re.compile(r"\d")
 # Characters that end a digit run: they tie a number to a price, time, ratio or handle.
-_HARD_GAP = re.compile(r"[:$€£¥%#@=&!?;\"'<>]")
+_HARD_GAP = r":$€£¥%#@=&!?;\"'<>"
 _LOOKALIKE = str.maketrans({"o": "0", "l": "1", "i": "1", "s": "5", "b": "8"})
 _LOOKALIKE_LETTERS = frozenset("olisb")
 _SUFFIX_ONLY = re.compile(r"\d+[a-z]+")
@@ -55,6 +62,36 @@ _GLUE_WORDS = {
 # disguised, or next to "call"/"text"): people write their home number without "+".
 _OTHER_REGIONS = ("GB", "DE", "FR", "AU", "IT", "NL", "IN", "IE", "BR", "MX", "ES")
 _MAX_GAP = 6
+
+
+# A token `_classify` can give a class to: digits (also with look-alike letters or number
+# words glued on), a number word or a filler. Any other token between two of them ends a run,
+# so a chain of these tokens joined by soft gaps (at most _MAX_GAP characters, no letter, digit
+# or hard gap among them) holds every run of the text; the text between chains need not be
+# looked at token by token. A chain whose groups `first` and `later` are both unset is plain
+# digits: one run, one digit group per token.
+def _numeric_token(group: str, words: str) -> str:
+    # Plain digits come first, so the named group is set only for a token with letters: digits
+    # with look-alike letters ("4l5", "o199", also "5lbs", which `_classify` turns down),
+    # digits glued to digit words ("3one2"), or one of `words`.
+    glue = "|".join(_GLUE_WORDS)
+    return (
+        rf"(?:[0-9]++(?![a-z])|(?P<{group}>(?:[olisb]*+[0-9][olisb0-9]*+"
+        rf"|(?:{glue})*+[0-9](?:[0-9]|{glue})*+|{words})(?![a-z0-9])))"
+    )
+
+
+def _chain(words: str) -> re.Pattern[str]:
+    return re.compile(
+        rf"(?<![a-z0-9]){_numeric_token('first', words)}"
+        rf"(?:[^a-z0-9{_HARD_GAP}]{{1,{_MAX_GAP}}}{_numeric_token('later', words)})*"
+    )
+
+
+_CHAIN = _chain(f"{trie_pattern(NUMBER_WORDS | _FILLERS)}|{COMPOUND_PATTERN}")
+# The same where no token is a number word: only fillers can join the digits.
+_DIGIT_CHAIN = _chain(trie_pattern(_FILLERS))
+
 # Letter-only first parts of tracking numbers typed with spaces ("TBA 0000...", "GM 2 9 5").
 _TRACKING_PREFIXES = frozenset(
     [
@@ -89,8 +126,7 @@ _TRACKING_PREFIXES = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class PhoneHit:
+class PhoneHit(NamedTuple):
     """A phone number found in the normalised view (view coordinates)."""
 
     start: int
@@ -98,16 +134,14 @@ class PhoneHit:
     rule: str
 
 
-@dataclass(slots=True)
-class _Group:
+class _Group(NamedTuple):
     digits: str
     start: int
     end: int
     disguised: bool
 
 
-@dataclass(slots=True)
-class _Tok:
+class _Tok(NamedTuple):
     kind: str  # "d" digits, "w" number word, "c" connector, "l" look-alike digits
     text: str
     start: int
@@ -149,6 +183,16 @@ def clear_caches() -> None:
     """Forget every remembered token class and verdict (for cold-cache benchmarks)."""
     _class_cache.clear()
     _judge.cache_clear()
+    _spoken_digits.cache_clear()
+    _chain_runs.clear()
+
+
+# Pure, and the same dictated number comes back like any other (history is re-scanned with
+# every new message).
+@lru_cache(maxsize=4096)
+def _spoken_digits(words: tuple[str, ...]) -> tuple[tuple[str, int, int], ...]:
+    """`words_to_digits` of a run of number words and fillers."""
+    return tuple(words_to_digits(list(words)))
 
 
 _DIGIT_CHARS = frozenset("0123456789")
@@ -247,56 +291,54 @@ def _judge(digits: str, plus: bool, region: str, strong: bool) -> str | None:
     return None
 
 
-def _year_list(groups: list[_Group]) -> bool:
+def _year_list(groups: Sequence[_Group]) -> bool:
     # "1878, 1879, 1880 Morgans": every group a plausible year.
     return len(groups) >= 2 and all(
         len(g.digits) == 4 and 1600 <= int(g.digits) <= 2099 for g in groups
     )
 
 
-def _chained(text: str, prev: re.Match[str], cur: re.Match[str]) -> bool:
-    gap = text[prev.end() : cur.start()]
-    tok = prev.group()
-    return len(gap) <= 3 and not gap.strip(" -") and tok[-1].isdigit()
-
-
-def _tracking_spans(
-    text: str, toks: list[re.Match[str]], msg_starts: list[int]
-) -> list[tuple[int, int]]:
+def _tracking_spans(text: str, msg_starts: list[int]) -> list[tuple[int, int]]:
     """Spans of tracking numbers, also typed with spaces ("9400 1112 0108 ...", "1 Z 8 V ...")."""
     spans: list[tuple[int, int]] = []
+    toks = _TOKEN.findall(text)
+    bounds = [m.span() for m in _TOKEN.finditer(text)]
     n = len(toks)
     context: dict[int, bool] = {}  # per joined message: has a carrier or tracking word
     i = 0
     while i < n:
-        first = toks[i].group()
-        if not (
-            len(first) == 1 or first in _TRACKING_PREFIXES or not _DIGIT_CHARS.isdisjoint(first)
-        ):
+        first = toks[i]
+        # A number starts with digits, a single character or a carrier's letters (a token
+        # with no digit is all letters).
+        if len(first) > 1 and first.isalpha() and first not in _TRACKING_PREFIXES:
             i += 1
             continue
-        if len(first) < 3 and i > 0 and _chained(text, toks[i - 1], toks[i]):
-            # Inside a chain of short pieces ("1 0 0 1 9 ..."): the number starts where the
-            # chain does, which was tried already.
-            i += 1
-            continue
+        if len(first) < 3 and i > 0:
+            gap = text[bounds[i - 1][1] : bounds[i][0]]
+            if len(gap) <= 3 and not gap.strip(" -") and toks[i - 1][-1].isdigit():
+                # Inside a chain of short pieces ("1 0 0 1 9 ..."): the number starts where
+                # the chain does, which was tried already.
+                i += 1
+                continue
         # The pieces that could belong to one number starting here: digits, short letter
         # groups, single spaces or hyphens between them, at most 40 characters.
         pieces = [first]
+        size = len(first)
         for j in range(i + 1, n):
-            gap = text[toks[j - 1].end() : toks[j].start()]
-            tok = toks[j].group()
+            gap = text[bounds[j - 1][1] : bounds[j][0]]
+            tok = toks[j]
             if len(gap) > 3 or gap.strip(" -") or (tok.isalpha() and len(tok) > 2):
                 break
-            pieces.append(("-" if gap.strip() == "-" and tok == "1" else "") + tok)
-            if sum(map(len, pieces)) > 40:
-                pieces.pop()
+            piece = ("-" if gap.strip() == "-" and tok == "1" else "") + tok
+            size += len(piece)
+            if size > 40:
                 break
+            pieces.append(piece)
         # Longest first: a tracking number is normally the whole chain.
         matched = -1
         for k in range(len(pieces), 0, -1):
             joined = "".join(pieces[:k])
-            if len(joined) < 8 or sum(map(joined.count, "0123456789")) < 8:
+            if len(joined) < 8 or _digit_total(joined) < 8:
                 break
             found = tracking_candidates(joined)
             if not found:
@@ -305,7 +347,7 @@ def _tracking_spans(
             if not (distinctive and found[0].checked):
                 # A bare 10-14 digit number passes some check by chance one time in ten:
                 # only believe it next to a carrier or tracking word in the same message.
-                m = bisect.bisect_right(msg_starts, toks[i].start()) - 1
+                m = bisect.bisect_right(msg_starts, bounds[i][0]) - 1
                 if m not in context:
                     lo = msg_starts[m]
                     hi = msg_starts[m + 1] if m + 1 < len(msg_starts) else len(text)
@@ -315,142 +357,218 @@ def _tracking_spans(
             matched = i + k - 1
             break
         if matched >= 0:
-            spans.append((toks[i].start(), toks[matched].end()))
+            spans.append((bounds[i][0], bounds[matched][1]))
             i = matched + 1
         else:
             i += 1
     return spans
 
 
+def _digit_total(joined: str) -> int:
+    raw = joined.encode()  # ASCII: letters, digits and "-"
+    return len(raw) - len(raw.translate(None, b"0123456789"))
+
+
 def find_phones(
     text: str,
-    masks: Callable[[list[tuple[int, int]]], list[tuple[int, int]]],
     msg_starts: list[int],
     region: str,
-    disguised: Callable[[int, int], bool],
-    words: set[str],
+    disguised: Callable[[int, int], bool] | None,
+    words: Collection[str],
     links: list[tuple[int, int]],
+    *,
+    traps: bool = True,
+    tokens: Collection[str] | None = None,
+    number_words: bool = True,
+    led: bool | None = None,
 ) -> list[PhoneHit]:
     """Phone numbers in `text` (the normalised view of the messages joined by newlines).
 
-    `masks(windows)` gives spans inside the windows that can hold no phone digits (traps),
-    asked only around runs long enough to matter; `msg_starts` is the view offset of each
-    joined message;
-    `disguised(a, b)` says whether text[a:b] was not typed in ASCII digits; `words` are the
-    text's words (a cheap first check for carrier and cue words); `links` are spans of links
-    and e-mail addresses, whose digits are theirs.
+    `msg_starts` is the view offset of each joined message; `disguised(a, b)` says whether
+    text[a:b] was not typed in ASCII digits (None: all of it was); `words` are the text's words
+    (a cheap first check for carrier and cue words); `links` are spans of links and e-mail
+    addresses, whose digits are theirs. `traps=False` (no ASCII digit in the text) skips the
+    traps; `tokens`, when the caller knows them, are the text's tokens, and `led` whether a
+    trap word leads one of them (see `trap_spans`).
+    `number_words=False` says no token is a number word (the caller saw the tokens).
     """
-    toks = list(_TOKEN.finditer(text))
-    if not toks:
+    # A run can give at most one digit per character of its tokens (a number word gives fewer
+    # digits than it has letters), so a chain shorter than seven characters holds no number.
+    chains = (
+        [m for m in _CHAIN.finditer(text) if m.end() - m.start() >= 7]
+        if number_words
+        else _digit_chains(text)
+    )
+    if not chains:
         return []
-    get = _class_cache.get
-    classes = [get(tok, _MISSING) for tok in map(re.Match.group, toks)]
-    if _MISSING in classes:  # a token not seen before (the cache answers the rest)
-        for i, cls in enumerate(classes):
-            if cls is _MISSING:
-                classes[i] = _classify_token(toks[i].group())
-    # First pass without masks: most texts never get a 7-digit run, and then traps, tracking
+    blocked: bytearray | None = None
+    if links:
+        blocked = bytearray(len(text) + 1)
+        for a, b in links:
+            blocked[a:b] = b"\x01" * (b - a)
+    # First pass without traps: most texts never get a 7-digit run, and then traps, tracking
     # numbers and phonenumbers need not be consulted at all.
     windows: list[tuple[int, int]] = []
-    candidates: list[list[_Tok]] = []
-    longest = 0
-    blocked = bytearray(len(text) + 1)
-    for a, b in links:
-        blocked[a:b] = b"\x01" * (b - a)
-    for run in _runs(text, toks, classes, blocked):
-        count = _digit_count(run)
-        if count >= 7:
-            candidates.append(run)
-            windows.append((max(0, run[0].start - 48), min(len(text), run[-1].end + 24)))
-            longest = max(longest, count)
+    candidates = _candidates(text, chains, blocked, disguised)
+    for groups, _, base in candidates:
+        windows.append(
+            (max(0, base + groups[0].start - 48), min(len(text), base + groups[-1].end + 24))
+        )
     if not windows:
         return []
-    spans = masks(windows)
+    longest = max([len(digits) for _, digits, _ in candidates])
+    spans = trap_spans(text, windows, tokens, led) if traps else []
     # Tracking numbers of up to 11 digits need a carrier word anyway; longer ones and lettered
     # ones are recognised alone.
-    if longest >= 12 or not words.isdisjoint(TRACKING_WORDS):
-        spans = spans + _tracking_spans(text, toks, msg_starts)
-    for a, b in spans:
-        blocked[a:b] = b"\x01" * (b - a)
-    if spans and any(
-        blocked[m.start()] or blocked[m.end() - 1]
-        for m, cls in zip(toks, classes, strict=True)
-        if cls is not None
-    ):
-        # A trap or tracking number covers some token: the runs split differently.
-        candidates = _runs(text, toks, classes, blocked)
+    if longest >= 12 or not TRACKING_WORDS.isdisjoint(words):
+        spans = spans + _tracking_spans(text, msg_starts)
+    if spans:
+        if blocked is None:
+            blocked = bytearray(len(text) + 1)
+        for a, b in spans:
+            blocked[a:b] = b"\x01" * (b - a)
+        if any(blocked.find(1, m.start(), m.end()) >= 0 for m in chains):
+            # A trap or tracking number covers part of a chain: the runs may split
+            # differently. (Runs of shorter chains cannot reach seven digits either way.)
+            candidates = _candidates(text, chains, blocked, disguised)
 
     hits: list[PhoneHit] = []
     cue: list[bool] = []
-    for run in candidates:
-        groups = _groups(run, disguised)
-        if sum(len(g.digits) for g in groups) < 7:
-            continue
+    for groups, digits, base in candidates:
         if not cue:
-            cue.append(not words.isdisjoint(PHONE_CUE_WORDS) and PHONE_CUE.search(text) is not None)
-        hit = _judge_run(text, groups, msg_starts, region, cue[0])
+            cue.append(not PHONE_CUE_WORDS.isdisjoint(words) and PHONE_CUE.search(text) is not None)
+        hit = _judge_run(text, groups, digits, base, msg_starts, region, cue[0])
         if hit is not None:
             hits.append(hit)
     return hits
 
 
-def _digit_count(run: list[_Tok]) -> int:
-    """How many digits `_groups(run)` would give, without building the groups."""
-    count = 0
-    spoken: list[str] = []
-    for tok in run:
-        if tok.kind in ("w", "c"):
-            spoken.append(tok.text)
+def _digit_chains(text: str) -> list[re.Match[str]]:
+    """The chains of seven characters or more of a text none of whose tokens is a number word,
+    found from its digits.
+
+    Without number words every run starts at a token with digits (fillers before it are
+    skipped anyway), so the search jumps from digit to digit instead of trying `_CHAIN` at
+    every token. A chain found this way may lack the fillers `_CHAIN` would have put before
+    its first digits: they make no run.
+    """
+    chains: list[re.Match[str]] = []
+    pos = 0
+    while True:
+        digit = _FIRST_DIGIT.search(text, pos)
+        if digit is None:
+            return chains
+        start = digit.start()
+        while start > pos and "a" <= text[start - 1] <= "z":
+            start -= 1  # look-alike letters before the digit: the token starts there
+        chain = _DIGIT_CHAIN.match(text, start)
+        if chain is None:  # a token no run can hold ("ab12"): go on after it
+            pos = _TOKEN.match(text, start).end()  # type: ignore[union-attr]
             continue
-        if spoken:
-            count += sum(len(digits) for digits, _, _ in words_to_digits(spoken))
-            spoken = []
-        count += len(tok.text)
-    if spoken:
-        count += sum(len(digits) for digits, _, _ in words_to_digits(spoken))
-    return count
+        pos = chain.end()
+        if pos - start >= 7:  # (see find_phones)
+            chains.append(chain)
 
 
-def _runs(
+_FIRST_DIGIT = re.compile("[0-9]")
+
+
+# A candidate: digit groups at offsets from a base position, their digits, and that base.
+_Candidate = tuple[Sequence["_Group"], str, int]
+
+
+def _candidates(
     text: str,
-    toks: list[re.Match[str]],
-    classes: list[tuple[str, str] | None],
-    blocked: bytearray,
-) -> list[list[_Tok]]:
-    """Maximal runs of numeric tokens that only soft gaps divide.
+    chains: list[re.Match[str]],
+    blocked: bytearray | None,
+    disguised: Callable[[int, int], bool] | None,
+) -> list[_Candidate]:
+    """The digit groups and digits of every run with at least seven digits."""
+    found: list[_Candidate] = []
+    for chain in chains:
+        if blocked is None and disguised is None:
+            # Then the runs of a chain depend on its own text alone, so they are kept per chain,
+            # like the verdict on a number: a number comes back (the same buyer, or history
+            # scanned again with each new message).
+            key = chain.group()
+            runs = _chain_runs.get(key)
+            if runs is None:
+                lettered = chain.group("first") is not None or chain.group("later") is not None
+                runs = _long_runs(key, 0, len(key), None, None, lettered)
+                if len(_chain_runs) < 10_000:
+                    _chain_runs[key] = runs
+            base = chain.start()
+            found += [(groups, digits, base) for groups, digits in runs]
+        else:
+            runs = _long_runs(text, chain.start(), chain.end(), blocked, disguised, True)
+            found += [(groups, digits, 0) for groups, digits in runs]
+    return found
 
-    Only the numeric tokens are visited (most tokens are plain words): a word between two of
-    them shows as a gap in their indices and ends the run.
+
+_chain_runs: dict[str, tuple[tuple[tuple[_Group, ...], str], ...]] = {}
+
+
+def _long_runs(
+    text: str,
+    a: int,
+    b: int,
+    blocked: bytearray | None,
+    disguised: Callable[[int, int], bool] | None,
+    lettered: bool,
+) -> tuple[tuple[tuple[_Group, ...], str], ...]:
+    """Digit groups and digits of the runs of seven digits or more in the chain text[a:b]."""
+    if not lettered and blocked is None:
+        # Plain digits: what `_runs` and `_groups` would make of it, built directly.
+        groups = []
+        for m in _TOKEN.finditer(text, a, b):
+            start, end = m.span()
+            odd = disguised is not None and disguised(start, end)
+            groups.append(_Group(m.group(), start, end, odd))
+        runs = [groups]
+    else:
+        runs = [_groups(run, disguised) for run in _runs(text, a, b, blocked)]
+    found = []
+    for groups in runs:
+        digits = "".join([g.digits for g in groups])
+        if len(digits) >= 7:
+            found.append((tuple(groups), digits))
+    return tuple(found)
+
+
+def _runs(text: str, start: int, end: int, blocked: bytearray | None) -> list[list[_Tok]]:
+    """Maximal runs of numeric tokens in the chain text[start:end].
+
+    Inside a chain every gap is soft; a token without a class (a word such as "lbs" glued to
+    digits), a blocked token or two fillers in a row end the run.
     """
     runs: list[list[_Tok]] = []
     current: list[_Tok] = []
-    prev_end = -1
-    last = -2
-    # Most texts have no hard gap character anywhere: then no gap needs searching.
-    hard = _HARD_GAP.search(text) is not None
-    for i, (kind, value) in [(i, cls) for i, cls in enumerate(classes) if cls is not None]:
-        a, b = toks[i].span()
-        if blocked[a] or blocked[b - 1]:
+    fillers = False  # whether `current` holds a filler (most runs are digits only)
+    get = _class_cache.get
+    for m in _TOKEN.finditer(text, start, end):
+        tok = m.group()
+        cls = get(tok, _MISSING)
+        if cls is _MISSING:  # a token not seen before
+            cls = _classify_token(tok)
+        a, b = m.span()
+        if cls is None or (blocked is not None and (blocked[a] or blocked[b - 1])):
             if current:
-                runs.append(current)
-                current = []
+                runs.append(_strip_fillers(current) if fillers else current)
+                current, fillers = [], False
             continue
-        if current and (
-            i != last + 1
-            or a - prev_end > _MAX_GAP
-            or (hard and _HARD_GAP.search(text, prev_end, a) is not None)
-            or (kind == "c" and current[-1].kind == "c")
-        ):
-            runs.append(current)
-            current = []
-        if kind == "c" and not current:
-            continue
-        current.append(_Tok(kind, value, a, b))
-        prev_end = b
-        last = i
+        kind = cls[0]
+        if kind == "c":
+            if not current:
+                continue
+            if current[-1].kind == "c":
+                runs.append(_strip_fillers(current))
+                current, fillers = [], False
+                continue
+            fillers = True
+        current.append(_Tok(kind, cls[1], a, b))
     if current:
-        runs.append(current)
-    return [_strip_fillers(r) for r in runs]
+        runs.append(_strip_fillers(current) if fillers else current)
+    return runs
 
 
 def _strip_fillers(run: list[_Tok]) -> list[_Tok]:
@@ -462,21 +580,20 @@ def _strip_fillers(run: list[_Tok]) -> list[_Tok]:
     return [t for i, t in enumerate(run) if t.kind != "c" or run[i - 1].kind == "w"]
 
 
-def _groups(run: list[_Tok], disguised: Callable[[int, int], bool]) -> list[_Group]:
+def _groups(run: list[_Tok], disguised: Callable[[int, int], bool] | None) -> list[_Group]:
     groups: list[_Group] = []
     i = 0
     while i < len(run):
         tok = run[i]
-        if tok.kind in ("w", "c"):
+        if tok.kind == "w" or tok.kind == "c":
             j = i
             while j < len(run) and run[j].kind in ("w", "c"):
                 j += 1
-            words = [t.text for t in run[i:j]]
-            for digits, a, b in words_to_digits(words):
+            for digits, a, b in _spoken_digits(tuple([t.text for t in run[i:j]])):
                 groups.append(_Group(digits, run[i + a].start, run[i + b - 1].end, True))
             i = j
             continue
-        odd = tok.kind == "l" or disguised(tok.start, tok.end)
+        odd = tok.kind == "l" or (disguised is not None and disguised(tok.start, tok.end))
         groups.append(_Group(tok.text, tok.start, tok.end, odd))
         i += 1
     return groups
@@ -484,22 +601,27 @@ def _groups(run: list[_Tok], disguised: Callable[[int, int], bool]) -> list[_Gro
 
 def _judge_run(
     text: str,
-    groups: list[_Group],
+    groups: Sequence[_Group],
+    digits: str,
+    base: int,
     msg_starts: list[int],
     region: str,
     cue: bool,
 ) -> PhoneHit | None:
+    """The phone number in a run of digit `groups` (whose digits are `digits`, and whose
+    offsets count from `base`), if any."""
     if _year_list(groups):
         return None
-    start, end = groups[0].start, groups[-1].end
+    start, end = base + groups[0].start, base + groups[-1].end
     plus_at = text.rfind("+", max(0, start - 2), start)
     plus = plus_at >= 0
-    disguised = any(g.disguised for g in groups)
-    spaced = sum(1 for g in groups if len(g.digits) == 1) >= 4
-    split = bisect.bisect_right(msg_starts, start) != bisect.bisect_right(msg_starts, end - 1)
+    disguised = any([g.disguised for g in groups])
+    spaced = [len(g.digits) for g in groups].count(1) >= 4
+    split = len(msg_starts) > 1 and (
+        bisect.bisect_right(msg_starts, start) != bisect.bisect_right(msg_starts, end - 1)
+    )
     strong = disguised or spaced or split or cue
-    digits = "".join(g.digits for g in groups)
-    if 7 <= len(digits) <= 15:
+    if len(digits) <= 15:
         rule = _judge(digits, plus, region, strong)
         if rule is not None:
             if disguised or spaced:
@@ -521,5 +643,5 @@ def _judge_run(
             window = "".join(g.digits for g in groups[i : j + 1])
             rule = _judge(window, plus and i == 0, region, False)
             if rule is not None:
-                return PhoneHit(groups[i].start, groups[j].end, "phone_in_run")
+                return PhoneHit(base + groups[i].start, base + groups[j].end, "phone_in_run")
     return None

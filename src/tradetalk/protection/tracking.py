@@ -336,8 +336,15 @@ TRACKING_DOMAINS: frozenset[str] = frozenset(
 )
 
 _SPACES = re.compile(r"\s+")
-# One pass over every format's pattern rejects most strings before the per-format loop.
-_ANY_FORMAT = re.compile("|".join(f"(?:{f.pattern.pattern})" for f in _FORMATS))
+# The formats from the i-th on as one expression, each its own group: a full match names the
+# first format from i on that fits, so the fitting formats are found in one pass each instead
+# of trying every format's pattern in turn. (_FROM[0] also rejects most strings at once.)
+_FROM = tuple(
+    re.compile(
+        "|".join(f"(?P<f{j}>{_FORMATS[j].pattern.pattern})" for j in range(i, len(_FORMATS)))
+    )
+    for i in range(len(_FORMATS))
+)
 
 
 def compact(number: str) -> str:
@@ -358,12 +365,17 @@ def tracking_candidates(number: str) -> list[TrackingMatch]:
 # lengths each), so the answer per compact number is kept.
 @lru_cache(maxsize=8192)
 def _candidates(n: str) -> tuple[TrackingMatch, ...]:
-    if not 8 <= len(n) <= 40 or _ANY_FORMAT.fullmatch(n) is None:
-        return ()
     found: list[TrackingMatch] = []
-    for fmt in _FORMATS:
-        if fmt.pattern.fullmatch(n) is None:
-            continue
+    if not 8 <= len(n) <= 40:
+        return ()
+    i = 0
+    while i < len(_FORMATS):
+        fits = _FROM[i].fullmatch(n)
+        if fits is None or fits.lastgroup is None:
+            break
+        j = int(fits.lastgroup[1:])
+        i = j + 1
+        fmt = _FORMATS[j]
         if fmt.check is not None and not fmt.check(n):
             continue
         url_template = fmt.url

@@ -9,12 +9,16 @@ that follow a naming word (order, listing, cert, SKU ...). Tracking numbers are 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 __all__ = [
+    "LEADING_WORDS",
+    "MONTH_PREFIXES",
     "PHONE_CUE",
     "PHONE_CUE_WORDS",
     "TRACKING_CONTEXT",
     "TRACKING_WORDS",
+    "leads",
     "trap_spans",
 ]
 
@@ -59,6 +63,12 @@ _DIGIT_LED = re.compile(
     )
     + ")"
 )
+# What every `_DIGIT_LED` match has right after the run of digits it starts with: "-" after
+# one, two or four digits (dates), ":" after one or two (times), or one of /.,%× or a letter,
+# maybe after one space (fractions, decimals, thousands, units, dimensions, am/pm, months).
+# Most numbers in a message, a phone number's groups among them, have none of these; this
+# cheap test (three short branches instead of a dozen long ones) lets them skip the rest.
+_DIGIT_LED_HINT = re.compile(r"\d(?<![0-9a-z.,]\d)(?:\d?[-:]|\d{3}-|\d*+(?:[/.,%×a-z]|\s[a-z/%×]))")
 # Patterns led by a symbol or word: "$1,250.00", "March 4", "size 10.5", "iPhone 15", "MS-65".
 # The engine cannot skip ahead to the first letter of a many-word alternation, so it tries
 # every word at every position; a look-behind that fails inside words cuts that to one test
@@ -125,18 +135,74 @@ TRACKING_WORDS = _first_words(TRACKING_CONTEXT) | {"spee"}
 PHONE_CUE_WORDS = _first_words(PHONE_CUE) | {"whats"}
 
 
-def trap_spans(text: str, windows: list[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
+# `_WORD_LED` and `_ID_RE` match only where a token (a run of [a-z0-9], as the phone finder
+# splits the text) starts with one of their words: the id word itself ("order" then a
+# non-word character), or a word the number is glued to or follows ("size10", "size 10",
+# "ms-65", "march 4"). A text without such a token, which is most of them, is spared both
+# expressions and their many alternatives tried at every word.
+_TOKEN = re.compile(r"[a-z0-9]+")
+_LEADING_LETTERS = re.compile(r"[a-z]*")
+# The id words that are one token each; "s/n" and "p/n" are looked for as they are.
+_ID_TOKENS = frozenset(w for w in _ID_WORDS.split("|") if "/" not in w)
+# The words a `_WORD_LED` phrase starts with (months by their first three letters).
+# fmt: off
+MONTH_PREFIXES = frozenset((
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+))
+LEADING_WORDS = frozenset((
+    "size", "sz", "qty", "quantity", "lot", "set", "pack", "box", "roll", "tube", "us", "uk",
+    "eu", "mens", "womens", "gen", "series", "version", "ver", "iphone", "galaxy", "pixel", "rtx",
+    "gtx", "rx", "ps", "model", "ms", "pf", "pr", "sp", "au", "xf", "ef", "vf", "vg", "ag", "fr",
+    "po", "psa", "bgs", "sgc", "cgc", "beckett", "graded", "grade",
+))
+# fmt: on
+
+
+def leads(token: str) -> bool:
+    """Whether a `_WORD_LED` word can start at `token` (a month, or a word digits follow)."""
+    if token.isascii() and token.isalpha():
+        lead = token
+    elif "0" <= token[:1] <= "9":
+        return False
+    else:
+        lead = _LEADING_LETTERS.match(token).group()  # type: ignore[union-attr]
+    return lead in LEADING_WORDS or token[:3] in MONTH_PREFIXES
+
+
+def trap_spans(
+    text: str,
+    windows: list[tuple[int, int]] | None = None,
+    tokens: Collection[str] | None = None,
+    led: bool | None = None,
+) -> list[tuple[int, int]]:
     """Spans of `text` (normalised) holding prices, measures, dates, grades or named ids.
 
     With `windows`, only those stretches of the text are searched (around candidate numbers).
+    `tokens`, the text's [a-z0-9] runs, may be given when the caller has them, and `led`,
+    whether `leads` holds for one of them.
     """
+    if tokens is None:
+        tokens = set(_TOKEN.findall(text))
+    if led is None:
+        led = any(map(leads, tokens))
+    word_led = led or "$" in text or "€" in text or "£" in text or "¥" in text
+    named_id = not _ID_TOKENS.isdisjoint(tokens) or "s/n" in text or "p/n" in text
+    # In ASCII text the look-behinds already make every match start a word.
+    ascii = text.isascii()
     spans: list[tuple[int, int]] = []
     for lo, hi in windows if windows is not None else [(0, len(text))]:
-        spans.extend(m.span() for m in _DIGIT_LED.finditer(text, lo, hi))
-        spans.extend(
-            m.span() for m in _WORD_LED.finditer(text, lo, hi) if _word_start(text, m.start())
-        )
-        spans.extend(
-            m.span(1) for m in _ID_RE.finditer(text, lo, hi) if _word_start(text, m.start())
-        )
+        if _DIGIT_LED_HINT.search(text, lo, hi) is not None:
+            spans += [m.span() for m in _DIGIT_LED.finditer(text, lo, hi)]
+        if word_led:
+            spans += [
+                m.span()
+                for m in _WORD_LED.finditer(text, lo, hi)
+                if ascii or _word_start(text, m.start())
+            ]
+        if named_id:
+            spans += [
+                m.span(1)
+                for m in _ID_RE.finditer(text, lo, hi)
+                if ascii or _word_start(text, m.start())
+            ]
     return spans

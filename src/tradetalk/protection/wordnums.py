@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["CONNECTORS", "NUMBER_WORDS", "is_number_word", "words_to_digits"]
+__all__ = [
+    "COMPOUND_PATTERN",
+    "CONNECTORS",
+    "NUMBER_WORDS",
+    "is_number_word",
+    "words_to_digits",
+]
 
 _UNITS: dict[str, int] = {
     # English ("oh" and "o" are the usual spoken zero)
@@ -56,11 +62,13 @@ CONNECTORS = frozenset({"and", "y", "et", "und"})
 
 # German writes 21-99 as one word, units first ("funfundfunfzig" = 55); Spanish 21-29 likewise
 # ("veinticinco").
-_DE_COMPOUND = re.compile(
-    r"(ein|eins|zwei|drei|vier|funf|fuenf|sechs|sieben|acht|neun)und"
-    r"(zwanzig|dreissig|vierzig|funfzig|sechzig|siebzig|achtzig|neunzig)"
-)
-_ES_VEINTI = re.compile(r"veinti(uno|un|dos|tres|cuatro|cinco|seis|siete|ocho|nueve)")
+_DE_UNIT = "ein|eins|zwei|drei|vier|funf|fuenf|sechs|sieben|acht|neun"
+_DE_TENS = "zwanzig|dreissig|vierzig|funfzig|sechzig|siebzig|achtzig|neunzig"
+_ES_UNIT = "uno|un|dos|tres|cuatro|cinco|seis|siete|ocho|nueve"
+_DE_COMPOUND = re.compile(rf"({_DE_UNIT})und({_DE_TENS})")
+_ES_VEINTI = re.compile(rf"veinti({_ES_UNIT})")
+# Either compound, for expressions that look for number words in running text.
+COMPOUND_PATTERN = rf"(?:{_DE_UNIT})und(?:{_DE_TENS})|veinti(?:{_ES_UNIT})"
 
 NUMBER_WORDS: frozenset[str] = frozenset(
     set(_UNITS) | set(_TEENS) | set(_TENS) | set(_REPEAT) | _HUNDRED

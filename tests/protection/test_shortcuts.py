@@ -1,0 +1,237 @@
+"""The shield's shortcuts against the long way round: the same answers, on the corpus and on
+randomly perturbed messages.
+
+Each shortcut skips work when a cheap test proves it cannot change the result (see the comments
+at each). These tests run both ways and compare, so a rule edited on one side and not the other
+shows up here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import reduce
+from operator import or_
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from tests.protection.test_tracking import NUMBERS as TRACKING_NUMBERS
+
+from tradetalk.protection import detector as det
+from tradetalk.protection import keywords as kw
+from tradetalk.protection import phones as ph
+from tradetalk.protection import tracking as tr
+from tradetalk.protection import traps
+from tradetalk.protection.normalize import _normalize_by_character, deobfuscate, normalize
+from tradetalk.protection.wordnums import NUMBER_WORDS
+
+CORPUS = Path(__file__).with_name("corpus.jsonl")
+TEXTS = [
+    json.loads(line)["text"]
+    for line in CORPUS.read_text(encoding="utf-8").splitlines()
+    if line.strip()
+]
+# What perturbations insert: separators, look-alikes, digits, number words, trap and channel
+# words, invisible and non-ASCII characters.
+PIECES = [
+    " ", "  ", "-", ".", ",", "/", ":", "#", "@", "$", "&", "'", "(", ")", "\n", "_", "+",
+    "0", "1", "5", "9", "415", "555 0199", "o", "l", "s", "b", "x", "a", "e", "i",
+    " one ", " five ", " oh ", " and ", " y ", " double ", " nine ", "fünf", "veinticinco",
+    " at ", " dot ", "[at]", " w h a t s ", "wh4tsapp", "whatsapp", "pay pal", "gmail",
+    "order #", "cert ", " oz", " usd", "$40", "12/25", "3:30 pm", "size ", "ms-", "1z",
+    " tracking ", "ups ", "fedex", "text me", "don't ", " is not allowed", " platform rules",
+    "１", "５", "ο", "а", "\u200b", "\u00a0", "😀", "ß", "é", "①", "٣", "ﬁ", "4\ufe0f\u20e3",
+]  # fmt: skip
+
+
+def _perturb(base: str, edits: list[tuple[float, str, int]]) -> str:
+    text = base
+    for where, piece, cut in edits:
+        at = int(where * len(text))
+        text = text[:at] + piece + text[at + cut :]
+    return text
+
+
+MESSAGES = st.builds(
+    _perturb,
+    st.sampled_from(TEXTS),
+    st.lists(
+        st.tuples(st.floats(0, 1), st.sampled_from(PIECES), st.integers(0, 2)),
+        max_size=4,
+    ),
+)
+RANDOM = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _views(message: str) -> tuple[str, list[str], int, str, list[str], int]:
+    """The normalised and de-obfuscated texts with their words and flags, as the detector
+    builds them."""
+    view = normalize(message)
+    words = det._words(view.text)
+    flags = reduce(or_, map(det._flag_cache.__getitem__, words), 0)
+    clean = deobfuscate(view)
+    cwords = det._words(clean.text)
+    cflags = reduce(or_, map(det._flag_cache.__getitem__, cwords), 0)
+    return view.text, words, flags, clean.text, cwords, cflags
+
+
+def _plain(text: str, flags: int) -> bool:
+    return not flags & det._NOT_ALNUM and text.isascii()
+
+
+# --- the pieces each shortcut relies on --------------------------------------------------------
+
+
+@RANDOM
+@given(
+    st.text(alphabet="0123456789 \u00a0-/.:,%×xbapmstndrhoflin", max_size=30),
+    st.floats(0, 1),
+    st.floats(0, 1),
+)
+@example("12/25/2024", 0.0, 1.0)
+@example("call 415-555-0199 in 5 min, 3:30 pm", 0.2, 0.9)
+def test_digit_led_hint_holds_where_a_match_starts(text: str, a: float, b: float) -> None:
+    lo = int(a * len(text))
+    hi = lo + int(b * (len(text) - lo))
+    for m in traps._DIGIT_LED.finditer(text, lo, hi):
+        assert traps._DIGIT_LED_HINT.match(text, m.start(), hi) is not None, (text, m)
+
+
+def test_named_ids_of_two_tokens_are_the_ones_looked_for_as_text() -> None:
+    # trap_spans looks for "s/n" and "p/n" in the text, every other id word among the tokens.
+    two_tokens = {w for w in traps._ID_WORDS.split("|") if w not in traps._ID_TOKENS}
+    assert two_tokens == {"s/n", "p/n"}
+
+
+_TOKEN_PIECES = st.one_of(
+    st.sampled_from("0123456789"),
+    st.sampled_from("olisb"),
+    st.sampled_from("aexz"),
+    st.sampled_from(sorted(ph._GLUE_WORDS)),
+    st.sampled_from(sorted(NUMBER_WORDS)),
+    st.sampled_from(["and", "y", "then", "lbs", "s", "funfundfunfzig", "veintitres"]),
+)
+
+
+@RANDOM
+@given(st.lists(_TOKEN_PIECES, min_size=1, max_size=4))
+@example(["3", "one", "2"])
+@example(["o", "1", "9", "9"])
+@example(["five", "5", "five"])
+def test_chains_admit_every_token_a_run_can_use(pieces: list[str]) -> None:
+    token = "".join(pieces)
+    if ph._classify(token) is not None:
+        assert ph._CHAIN.fullmatch(token) is not None, token
+
+
+@RANDOM
+@given(st.text(max_size=40))
+def test_word_flags_mean_what_they_say(text: str) -> None:
+    words = det._words(normalize(text).text)
+    flags = reduce(or_, map(det._flag_cache.__getitem__, words), 0)
+    assert bool(flags & det._HAS_DIGIT) == any(c in "0123456789" for c in "".join(words))
+    assert bool(flags & det._KEYWORD_PREFIX) == (
+        not kw.prefixes(set(words)).isdisjoint(kw.KEYWORD_PREFIXES)
+    )
+    assert bool(flags & det._MIXED) == any(not w.isalpha() and not w.isdigit() for w in words)
+    assert bool(flags & det._SOLICIT) == (not kw.SOLICIT_WORDS.isdisjoint(words))
+    assert bool(flags & det._SPOKEN) == (
+        not NUMBER_WORDS.isdisjoint(words)
+        or any(len(w) > 9 and ("und" in w or w.startswith("veinti")) for w in words)
+    )
+    assert bool(flags & det._LEADS) == any(map(traps.leads, words))
+
+
+# --- fast path against full path ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("message", TEXTS)
+def test_shortcuts_agree_on_the_corpus(message: str) -> None:
+    _compare_shortcuts(message)
+
+
+@RANDOM
+@given(MESSAGES)
+def test_shortcuts_agree_on_perturbed_messages(message: str) -> None:
+    _compare_shortcuts(message)
+
+
+def _compare_shortcuts(message: str) -> None:
+    text, words, flags, ctext, cwords, cflags = _views(message)
+
+    # Names: one pass over short texts, word by word over long ones.
+    def found(matches: list[re.Match[str]]) -> list[tuple[int, int, str | None]]:
+        return [(m.start(), m.end(), m.lastgroup) for m in matches]
+
+    assert found(kw._keyword_matches(ctext)) == found(kw._keyword_matches_at_gates(ctext))
+
+    # Folding: one translate for texts folded character for character.
+    assert normalize(message) == (
+        normalize(message) if message.isascii() else _normalize_by_character(message)
+    )
+
+    plain = _plain(ctext, cflags)
+    if plain:
+        # Phrases tried only where their first words stand; refusals only where a word can
+        # start one.
+        negation = bool(cflags & det._NEGATION)
+        assert kw.find_solicitation(ctext, cwords, True, negation) == kw.find_solicitation(
+            ctext, cwords, False, True
+        )
+        mixed = bool(cflags & det._MIXED)
+        fast = kw.find_keywords(
+            ctext,
+            True,
+            None,
+            mixed,
+            negation=negation,
+            refusal_after=bool(cflags & det._REFUSAL),
+        )
+        assert fast == kw.find_keywords(ctext, True, None, mixed)
+
+    if _plain(text, flags):
+        # Traps gated by the words; phone chains found from digit to digit.
+        windows = [(0, len(text))] + [
+            (max(0, m.start() - 48), min(len(text), m.end() + 24))
+            for m in re.finditer(r"\d+", text)
+        ]
+        led = bool(flags & det._LEADS)
+        assert traps.trap_spans(text, windows, words, led) == traps.trap_spans(text, windows)
+        args = (text, [0], "US", None, words, [])
+        full = ph.find_phones(*args)
+        if not flags & det._SPOKEN:
+            assert ph.find_phones(*args, tokens=words, number_words=False, led=led) == full
+        det.clear_caches()  # runs kept per chain: recomputed, the same
+        assert ph.find_phones(*args) == full
+
+
+@pytest.mark.parametrize("message", TEXTS)
+def test_remembered_verdicts_change_nothing_on_the_corpus(message: str) -> None:
+    shield = det.Detector()
+    first = shield.scan(message)
+    assert shield.scan(message) == first
+    det.clear_caches()
+    assert shield.scan(message) == first
+
+
+def test_tracking_formats_found_in_one_pass_for_the_test_numbers() -> None:
+    for _, _, number in TRACKING_NUMBERS:
+        _compare_tracking(number)
+
+
+@RANDOM
+@given(st.text(alphabet="0123456789ABCDJKLNSTXZ", min_size=8, max_size=36))
+def test_tracking_formats_found_in_one_pass(number: str) -> None:
+    _compare_tracking(number)
+
+
+def _compare_tracking(number: str) -> None:
+    n = tr.compact(number)
+    expected = [
+        fmt.name
+        for fmt in tr._FORMATS
+        if 8 <= len(n) <= 40 and fmt.pattern.fullmatch(n) and (fmt.check is None or fmt.check(n))
+    ]
+    assert [m.format for m in tr.tracking_candidates(number)] == expected
