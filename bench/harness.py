@@ -155,6 +155,43 @@ async def fresh_database(
         await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+async def wait_until_ready(
+    process: asyncio.subprocess.Process,
+    url: str,
+    *,
+    within: float,
+    interval: float = 0.1,
+    request_timeout: float = 2,
+) -> str | None:
+    """Poll `url` until it answers 200 while `process` runs: None once it does, otherwise
+    what went wrong ("exited early" or "never answered")."""
+    deadline = time.monotonic() + within
+    async with httpx.AsyncClient(timeout=request_timeout) as client:
+        while True:
+            if process.returncode is not None:
+                return "exited early"
+            try:
+                if (await client.get(url)).status_code == 200:
+                    return None
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                return "never answered"
+            await asyncio.sleep(interval)
+
+
+async def stop_process(process: asyncio.subprocess.Process, *, grace: float) -> None:
+    """SIGTERM, and SIGKILL if it is still running `grace` seconds later."""
+    if process.returncode is not None:
+        return
+    process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), grace)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+
+
 class Server:
     """`tradetalk serve` in its own process on a free loopback port."""
 
@@ -184,30 +221,16 @@ class Server:
                 sys.executable, "-m", "tradetalk.cli", "serve", "--port", str(self.port),
                 env=self.env, cwd=self.folder, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
-        deadline = time.monotonic() + 60
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=2) as client:
-            while time.monotonic() < deadline:
-                if self.process.returncode is not None:
-                    raise RuntimeError(f"server exited early:\n{self.log_path.read_text()}")
-                try:
-                    if (await client.get("/readyz")).status_code == 200:
-                        return self
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
+        problem = await wait_until_ready(self.process, f"{self.base_url}/readyz", within=60)
+        if problem is None:
+            return self
         await self.__aexit__()
-        raise RuntimeError(f"server never became ready:\n{self.log_path.read_text()}")
+        raise RuntimeError(f"server {problem}:\n{self.log_path.read_text()}")
 
     async def __aexit__(self, *exc_info: object) -> None:
         if self.process is None:
             return
-        if self.process.returncode is None:
-            self.process.terminate()
-            try:
-                await asyncio.wait_for(self.process.wait(), 15)
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
+        await stop_process(self.process, grace=15)
         self.process = None
 
     def cpu_seconds(self) -> float:

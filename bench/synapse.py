@@ -45,7 +45,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,8 @@ from harness import (
     process_cpu_seconds,
     progress,
     run,
+    stop_process,
+    wait_until_ready,
     workdir,
 )
 from realtime import Bench
@@ -263,30 +265,22 @@ class Synapse:
                 "--config-path", str(self.config_path),
                 cwd=self.home, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
-        deadline = time.monotonic() + 180
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=5) as client:
-            while time.monotonic() < deadline:
-                if self.process.returncode is not None:
-                    raise RuntimeError(f"Synapse exited early:\n{self.errors_logged()}")
-                try:
-                    if (await client.get("/_matrix/client/versions")).status_code == 200:
-                        return self
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.2)
+        problem = await wait_until_ready(
+            self.process,
+            f"{self.base_url}/_matrix/client/versions",
+            within=180,
+            interval=0.2,
+            request_timeout=5,
+        )
+        if problem is None:
+            return self
         await self.__aexit__()
-        raise RuntimeError(f"Synapse never answered:\n{self.errors_logged()}")
+        raise RuntimeError(f"Synapse {problem}:\n{self.errors_logged()}")
 
     async def __aexit__(self, *exc_info: object) -> None:
         if self.process is None:
             return
-        if self.process.returncode is None:
-            self.process.terminate()
-            try:
-                await asyncio.wait_for(self.process.wait(), 30)
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
+        await stop_process(self.process, grace=30)
         self.process = None
 
     def errors_logged(self) -> str:
@@ -555,6 +549,22 @@ async def idle_cpu(cpu_seconds: Callable[[], float], seconds: float = 2.0) -> fl
 # --- the two servers, each through the same steps --------------------------------------------
 
 
+async def send_levels(
+    label: str,
+    drive: Callable[[int, float, int], Awaitable[dict[str, Any]]],
+    options: argparse.Namespace,
+) -> dict[str, Any]:
+    """A warm-up, then one send figure per concurrency level, from
+    `drive(concurrency, duration, seed_value)`: the same sequence for both servers."""
+    if options.warmup > 0:
+        await drive(min(options.concurrency), options.warmup, 0)
+    levels: dict[str, Any] = {}
+    for concurrency in options.concurrency:
+        progress(f"{label} sends at concurrency {concurrency}")
+        levels[str(concurrency)] = await drive(concurrency, options.duration, concurrency)
+    return levels
+
+
 async def bench_synapse(
     kind: str, python: Path, options: argparse.Namespace, folder: Path
 ) -> dict[str, Any]:
@@ -582,20 +592,15 @@ async def bench_synapse(
             "idle_server_cpu_ms_per_second": await idle_cpu(server.cpu_seconds),
             # Other work on the machine shows up in wall-clock figures; CPU times less so.
             "load_average": {"before_sends": load_average()},
-            "send": {},
+            "send": await send_levels(
+                f"{kind}: Synapse",
+                lambda c, d, s: drive_synapse_sends(
+                    server, rooms, concurrency=c, duration=d, seed_value=s
+                ),
+                options,
+            ),
             "delivery": {},
         }
-        if options.warmup > 0:
-            await drive_synapse_sends(
-                server, rooms, concurrency=min(options.concurrency), duration=options.warmup,
-                seed_value=0,
-            )  # fmt: skip
-        for concurrency in options.concurrency:
-            progress(f"{kind}: Synapse sends at concurrency {concurrency}")
-            result["send"][str(concurrency)] = await drive_synapse_sends(
-                server, rooms, concurrency=concurrency, duration=options.duration,
-                seed_value=concurrency,
-            )  # fmt: skip
         receiving = rooms[: options.receivers]
         # The buyer listens (each buyer is in exactly one room); the room's seller sends.
         pairs = [
@@ -653,20 +658,15 @@ async def bench_tradetalk(kind: str, options: argparse.Namespace, folder: Path) 
             "idle_server_cpu_ms_per_second": await idle_cpu(server.cpu_seconds),
             # Other work on the machine shows up in wall-clock figures; CPU times less so.
             "load_average": {"before_sends": load_average()},
-            "send": {},
+            "send": await send_levels(
+                f"{kind}: tradetalk",
+                lambda c, d, s: drive_sends(
+                    server, threads, concurrency=c, duration=d, client_ids=True, seed_value=s
+                ),
+                options,
+            ),
             "delivery": {},
         }
-        if options.warmup > 0:
-            await drive_sends(
-                server, threads, concurrency=min(options.concurrency), duration=options.warmup,
-                client_ids=True, seed_value=0,
-            )  # fmt: skip
-        for concurrency in options.concurrency:
-            progress(f"{kind}: tradetalk sends at concurrency {concurrency}")
-            result["send"][str(concurrency)] = await drive_sends(
-                server, threads, concurrency=concurrency, duration=options.duration,
-                client_ids=True, seed_value=concurrency,
-            )  # fmt: skip
         # realtime.py's pairs: the buyer b<n> sends, the seller s<n> listens on its socket.
         shape = argparse.Namespace(sockets=2 * options.receivers, no_compression=False)
         bench = Bench(shape, server.base_url)

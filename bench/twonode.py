@@ -60,6 +60,8 @@ from harness import (
     percentiles,
     progress,
     run,
+    stop_process,
+    wait_until_ready,
     workdir,
 )
 from send import Thread, drive_sends, seed
@@ -292,28 +294,20 @@ class Nginx:
                 *command, stdout=log, stderr=subprocess.STDOUT
             )
         deadline = time.monotonic() + 15
-        async with httpx.AsyncClient(timeout=2) as client:
-            for name in self.upstreams:
-                while True:
-                    if self.process.returncode is not None:
-                        raise RuntimeError(f"nginx exited early:\n{self.errors()}")
-                    with contextlib.suppress(httpx.TransportError):
-                        if (await client.get(self.url(name) + "/readyz")).status_code == 200:
-                            break
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"nginx never answered on {name}:\n{self.errors()}")
-                    await asyncio.sleep(0.1)
+        for name in self.upstreams:
+            remaining = deadline - time.monotonic()
+            problem = await wait_until_ready(
+                self.process, self.url(name) + "/readyz", within=remaining
+            )
+            if problem is not None:
+                raise RuntimeError(f"nginx {problem} on {name}:\n{self.errors()}")
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         try:
-            if self.process is not None and self.process.returncode is None:
-                self.process.terminate()  # SIGTERM: fast shutdown of master and workers
-                try:
-                    await asyncio.wait_for(self.process.wait(), 10)
-                except TimeoutError:
-                    self.process.kill()
-                    await self.process.wait()
+            if self.process is not None:
+                # SIGTERM: fast shutdown of master and workers
+                await stop_process(self.process, grace=10)
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
@@ -355,14 +349,8 @@ class OutboxWorker:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if self.process is None or self.process.returncode is not None:
-            return
-        self.process.terminate()
-        try:
-            await asyncio.wait_for(self.process.wait(), 15)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
+        if self.process is not None:
+            await stop_process(self.process, grace=15)
 
     def cpu_seconds(self) -> float:
         assert self.process is not None
