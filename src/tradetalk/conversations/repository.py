@@ -211,8 +211,11 @@ async def by_client_id(
     session: AsyncSession, conversation_id: int, sender_id: str, client_message_id: str
 ) -> Message | None:
     """The message this sender already stored under this client id, if any."""
-    params = {"b_conversation_id": conversation_id, "b_sender_id": sender_id}
-    params["b_client_message_id"] = client_message_id
+    params = {
+        "b_conversation_id": conversation_id,
+        "b_sender_id": sender_id,
+        "b_client_message_id": client_message_id,
+    }
     return (await session.scalars(_BY_CLIENT_ID, params)).one_or_none()
 
 
