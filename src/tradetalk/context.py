@@ -60,7 +60,11 @@ class AppContext:
             db=Database(settings),
             clock=clock or SystemClock(),
             broker=_broker(settings),
-            limiter=RateLimiter(enabled=settings.rate_limits, redis_url=settings.redis_url),
+            limiter=RateLimiter(
+                enabled=settings.rate_limits,
+                redis_url=settings.redis_url,
+                redis_prefix=settings.redis_prefix,
+            ),
             detector=detector,
             shield_policy=full_policy(settings.shield_policy),
             # File names and text read from images go through the same shield as messages.

@@ -15,12 +15,18 @@ from tradetalk.errors import RateLimited
 class RateLimiter:
     """Counts hits in moving windows; shared across nodes when Redis is configured."""
 
-    def __init__(self, *, enabled: bool, redis_url: str | None = None) -> None:
+    def __init__(
+        self, *, enabled: bool, redis_url: str | None = None, redis_prefix: str = "tradetalk"
+    ) -> None:
         self.enabled = enabled
         storage: Storage
         if redis_url:
             uri = "async+" + redis_url if not redis_url.startswith("async+") else redis_url
-            storage = RedisStorage(uri, implementation="redispy", key_prefix="tradetalk")
+            # Under the deployment's own prefix, so that two deployments (or test runs) sharing
+            # one Redis neither count each other's hits nor wipe each other's counters on reset.
+            storage = RedisStorage(
+                uri, implementation="redispy", key_prefix=f"{redis_prefix}:ratelimit"
+            )
         else:
             storage = MemoryStorage()
         self._storage = storage
