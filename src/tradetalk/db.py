@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from asyncpg import exceptions as pg_errors  # type: ignore[import-untyped]
-from sqlalchemy import event, make_url
+from sqlalchemy import event
 from sqlalchemy import exc as sa_errors
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
@@ -161,7 +161,7 @@ class Database:
         # means its busy handler sleeping and retrying, which is slow and unfair under load.
         self.write_lock: asyncio.Lock | None = None
         if settings.is_sqlite:
-            creator = inline_creator(make_url(url).database or ":memory:")
+            creator = inline_creator(url)
             self.write_engine = create_async_engine(
                 url, pool_size=5, max_overflow=10, async_creator=creator
             )

@@ -26,6 +26,9 @@ import sqlite3
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
+from sqlalchemy.dialects.sqlite.aiosqlite import dialect as aiosqlite_dialect
+from sqlalchemy.engine import make_url
+
 # Statements that may wait for another process's writer (busy_timeout): off the loop.
 _MAY_WAIT = ("BEGIN IMMEDIATE", "BEGIN EXCLUSIVE")
 
@@ -159,12 +162,16 @@ class InlineConnection:
         self._conn.close()
 
 
-def inline_creator(database: str) -> Callable[[], Awaitable[InlineConnection]]:
-    """An `async_creator` for `create_async_engine`: connections to this SQLite file that run
-    their statements on the event loop."""
+def inline_creator(url: str) -> Callable[[], Awaitable[InlineConnection]]:
+    """An `async_creator` for `create_async_engine`: connections to the SQLite database of
+    this URL that run their statements on the event loop."""
+    # The dialect reads the URL as SQLAlchemy always has (relative paths, `file:` URIs with
+    # `?uri=true`, `?mode=ro`, `?timeout=`), so operators' URLs mean what they meant before.
+    args, kwargs = aiosqlite_dialect().create_connect_args(make_url(url))
+    # check_same_thread=False: BEGIN IMMEDIATE may run on a worker thread (see above).
+    kwargs["check_same_thread"] = False
 
     async def connect() -> InlineConnection:
-        # check_same_thread=False: BEGIN IMMEDIATE may run on a worker thread (see above).
-        return InlineConnection(sqlite3.connect(database, check_same_thread=False))
+        return InlineConnection(sqlite3.connect(*args, **kwargs))
 
     return connect
