@@ -168,10 +168,11 @@ def inline_creator(url: str) -> Callable[[], Awaitable[InlineConnection]]:
     # The dialect reads the URL as SQLAlchemy always has (relative paths, `file:` URIs with
     # `?uri=true`, `?mode=ro`, `?timeout=`), so operators' URLs mean what they meant before.
     args, kwargs = aiosqlite_dialect().create_connect_args(make_url(url))
+    database: str = args[0]
     # check_same_thread=False: BEGIN IMMEDIATE may run on a worker thread (see above).
-    kwargs["check_same_thread"] = False
+    options: dict[str, Any] = {**kwargs, "check_same_thread": False}
 
     async def connect() -> InlineConnection:
-        return InlineConnection(sqlite3.connect(*args, **kwargs))
+        return InlineConnection(sqlite3.connect(database, **options))
 
     return connect
