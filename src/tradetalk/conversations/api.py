@@ -56,12 +56,10 @@ def conversation_out(
         id=conversation.id,
         kind=ConversationKind(conversation.kind),
         transaction_id=conversation.transaction_id,
-        transaction=TransactionSummary.model_validate(transaction, from_attributes=True)
-        if transaction
-        else None,
+        transaction=TransactionSummary(**transaction._asdict()) if transaction else None,
         participants=[
-            ParticipantOut(user_id=user.id, display_name=user.display_name, role=p.role)
-            for p, user in view.members
+            ParticipantOut(user_id=m.user_id, display_name=m.display_name, role=m.role)
+            for m in view.members
         ],
         unread_count=view.unread_count,
         last_message=last_message,

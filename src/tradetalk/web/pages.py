@@ -446,9 +446,9 @@ async def thread_page(
         await conversations_service.do_mark_read(uow, conversation, visitor.user, rows[-1].id)
     view = await conversations_repo.view(uow.session, conversation, visitor.user.id)
     items = await conversations_service.messages_out(uow.session, rows, uow.now)
-    others = [(p, u) for p, u in view.members if u.id != visitor.user.id]
-    my_role = next((p.role for p, u in view.members if u.id == visitor.user.id), None)
-    seen_seq = max((p.last_read_seq for p, _ in others), default=0)
+    others = [m for m in view.members if m.user_id != visitor.user.id]
+    my_role = next((m.role for m in view.members if m.user_id == visitor.user.id), None)
+    seen_seq = max((m.last_read_seq for m in others), default=0)
     last_mine = next((m for m in reversed(items) if m.sender_id == visitor.user.id), None)
     dispute = (
         await disputes_repo.open_dispute(uow.session, conversation.transaction_id)
@@ -463,8 +463,8 @@ async def thread_page(
             "csrf": visitor.session.csrf,
             "conversation": conversation_out(view),
             "conversations": await _inbox_list(uow.session, visitor.user.id, uow.now),
-            "other": others[0][1] if others else None,
-            "names": {u.id: u.display_name for _, u in view.members},
+            "other": others[0] if others else None,
+            "names": {m.user_id: m.display_name for m in view.members},
             "days": _days(items),
             "today": uow.now.date(),
             "seen_id": last_mine.id if last_mine and last_mine.seq <= seen_seq else None,
@@ -475,7 +475,7 @@ async def thread_page(
             "direct": conversation.transaction_id is None,
             "blocked": conversation.transaction_id is None
             and bool(others)
-            and await protection_repo.has_blocked(uow.session, visitor.user.id, others[0][1].id),
+            and await protection_repo.has_blocked(uow.session, visitor.user.id, others[0].user_id),
             "editable_after": _editable_after(uow.ctx.settings.edit_window_seconds, uow.now),
             "own_actions": True,
             "draft": draft,

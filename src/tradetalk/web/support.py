@@ -228,7 +228,7 @@ async def support_record_page(
             "dispute": access.dispute,
             "can_write": access.can_write,
             "items": items,
-            "names": {u.id: u.display_name for _, u in view.members},
+            "names": {m.user_id: m.display_name for m in view.members},
             "seen_id": None,
             "draft": draft,
             "refusal": refusal,
