@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
+import time
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 
 from tests.fixtures.marketplace import Marketplace
 from tradetalk.config import Settings
@@ -67,3 +70,46 @@ async def test_a_read_session_cannot_write(app: FastAPI) -> None:
     async with read_session(app.state.ctx) as session:
         with pytest.raises(Exception, match="readonly"):
             await session.execute(text("DELETE FROM messages"))
+
+
+async def test_a_slow_search_does_not_hold_up_other_requests(
+    app: FastAPI, market: Marketplace
+) -> None:
+    deal = await market.transaction()
+    cid = await market.conversation_id(deal)
+    await market.send(deal.buyer, cid, "is the silver coin still available")
+    # Every full-text statement now takes half a second inside SQLite, as a search for a
+    # common word over millions of messages would.
+    engine = app.state.ctx.db.read_engine
+    await engine.dispose()
+    in_full_text = threading.Event()
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _slow_full_text(dbapi_connection: Any, _record: Any) -> None:
+        def trace(sql: str) -> None:
+            if "messages_fts" in sql:
+                in_full_text.set()
+                time.sleep(0.5)
+
+        raw: sqlite3.Connection = dbapi_connection.driver_connection._conn
+        raw.set_trace_callback(trace)
+
+    search = asyncio.create_task(deal.seller.client.get("/v1/search", params={"q": "silver"}))
+    assert await asyncio.to_thread(in_full_text.wait, 10)
+    await market.send(deal.seller, cid, "yes, still here")
+    assert not search.done()  # the reply went through while the search was still running
+
+    found = await search
+    assert found.status_code == 200
+    assert [hit["body"] for hit in found.json()["items"]] == ["is the silver coin still available"]
+
+    # A search given up half way (the client went away) leaves its connection fit for reuse.
+    in_full_text.clear()
+    abandoned = asyncio.create_task(deal.seller.client.get("/v1/search", params={"q": "coin"}))
+    assert await asyncio.to_thread(in_full_text.wait, 10)
+    abandoned.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await abandoned
+    again = await deal.buyer.client.get("/v1/search", params={"q": "still"})
+    assert again.status_code == 200
+    assert len(again.json()["items"]) == 2

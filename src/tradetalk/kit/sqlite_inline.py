@@ -17,20 +17,44 @@ Running inline is safe because nothing a statement waits for can be on this even
   another process holds the lock is it retried on a worker thread, where SQLite's busy timeout
   can sleep without stopping the loop. Once it returns, this connection holds the write lock
   and nothing else it runs can wait.
+
+Fast is not the same as short, though: a query whose cost grows with the whole database (a
+full-text search for a common word over a million messages takes a few hundred milliseconds)
+would stop every other request for that long. Such queries are run inside `off_the_loop()`,
+which sends their statements and fetches to a worker thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, TypeVar
 
 from sqlalchemy.dialects.sqlite.aiosqlite import dialect as aiosqlite_dialect
 from sqlalchemy.engine import make_url
 
 # Statements that may wait for another process's writer (busy_timeout): off the loop.
 _MAY_WAIT = ("BEGIN IMMEDIATE", "BEGIN EXCLUSIVE")
+
+
+_T = TypeVar("_T")
+
+# Set inside `off_the_loop()`: this task's statements and fetches go to a worker thread.
+_off_the_loop: ContextVar[bool] = ContextVar("sqlite_off_the_loop", default=False)
+
+
+@contextmanager
+def off_the_loop() -> Iterator[None]:
+    """Run the SQLite statements of this block on a worker thread, for a query whose cost
+    grows with the whole database; with any other driver it changes nothing."""
+    token = _off_the_loop.set(True)
+    try:
+        yield
+    finally:
+        _off_the_loop.reset(token)
 
 
 class _InlineQueue:
@@ -56,11 +80,22 @@ class InlineCursor:
         """Run one statement (a BEGIN that must wait for another process does so on a thread)."""
         if not parameters and sql.lstrip()[:15].upper().startswith(_MAY_WAIT):
             await self._begin(sql)
+        elif _off_the_loop.get():
+            await self._on_thread(self._cursor.execute, sql, parameters or ())
         elif parameters is None:
             self._cursor.execute(sql)
         else:
             self._cursor.execute(sql, parameters)
         return self
+
+    async def _on_thread(self, function: Callable[..., _T], *args: Any) -> _T:
+        try:
+            return await asyncio.to_thread(function, *args)
+        except asyncio.CancelledError:
+            # The request is gone but the thread still runs the query on this connection,
+            # which SQLAlchemy is about to roll back and reuse: stop the query now.
+            self._cursor.connection.interrupt()
+            raise
 
     async def _begin(self, sql: str) -> None:
         connection = self._cursor.connection
@@ -83,14 +118,21 @@ class InlineCursor:
 
     async def fetchone(self) -> Any:
         """The next row, or None."""
+        if _off_the_loop.get():
+            return await self._on_thread(self._cursor.fetchone)
         return self._cursor.fetchone()
 
     async def fetchmany(self, size: int | None = None) -> list[Any]:
         """Up to `size` rows."""
-        return self._cursor.fetchmany(self._cursor.arraysize if size is None else size)
+        size = self._cursor.arraysize if size is None else size
+        if _off_the_loop.get():
+            return await self._on_thread(self._cursor.fetchmany, size)
+        return self._cursor.fetchmany(size)
 
     async def fetchall(self) -> list[Any]:
         """Every remaining row."""
+        if _off_the_loop.get():
+            return await self._on_thread(self._cursor.fetchall)
         return self._cursor.fetchall()
 
     async def close(self) -> None:
