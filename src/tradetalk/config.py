@@ -154,6 +154,10 @@ class Settings(BaseSettings):
     db_connect_timeout_seconds: float = Field(default=2.0, gt=0)
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
     db_pool_pre_ping: bool = True
+    # PostgreSQL statements are prepared once per connection and reused (named prepared
+    # statements). pgbouncer older than 1.21 in transaction mode cannot carry those: false
+    # prepares each statement anew under a unique name (docs/scaling.md, pgbouncer).
+    db_statement_cache: bool = True
     allowed_origins: Annotated[list[str], NoDecode] = []
 
     @field_validator(

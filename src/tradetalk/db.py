@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import traceback
+import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -151,6 +152,21 @@ def _configure_sqlite(engine: AsyncEngine, *, immediate: bool) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def _asyncpg_options(settings: Settings) -> dict[str, Any]:
+    """Driver options: a bounded connect, and no named statements where a pooler in
+    transaction mode would hand the next transaction a server connection that lacks them."""
+    options: dict[str, Any] = {"timeout": settings.db_connect_timeout_seconds}
+    if not settings.db_statement_cache:
+        options.update(
+            statement_cache_size=0,  # asyncpg's own cache
+            prepared_statement_cache_size=0,  # SQLAlchemy's cache on top of it
+            # Each statement still goes through one prepare, under a name no other client of
+            # the same server connection can have taken.
+            prepared_statement_name_func=lambda: f"__tradetalk_{uuid.uuid4().hex}__",
+        )
+    return options
+
+
 class Database:
     """The engines of one app: a writer and a reader (the same engine outside SQLite)."""
 
@@ -181,7 +197,7 @@ class Database:
                 max_overflow=settings.db_pool_size,
                 pool_timeout=settings.db_pool_timeout_seconds,
                 pool_pre_ping=settings.db_pool_pre_ping,
-                connect_args={"timeout": settings.db_connect_timeout_seconds},
+                connect_args=_asyncpg_options(settings),
             )
             self.read_engine = self.write_engine
         self.dialect = self.write_engine.dialect.name
