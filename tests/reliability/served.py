@@ -65,6 +65,10 @@ def served(folder: Path, **settings: str) -> Iterator[Served]:
         "TRADETALK_MEDIA_DIR": str(folder / "media"),
         "TRADETALK_MAIL_DIR": str(folder / "mail"),
         "TRADETALK_OCR": "false",
+        # A CI machine running the suite on both cores can take longer than production's 2 s
+        # to open a PostgreSQL connection or free a pooled one; that is load, not an outage.
+        "TRADETALK_DB_CONNECT_TIMEOUT_SECONDS": "15",
+        "TRADETALK_DB_POOL_TIMEOUT_SECONDS": "30",
     }
     env |= {f"TRADETALK_{name.upper()}": value for name, value in settings.items()}
     with log_path.open("wb") as out:
