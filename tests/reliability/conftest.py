@@ -200,6 +200,11 @@ def base_env(tmp_path: Path, database_url: str, **extra: str) -> dict[str, str]:
             "TRADETALK_LOG_JSON": "false",
             "TRADETALK_MAIL_DIR": str(tmp_path / "mail"),
             "TRADETALK_MEDIA_DIR": str(tmp_path / "media"),
+            # A CI machine running the suite on both cores can take longer than production's
+            # 2 s to open a PostgreSQL connection or free a pooled one; that is load, not an
+            # outage (tests of outages set their own).
+            "TRADETALK_DB_CONNECT_TIMEOUT_SECONDS": "15",
+            "TRADETALK_DB_POOL_TIMEOUT_SECONDS": "30",
         }
     )
     env.update(extra)
