@@ -97,6 +97,9 @@ def test_digit_led_hint_holds_where_a_match_starts(text: str, a: float, b: float
     hi = lo + int(b * (len(text) - lo))
     for m in traps._DIGIT_LED.finditer(text, lo, hi):
         assert traps._DIGIT_LED_HINT.match(text, m.start(), hi) is not None, (text, m)
+    # ... so trying the expression only where the hint matches finds the same.
+    expected = [m.span() for m in traps._DIGIT_LED.finditer(text, lo, hi)]
+    assert traps._digit_led_spans(text, lo, hi) == expected
 
 
 def test_named_ids_of_two_tokens_are_the_ones_looked_for_as_text() -> None:
@@ -162,8 +165,8 @@ def _compare_shortcuts(message: str) -> None:
     text, words, flags, ctext, cwords, cflags = _views(message)
 
     # Names: one pass over short texts, word by word over long ones.
-    def found(matches: list[re.Match[str]]) -> list[tuple[int, int, str | None]]:
-        return [(m.start(), m.end(), m.lastgroup) for m in matches]
+    def found(matches: list[re.Match[str]]) -> list[tuple[int, int, int | None]]:
+        return [(m.start(), m.end(), m.lastindex) for m in matches]
 
     assert found(kw._keyword_matches(ctext)) == found(kw._keyword_matches_at_gates(ctext))
 

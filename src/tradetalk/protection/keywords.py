@@ -118,10 +118,13 @@ _ENTRIES: tuple[tuple[str, str, bool, str], ...] = (
     ),
 )
 
+# Each entry's branch ends in an empty group of its own: the group that matched last names the
+# entry (`lastindex` is its index plus one). Empty groups at the end rather than groups around
+# each pattern leave every branch starting with a letter, which the regex engine checks before
+# entering the branch (and the parser can merge branches that start alike): about half the cost
+# of wrapping each branch, for the same matches.
 _KEYWORD_RE = re.compile(
-    r"(?<![a-z0-9])(?:"
-    + "|".join(f"(?P<k{i}>{e[3]})" for i, e in enumerate(_ENTRIES))
-    + r")(?![a-z])"
+    r"(?<![a-z0-9])(?:" + "|".join(f"(?:{e[3]})()" for e in _ENTRIES) + r")(?![a-z])"
 )
 
 # Word prefixes (first four letters) that can start a keyword: a set lookup decides whether the
@@ -165,9 +168,8 @@ _LEET_NAMES: tuple[tuple[str, str], ...] = (
     ("hotmail", _EMAIL),
     ("craigslist", _MARKET),
 )
-_LEET_RE = re.compile(
-    "|".join(f"(?P<l{i}>{leet_skeleton(n)})" for i, (n, _) in enumerate(_LEET_NAMES))
-)
+# (An empty group closes each branch, as in _KEYWORD_RE: `lastindex` - 1 is the name's index.)
+_LEET_RE = re.compile("|".join(f"{leet_skeleton(n)}()" for n, _ in _LEET_NAMES))
 _LEET_HINT = re.compile(r"[a-z][0-9@$!|]|[0-9@$!|][a-z]")
 # A run of letters, digits and @$!| four characters or longer that mixes letters with the rest
 # (its leading letters, or leading marks, are followed by the other kind).
@@ -470,8 +472,8 @@ def find_keywords(
     hits: list[KeywordHit] = []
     if names:
         for m in _keyword_matches(text):
-            assert m.lastgroup is not None
-            name, kind, strong, _ = _ENTRIES[int(m.lastgroup[1:])]
+            assert m.lastindex is not None
+            name, kind, strong, _ = _ENTRIES[m.lastindex - 1]
             start, end = m.span()
             handle_end = _handle_after(text, end, not strong)
             odd = disguised is not None and disguised(start, end)
@@ -524,9 +526,9 @@ class _LeetNames(dict[str, tuple[int, int, int] | None]):
 
 def _leet_name(token: str) -> tuple[int, int, int] | None:
     found = _LEET_RE.search(leet_skeleton(token))
-    if found is None or found.lastgroup is None:
+    if found is None or found.lastindex is None:
         return None
-    return int(found.lastgroup[1:]), found.start(), found.end()
+    return found.lastindex - 1, found.start(), found.end()
 
 
 _leet_names = _LeetNames()

@@ -336,13 +336,14 @@ TRACKING_DOMAINS: frozenset[str] = frozenset(
 )
 
 _SPACES = re.compile(r"\s+")
-# The formats from the i-th on as one expression, each its own group: a full match names the
-# first format from i on that fits, so the fitting formats are found in one pass each instead
-# of trying every format's pattern in turn. (_FROM[0] also rejects most strings at once.)
+# The formats from the i-th on as one expression, each branch closed by an empty group of its
+# own: a full match names the first format from i on that fits (the group that matched last,
+# `lastindex`, is the j-th format's j - i + 1), so the fitting formats are found in one pass each
+# instead of trying every format's pattern in turn. (_FROM[0] also rejects most strings at
+# once.) Empty groups at the end leave each branch starting with a character, which the engine
+# checks before entering the branch.
 _FROM = tuple(
-    re.compile(
-        "|".join(f"(?P<f{j}>{_FORMATS[j].pattern.pattern})" for j in range(i, len(_FORMATS)))
-    )
+    re.compile("|".join(f"(?:{_FORMATS[j].pattern.pattern})()" for j in range(i, len(_FORMATS))))
     for i in range(len(_FORMATS))
 )
 
@@ -371,9 +372,9 @@ def _candidates(n: str) -> tuple[TrackingMatch, ...]:
     i = 0
     while i < len(_FORMATS):
         fits = _FROM[i].fullmatch(n)
-        if fits is None or fits.lastgroup is None:
+        if fits is None or fits.lastindex is None:
             break
-        j = int(fits.lastgroup[1:])
+        j = i + fits.lastindex - 1
         i = j + 1
         fmt = _FORMATS[j]
         if fmt.check is not None and not fmt.check(n):

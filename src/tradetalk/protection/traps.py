@@ -169,6 +169,28 @@ def leads(token: str) -> bool:
     return lead in LEADING_WORDS or token[:3] in MONTH_PREFIXES
 
 
+def _digit_led_spans(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
+    """The spans `_DIGIT_LED.finditer(text, lo, hi)` gives.
+
+    A match can only start where `_DIGIT_LED_HINT` does, so the expression is tried only
+    there: at most digits that hint matches nowhere (phone groups, "1 0 0 1 9 ...") are
+    skipped instead of trying a dozen alternatives at each.
+    """
+    spans: list[tuple[int, int]] = []
+    pos = lo
+    while True:
+        hint = _DIGIT_LED_HINT.search(text, pos, hi)
+        if hint is None:
+            return spans
+        at = hint.start()
+        m = _DIGIT_LED.match(text, at, hi)
+        if m is None:
+            pos = at + 1
+        else:
+            spans.append(m.span())
+            pos = m.end()  # (never empty: a match starts with a digit)
+
+
 def trap_spans(
     text: str,
     windows: list[tuple[int, int]] | None = None,
@@ -191,8 +213,7 @@ def trap_spans(
     ascii = text.isascii()
     spans: list[tuple[int, int]] = []
     for lo, hi in windows if windows is not None else [(0, len(text))]:
-        if _DIGIT_LED_HINT.search(text, lo, hi) is not None:
-            spans += [m.span() for m in _DIGIT_LED.finditer(text, lo, hi)]
+        spans += _digit_led_spans(text, lo, hi)
         if word_led:
             spans += [
                 m.span()
