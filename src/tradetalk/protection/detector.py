@@ -13,12 +13,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import reduce
 from operator import attrgetter, or_
-from typing import Protocol
+from typing import Final, Protocol
 
 from tradetalk.protection import keywords as _keywords
 from tradetalk.protection import normalize as _normalize
 from tradetalk.protection import phones as _phones
 from tradetalk.protection import tracking as _tracking
+from tradetalk.protection.finding import Finding
 from tradetalk.protection.keywords import (
     KEYWORD_PREFIXES,
     NEGATION_WORDS,
@@ -42,7 +43,7 @@ from tradetalk.protection.wordnums import NUMBER_WORDS
 
 __all__ = ["KINDS", "Detector", "DetectorConfig", "Finding", "clear_caches"]
 
-KINDS = (
+KINDS: Final = (
     "phone",
     "email",
     "url",
@@ -53,15 +54,31 @@ KINDS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One piece of contact information; `start`/`end` index the current message's text."""
+# A frozen dataclass sets each field through object.__setattr__, several times the cost of the
+# rest of a finding's bookkeeping: the scan makes its findings with the slots' own setters,
+# which a frozen class leaves alone (the same object, as immutable afterwards).
+def _slot_setter(name: str) -> Callable[[Finding, object], None]:
+    setter: Callable[[Finding, object], None] = vars(Finding)[name].__set__
+    return setter
 
-    kind: str
-    start: int
-    end: int
-    text: str
-    rule: str
+
+_new_object: Final = object.__new__
+_set_kind: Final = _slot_setter("kind")
+_set_start: Final = _slot_setter("start")
+_set_end: Final = _slot_setter("end")
+_set_text: Final = _slot_setter("text")
+_set_rule: Final = _slot_setter("rule")
+
+
+def _finding(kind: str, start: int, end: int, text: str, rule: str) -> Finding:
+    """Finding(kind, start, end, text, rule), made directly (see above)."""
+    finding: Finding = _new_object(Finding)
+    _set_kind(finding, kind)
+    _set_start(finding, start)
+    _set_end(finding, end)
+    _set_text(finding, text)
+    _set_rule(finding, rule)
+    return finding
 
 
 @dataclass(frozen=True)
@@ -84,8 +101,8 @@ def clear_caches() -> None:
     _flag_cache.clear()
 
 
-_WORD_SPLIT = str.maketrans({c: " " for c in "\n\t.,;:!?()[]{}<>\"'`*/\\|~^=+_%-"})
-_WORD_SPLIT_BYTES = bytes(
+_WORD_SPLIT: Final = str.maketrans({c: " " for c in "\n\t.,;:!?()[]{}<>\"'`*/\\|~^=+_%-"})
+_WORD_SPLIT_BYTES: Final = bytes(
     ord(" ") if chr(i) in "\n\t.,;:!?()[]{}<>\"'`*/\\|~^=+_%-" else i for i in range(256)
 )
 
@@ -98,7 +115,7 @@ def _words(text: str) -> list[str]:
     return text.translate(_WORD_SPLIT).split()
 
 
-_finding_order = attrgetter("start", "end", "kind")
+_finding_order: Final = attrgetter("start", "end", "kind")
 
 
 class Detector:
@@ -143,7 +160,7 @@ class Detector:
             if a >= b or (kind, a, b) in seen:
                 continue
             seen.add((kind, a, b))
-            findings.append(Finding(kind, a, b, text[a:b], rule))
+            findings.append(_finding(kind, a, b, text[a:b], rule))
         if len(findings) > 1:
             findings.sort(key=_finding_order)
         return findings
@@ -267,33 +284,33 @@ class Detector:
 
 
 # Spelled punctuation that de-obfuscation turns into "." or "@".
-_SPELLED = frozenset({"dot", "dotcom", "punto", "point", "punkt", "arroba", "chez", "bei"})
-_TRIGGER_WORDS = NUMBER_WORDS | SOLICIT_WORDS | _SPELLED
+_SPELLED: Final = frozenset({"dot", "dotcom", "punto", "point", "punkt", "arroba", "chez", "bei"})
+_TRIGGER_WORDS: Final = NUMBER_WORDS | SOLICIT_WORDS | _SPELLED
 
 # What a word can set off, worked out once per distinct word: a message's words are looked up
 # and their bits or-ed together, which answers every "does some word ..." question of a scan
 # (digits, single letters, number words, keyword prefixes, trigger words) in one pass over the
 # words instead of one set operation or generator each.
-_HAS_DIGIT = 1
-_SINGLE = 2  # one character: spaced-out letters ("w h a t s")
-_MIXED = 4  # neither all letters nor all digits: where leetspeak hides
-_SPOKEN = 8  # a number word, also a German or Spanish compound ("funfundfunfzig")
-_KEYWORD_PREFIX = 16  # starts like a channel name (keywords.KEYWORD_PREFIXES)
-_SOLICIT = 32  # a word some invitation to deal off the platform needs
-_TRIGGER = 64  # a word `_plain` does not let through
-_SIGNAL = 128  # holds @, $ or &
-_NOT_ALNUM = 256  # holds something besides letters and digits (#, @, a control character ...)
-_NEGATION = 512  # may start a negation ("don't", "not") that refuses a name or an invitation
-_REFUSAL = 1024  # may start a refusal after one ("is not allowed", "platform rules")
-_LEADS = 2048  # a trap word a number may follow ("size 10", "ms-65", "march 4"): traps.leads
+_HAS_DIGIT: Final = 1
+_SINGLE: Final = 2  # one character: spaced-out letters ("w h a t s")
+_MIXED: Final = 4  # neither all letters nor all digits: where leetspeak hides
+_SPOKEN: Final = 8  # a number word, also a German or Spanish compound ("funfundfunfzig")
+_KEYWORD_PREFIX: Final = 16  # starts like a channel name (keywords.KEYWORD_PREFIXES)
+_SOLICIT: Final = 32  # a word some invitation to deal off the platform needs
+_TRIGGER: Final = 64  # a word `_plain` does not let through
+_SIGNAL: Final = 128  # holds @, $ or &
+_NOT_ALNUM: Final = 256  # holds something besides letters and digits (#, @, a control char)
+_NEGATION: Final = 512  # may start a negation ("don't", "not") that refuses a name or an invitation
+_REFUSAL: Final = 1024  # may start a refusal after one ("is not allowed", "platform rules")
+_LEADS: Final = 2048  # a trap word a number may follow ("size 10", "ms-65", "march 4"): traps.leads
 # Any of these rules out a plain message.
-_NOT_PLAIN = _HAS_DIGIT | _SIGNAL | _TRIGGER | _KEYWORD_PREFIX
-_DIGIT_BYTES = b"0123456789"
-_ASCII_DIGIT = re.compile("[0-9]")
+_NOT_PLAIN: Final = _HAS_DIGIT | _SIGNAL | _TRIGGER | _KEYWORD_PREFIX
+_DIGIT_BYTES: Final = b"0123456789"
+_ASCII_DIGIT: Final = re.compile("[0-9]")
 
 
 # The flags of the few words that are in a word list (number words, invitation words ...).
-_LISTED_FLAGS: dict[str, int] = {
+_LISTED_FLAGS: Final[dict[str, int]] = {
     word: (_SPOKEN if word in NUMBER_WORDS else 0)
     | (_SOLICIT if word in SOLICIT_WORDS else 0)
     | (_TRIGGER if word in _TRIGGER_WORDS else 0)
@@ -334,7 +351,7 @@ class _FlagCache(dict[str, int]):
         return flags
 
 
-_flag_cache = _FlagCache()
+_flag_cache: Final = _FlagCache()
 
 
 def _digit_count(text: str) -> int:

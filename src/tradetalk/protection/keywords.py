@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection
 from collections.abc import Set as AbstractSet
-from typing import NamedTuple
+from typing import Final
 
 from tradetalk.protection.normalize import leet_skeleton
 from tradetalk.protection.trie import trie_pattern
@@ -30,13 +30,34 @@ __all__ = [
 ]
 
 
-class KeywordHit(NamedTuple):
-    """A keyword or phrase finding in the de-obfuscated view (view coordinates)."""
+class KeywordHit:
+    """A keyword or phrase finding in the de-obfuscated view (view coordinates).
 
-    start: int
-    end: int
-    kind: str
-    rule: str
+    (A plain class with slots: made several times per message, it costs a fraction of a
+    NamedTuple, above all once compiled.)
+    """
+
+    __slots__ = ("end", "kind", "rule", "start")
+
+    def __init__(self, start: int, end: int, kind: str, rule: str) -> None:
+        self.start = start
+        self.end = end
+        self.kind = kind
+        self.rule = rule
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, KeywordHit) and (
+            self.start == other.start
+            and self.end == other.end
+            and self.kind == other.kind
+            and self.rule == other.rule
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.start, self.end, self.kind, self.rule))
+
+    def __repr__(self) -> str:
+        return f"KeywordHit({self.start!r}, {self.end!r}, {self.kind!r}, {self.rule!r})"
 
 
 _MSG, _SOCIAL, _PAY, _MARKET, _EMAIL, _SOLICIT = (
@@ -49,7 +70,7 @@ _MSG, _SOCIAL, _PAY, _MARKET, _EMAIL, _SOLICIT = (
 )
 
 # (name, kind, strong, pattern). Strong names count unless refused; weak ones need context.
-_ENTRIES: tuple[tuple[str, str, bool, str], ...] = (
+_ENTRIES: Final[tuple[tuple[str, str, bool, str], ...]] = (
     (
         "whatsapp",
         _MSG,
@@ -123,14 +144,14 @@ _ENTRIES: tuple[tuple[str, str, bool, str], ...] = (
 # each pattern leave every branch starting with a letter, which the regex engine checks before
 # entering the branch (and the parser can merge branches that start alike): about half the cost
 # of wrapping each branch, for the same matches.
-_KEYWORD_RE = re.compile(
+_KEYWORD_RE: Final = re.compile(
     r"(?<![a-z0-9])(?:" + "|".join(f"(?:{e[3]})()" for e in _ENTRIES) + r")(?![a-z])"
 )
 
 # Word prefixes (first four letters) that can start a keyword: a set lookup decides whether the
 # keyword expression needs to run at all.
 # fmt: off
-KEYWORD_PREFIXES = frozenset((
+KEYWORD_PREFIXES: Final = frozenset((
     "what", "wats", "wass", "wazz", "whts", "wapp", "tele", "telg", "tlgr", "vibe", "chat",
     "wech", "weix", "kaka", "kik", "skyp", "disc", "thre", "wick", "boti", "imo", "imes",
     "face", "fb", "sign",
@@ -145,7 +166,7 @@ KEYWORD_PREFIXES = frozenset((
 # fmt: on
 
 # Leetspeak: only rare names, and long enough that a skeleton match is no accident.
-_LEET_NAMES: tuple[tuple[str, str], ...] = (
+_LEET_NAMES: Final[tuple[tuple[str, str], ...]] = (
     ("whatsapp", _MSG),
     ("watsapp", _MSG),
     ("telegram", _MSG),
@@ -169,50 +190,50 @@ _LEET_NAMES: tuple[tuple[str, str], ...] = (
     ("craigslist", _MARKET),
 )
 # (An empty group closes each branch, as in _KEYWORD_RE: `lastindex` - 1 is the name's index.)
-_LEET_RE = re.compile("|".join(f"{leet_skeleton(n)}()" for n, _ in _LEET_NAMES))
-_LEET_HINT = re.compile(r"[a-z][0-9@$!|]|[0-9@$!|][a-z]")
+_LEET_RE: Final = re.compile("|".join(f"{leet_skeleton(n)}()" for n, _ in _LEET_NAMES))
+_LEET_HINT: Final = re.compile(r"[a-z][0-9@$!|]|[0-9@$!|][a-z]")
 # A run of letters, digits and @$!| four characters or longer that mixes letters with the rest
 # (its leading letters, or leading marks, are followed by the other kind).
-_LEET_TOKEN = re.compile(
+_LEET_TOKEN: Final = re.compile(
     r"(?<![a-z0-9@$!|])(?=[a-z0-9@$!|]{4})(?:[a-z]++[0-9@$!|]|[0-9@$!|]++[a-z])[a-z0-9@$!|]*+"
 )
 
 # --- context ---------------------------------------------------------------------------------
 
-_NEGATION = re.compile(
+_NEGATION: Final = re.compile(
     r"\b(?:no|not|never|dont|don't|do\snot|doesn'?t|cant|can't|cannot|can\snot|wont|won't|"
     r"will\snot|unable|without|avoid|isn'?t|aren'?t|wasn'?t|refuse|rather\snot|prefer\snot|"
     r"instead\sof|rather\sthan|neither|nor|sin|pas|kein|keine|nicht|nunca)\b"
 )
 # Negative-looking idioms that do not refuse anything: "no problem", "why not", "can't you".
-_NOT_NEGATION = re.compile(
+_NOT_NEGATION: Final = re.compile(
     r"\b(?:no\s(?:problem|prob|probs|worries|worry|rush|pressure|biggie|stress|doubt)|"
     r"not\s(?:a\sproblem|sure|bad)|why\snot|(?:don't|dont|can't|cant|won't|wont)\syou)\b"
 )
 # The words a negation starts with, as `detector` splits words ("don't" gives "don").
-NEGATION_WORDS = frozenset((
+NEGATION_WORDS: Final = frozenset((
     "no", "not", "never", "dont", "don", "do", "doesn", "doesnt", "cant", "can", "cannot",
     "wont", "won", "will", "unable", "without", "avoid", "isn", "isnt", "aren", "arent", "wasn",
     "wasnt", "refuse", "rather", "prefer", "instead", "neither", "nor", "sin", "pas", "kein",
     "keine", "nicht", "nunca",
 ))  # fmt: skip
 # The words `_REFUSED_AFTER` starts its phrases with (each followed by a space).
-REFUSAL_WORDS = frozenset((
+REFUSAL_WORDS: Final = frozenset((
     "is", "are", "isn", "isnt", "aren", "arent", "not", "against", "platform", "site", "app",
     "marketplace",
 ))  # fmt: skip
 # Matched on the text after a name (a slice: its start is a word boundary). A search would
 # retry at every later position, up to forty times the work.
-_REFUSED_AFTER = re.compile(
+_REFUSED_AFTER: Final = re.compile(
     r"[^.!?;\n]{0,40}?\b(?:(?:is|are|isn'?t|aren'?t)\s(?:not\s)?(?:allowed|permitted|forbidden|"
     r"prohibited|against)|not\sallowed|against\s(?:the\s)?(?:rules|policy|tos|terms)|"
     r"(?:platform|site|app|marketplace)\s(?:rules|policy))"
 )
-_HANDLE_AFTER = re.compile(
+_HANDLE_AFTER: Final = re.compile(
     r"\s*(?:(?:id|handle|username|user\s?name|user|name|tag|acct|account|is|at)\s*)?"
     r"(?:[:=>\-→]+\s*|is\s+|@\s*|\$\s*|\s+(?=[@$]))@?\$?([a-z0-9][a-z0-9_.\-]{1,39})"
 )
-_HANDLE_STOP = frozenset(
+_HANDLE_STOP: Final = frozenset(
     [
         "me",
         "you",
@@ -271,7 +292,7 @@ _HANDLE_STOP = frozenset(
     ]
 )
 
-_WEAK_BEFORE: dict[str, re.Pattern[str]] = {
+_WEAK_BEFORE: Final[dict[str, re.Pattern[str]]] = {
     _MSG: re.compile(
         r"(?:\bmy|\bur|\byour|\bon|\bvia|\bover|\buse|\busing|\bhave|\bgot|\badd\sme(?:\son)?|"
         r"\bmessage\sme(?:\son)?|\btext\sme(?:\son)?|\bhit\sme\sup(?:\son)?|\bcontact\sme(?:\son)?)"
@@ -300,7 +321,7 @@ _WEAK_BEFORE: dict[str, re.Pattern[str]] = {
         r"\bdrop\sme\san)\s*$"
     ),
 }
-_WEAK_AFTER: dict[str, re.Pattern[str]] = {
+_WEAK_AFTER: Final[dict[str, re.Pattern[str]]] = {
     _MSG: re.compile(r"\s*(?:me\b|id\b|only\b|number\b|instead\b|[:=@])"),
     _SOCIAL: re.compile(r"\s*(?:me\b|handle\b|username\b|page\b|account\b|[:=@])"),
     _PAY: re.compile(
@@ -315,21 +336,23 @@ _WEAK_AFTER: dict[str, re.Pattern[str]] = {
 }
 
 
-_WORD_AT = re.compile(r"[a-z0-9&']+")
+_WORD_AT: Final = re.compile(r"[a-z0-9&']+")
 
 
 # A word is a candidate when its first four letters (the whole word when shorter) are in
 # KEYWORD_PREFIXES: one expression finds exactly those words, so the regex engine skips the
 # others instead of a Python loop visiting every word. Only where a match starts is used, and
 # every branch ends inside the word it started, so the branches may be merged into a trie.
-_GATE_WORD = trie_pattern(KEYWORD_PREFIXES, lambda p: "" if len(p) == 4 else "(?![a-z0-9&'])")
-_PREFIX_GATE = re.compile(rf"(?<![a-z0-9&']){_GATE_WORD}")
+_GATE_WORD: Final = trie_pattern(
+    KEYWORD_PREFIXES, lambda p: "" if len(p) == 4 else "(?![a-z0-9&'])"
+)
+_PREFIX_GATE: Final = re.compile(rf"(?<![a-z0-9&']){_GATE_WORD}")
 # Matched on the reversed text before a word: the gap, then the previous word backwards.
-_WORD_BEFORE_REVERSED = re.compile(r"[^a-z0-9&']*[a-z0-9&']+")
+_WORD_BEFORE_REVERSED: Final = re.compile(r"[^a-z0-9&']*[a-z0-9&']+")
 # The same positions in one pass: a word that passes the gate, or the word just before one;
 # at each, the names. `_keyword_matches` looks for the word before within 60 characters, so
 # this serves texts of up to 61 characters, where that limit never cuts anything off.
-_NAMES_AT_GATES = re.compile(
+_NAMES_AT_GATES: Final = re.compile(
     rf"(?<![a-z0-9&'])(?={_GATE_WORD}|[a-z0-9&']++[^a-z0-9&']++{_GATE_WORD})" + _KEYWORD_RE.pattern
 )
 
@@ -366,8 +389,8 @@ def prefixes(words: set[str]) -> set[str]:
     return {w[:4] for w in words}
 
 
-_CLAUSE_MARKS = ".!?;,\n"
-_CLAUSE_WORDS = (" but ", " however ", " instead ", " pero ", " mais ", " aber ")
+_CLAUSE_MARKS: Final = ".!?;,\n"
+_CLAUSE_WORDS: Final = (" but ", " however ", " instead ", " pero ", " mais ", " aber ")
 
 
 def _clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
@@ -422,9 +445,9 @@ def refused(
     return _REFUSED_AFTER.match(text[end:c1]) is not None
 
 
-_HANDLE_LIKE = re.compile(r"[0-9_.\-]")
-_EXPLICIT_SEP = re.compile(r"[:=@$]")
-_ON_PLATFORM_AFTER = re.compile(
+_HANDLE_LIKE: Final = re.compile(r"[0-9_.\-]")
+_EXPLICIT_SEP: Final = re.compile(r"[:=@$]")
+_ON_PLATFORM_AFTER: Final = re.compile(
     r"\s*(?:at|through|thru|via|on|in|using|with)\s(?:the\s|your\s|our\s)?"
     r"(?:checkout|check\sout|app|platform|site|here|cart)\b"
 )
@@ -531,7 +554,7 @@ def _leet_name(token: str) -> tuple[int, int, int] | None:
     return found.lastindex - 1, found.start(), found.end()
 
 
-_leet_names = _LeetNames()
+_leet_names: Final = _LeetNames()
 
 
 def clear_caches() -> None:
@@ -541,11 +564,11 @@ def clear_caches() -> None:
 
 # --- solicitation ------------------------------------------------------------------------------
 
-_PLATFORM = (
+_PLATFORM: Final = (
     r"(?:the\s|this\s|their\s)?"
     r"(?:app|platform|site|website|marketplace|system|ebay|etsy|here|checkout)"
 )
-_SOLICIT_ENTRIES: tuple[tuple[str, str], ...] = (
+_SOLICIT_ENTRIES: Final[tuple[tuple[str, str], ...]] = (
     (
         "contact_me",
         r"\b(?:text|txt|call|ring|phone|sms|e-?mail|whatsapp|telegram|viber|imessage|facetime)"
@@ -592,12 +615,12 @@ _SOLICIT_ENTRIES: tuple[tuple[str, str], ...] = (
         r"\bcut\sout\sthe\smiddle\s?m[ae]n\b|\bno\smiddle\s?m[ae]n\b|\bwithout\s(?:the\s)?fees?\b",
     ),
 )
-_SOLICIT_RES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+_SOLICIT_RES: Final[tuple[tuple[str, re.Pattern[str]], ...]] = tuple(
     (name, re.compile(pat)) for name, pat in _SOLICIT_ENTRIES
 )
 # Each phrase needs one of these (rarer) words; a set lookup skips the expression otherwise.
 # fmt: off
-_SOLICIT_GATES: dict[str, frozenset[str]] = {
+_SOLICIT_GATES: Final[dict[str, frozenset[str]]] = {
     "contact_me": frozenset((
         "text", "txt", "call", "ring", "phone", "sms", "email", "e", "whatsapp", "telegram",
         "viber", "imessage", "facetime", "give", "shoot", "drop", "send", "hmu", "hit", "reach",
@@ -619,7 +642,7 @@ _SOLICIT_GATES: dict[str, frozenset[str]] = {
 }
 # The words each phrase can start with, as `detector` splits words (at "'" and "-", so
 # "what's" starts with "what" and "e-mail" with "e").
-_SOLICIT_STARTS: dict[str, frozenset[str]] = {
+_SOLICIT_STARTS: Final[dict[str, frozenset[str]]] = {
     "contact_me": _SOLICIT_GATES["contact_me"],
     "contact_exchange": frozenset((
         "give", "send", "share", "drop", "leave", "post", "tell", "pass", "dm", "text", "pm",
@@ -638,8 +661,9 @@ _SOLICIT_STARTS: dict[str, frozenset[str]] = {
     )),
 }
 # fmt: on
-SOLICIT_WORDS: frozenset[str] = frozenset().union(*_SOLICIT_GATES.values())
-_SOLICIT_PHRASES: tuple[tuple[str, re.Pattern[str], frozenset[str], frozenset[str]], ...] = tuple(
+SOLICIT_WORDS: Final[frozenset[str]] = frozenset().union(*_SOLICIT_GATES.values())
+_SolicitPhrase = tuple[str, re.Pattern[str], frozenset[str], frozenset[str]]
+_SOLICIT_PHRASES: Final[tuple[_SolicitPhrase, ...]] = tuple(
     (name, pattern, _SOLICIT_GATES[name], _SOLICIT_STARTS[name]) for name, pattern in _SOLICIT_RES
 )
 

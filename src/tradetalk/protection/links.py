@@ -9,20 +9,37 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Final
 
 import tldextract
 
 __all__ = ["LinkHit", "find_emails", "find_handles", "find_urls", "may_hold_url"]
 
 
-class LinkHit(NamedTuple):
-    """A finding in the de-obfuscated view (view coordinates)."""
+class LinkHit:
+    """A finding in the de-obfuscated view (view coordinates); a plain class, as KeywordHit."""
 
-    start: int
-    end: int
-    kind: str
-    rule: str
+    __slots__ = ("end", "kind", "rule", "start")
+
+    def __init__(self, start: int, end: int, kind: str, rule: str) -> None:
+        self.start = start
+        self.end = end
+        self.kind = kind
+        self.rule = rule
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LinkHit) and (
+            self.start == other.start
+            and self.end == other.end
+            and self.kind == other.kind
+            and self.rule == other.rule
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.start, self.end, self.kind, self.rule))
+
+    def __repr__(self) -> str:
+        return f"LinkHit({self.start!r}, {self.end!r}, {self.kind!r}, {self.rule!r})"
 
 
 @lru_cache(maxsize=1)
@@ -37,7 +54,7 @@ def public_suffix(host: str) -> str:
     return _extractor()(host).suffix
 
 
-_PROVIDERS = frozenset(
+_PROVIDERS: Final = frozenset(
     [
         "gmail",
         "googlemail",
@@ -75,7 +92,7 @@ _PROVIDERS = frozenset(
     ]
 )
 # Providers safe to recognise without a TLD ("john at gmail"): none of them is a common word.
-_SPOKEN_PROVIDERS = frozenset(
+_SPOKEN_PROVIDERS: Final = frozenset(
     [
         "gmail",
         "googlemail",
@@ -89,7 +106,7 @@ _SPOKEN_PROVIDERS = frozenset(
         "yandex",
     ]
 )
-_COMMON_TLDS = frozenset(
+_COMMON_TLDS: Final = frozenset(
     [
         "com",
         "net",
@@ -135,7 +152,7 @@ _COMMON_TLDS = frozenset(
         "cn",
     ]
 )
-_LOCAL_STOP = frozenset(
+_LOCAL_STOP: Final = frozenset(
     [
         "me",
         "you",
@@ -200,12 +217,12 @@ _LOCAL_STOP = frozenset(
     ]
 )
 
-_SPACE = re.compile(r"\s")
-_EMAIL_AT = re.compile(
+_SPACE: Final = re.compile(r"\s")
+_EMAIL_AT: Final = re.compile(
     r"(?<![a-z0-9._%+\-])([a-z0-9][a-z0-9._%+\-]{0,63})\s?@\s?"
     r"([a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?(?:\s?\.\s?[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?)*)"
 )
-_EMAIL_SPOKEN = re.compile(
+_EMAIL_SPOKEN: Final = re.compile(
     r"(?<![a-z0-9._%+\-])([a-z0-9][a-z0-9._%+\-]{1,63})\s+(?:at|arroba|chez|bei|en)\s+"
     r"([a-z0-9][a-z0-9\-]*(?:\.[a-z0-9][a-z0-9\-]*)*)"
 )
@@ -248,7 +265,7 @@ def find_emails(
 
 
 # Hosts whose links are a channel of their own, not just an outside page.
-_HOST_KINDS: dict[str, tuple[str, str]] = {}
+_HOST_KINDS: Final[dict[str, tuple[str, str]]] = {}
 for _host in [
     "wa.me",
     "api.whatsapp.com",
@@ -349,7 +366,7 @@ for _host in [
 
 # TLDs that are also everyday words: "ok.so", "gold.bar", "yes.it" are typos, not links, unless
 # the host is one we know.
-_WORDLIKE_TLDS = frozenset(
+_WORDLIKE_TLDS: Final = frozenset(
     [
         "so",
         "it",
@@ -396,14 +413,14 @@ _WORDLIKE_TLDS = frozenset(
     ]
 )
 
-_URL = re.compile(
+_URL: Final = re.compile(
     r"\b(?:https?|ftp)://[^\s<>\"'`]+|\bwww\.[^\s<>\"'`]+|"
     r"(?<![@a-z0-9.\-_])(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9\-]{1,23}"
     r"(?![a-z0-9@\-])(?::\d{2,5})?(?:/[^\s<>\"'`]*)?"
 )
-_TRAIL = ".,;:!?)]}'\"*"
-_HOST_END = re.compile("[/:?#]")
-_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+_TRAIL: Final = ".,;:!?)]}'\"*"
+_HOST_END: Final = re.compile("[/:?#]")
+_IPV4: Final = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 
 
 def _allowed(host: str, domains: frozenset[str]) -> bool:
@@ -434,7 +451,7 @@ def may_hold_url(text: str) -> bool:
     return any(text[m.end()].isalpha() for m in _DOT_BEFORE_LETTER.finditer(text))
 
 
-_DOT_BEFORE_LETTER = re.compile(r"(?<=[^\W_])\.(?=[^\W\d_])")
+_DOT_BEFORE_LETTER: Final = re.compile(r"(?<=[^\W_])\.(?=[^\W\d_])")
 
 
 def find_urls(text: str, allowed_domains: frozenset[str]) -> list[LinkHit]:
@@ -471,14 +488,14 @@ def find_urls(text: str, allowed_domains: frozenset[str]) -> list[LinkHit]:
     return hits
 
 
-_AT_HANDLE = re.compile(
+_AT_HANDLE: Final = re.compile(
     r"(?<![a-z0-9._%+\-@])@([a-z0-9_](?:[a-z0-9_.]{0,28}[a-z0-9_])?)(?![a-z0-9_@])"
 )
-_CASHTAG = re.compile(r"(?<![a-z0-9$])\$([a-z][a-z0-9_\-]{1,19})(?![a-z0-9_])")
-_CURRENCIES = frozenset(
+_CASHTAG: Final = re.compile(r"(?<![a-z0-9$])\$([a-z][a-z0-9_\-]{1,19})(?![a-z0-9_])")
+_CURRENCIES: Final = frozenset(
     ["usd", "cad", "aud", "nzd", "hkd", "sgd", "mxn", "eur", "gbp", "us", "ca", "au"]
 )
-_AT_STOP = frozenset(["home", "work", "me", "you", "the", "a", "noon", "night"])
+_AT_STOP: Final = frozenset(["home", "work", "me", "you", "the", "a", "noon", "night"])
 
 
 def find_handles(text: str) -> list[LinkHit]:

@@ -11,7 +11,7 @@ import bisect
 import re
 from collections.abc import Callable, Collection, Sequence
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Final
 
 import phonenumbers
 from phonenumbers import re_util
@@ -34,7 +34,7 @@ from tradetalk.protection.wordnums import (
 )
 
 # Fillers people put between the parts of a dictated number ("415, then 555 and 0123").
-_FILLERS = CONNECTORS | frozenset({"then", "dash", "space", "puis", "luego", "dann"})
+_FILLERS: Final = CONNECTORS | frozenset({"then", "dash", "space", "puis", "luego", "dann"})
 
 __all__ = ["PhoneHit", "clear_caches", "find_phones"]
 
@@ -44,14 +44,14 @@ __all__ = ["PhoneHit", "clear_caches", "find_phones"]
 if hasattr(re_util, "enable_pattern_cache"):
     re_util.enable_pattern_cache()
 
-_TOKEN = re.compile(r"[a-z0-9]+")
+_TOKEN: Final = re.compile(r"[a-z0-9]+")
 # Characters that end a digit run: they tie a number to a price, time, ratio or handle.
-_HARD_GAP = r":$€£¥%#@=&!?;\"'<>"
-_LOOKALIKE = str.maketrans({"o": "0", "l": "1", "i": "1", "s": "5", "b": "8"})
-_LOOKALIKE_LETTERS = frozenset("olisb")
-_SUFFIX_ONLY = re.compile(r"\d+[a-z]+")
-_PARTS = re.compile(r"\d+|[a-z]+")
-_GLUE_WORDS = {
+_HARD_GAP: Final = r":$€£¥%#@=&!?;\"'<>"
+_LOOKALIKE: Final = str.maketrans({"o": "0", "l": "1", "i": "1", "s": "5", "b": "8"})
+_LOOKALIKE_LETTERS: Final = frozenset("olisb")
+_SUFFIX_ONLY: Final = re.compile(r"\d+[a-z]+")
+_PARTS: Final = re.compile(r"\d+|[a-z]+")
+_GLUE_WORDS: Final = {
     w: d
     for w, d in (
         ("zero", "0"), ("one", "1"), ("two", "2"), ("three", "3"), ("four", "4"),
@@ -60,8 +60,8 @@ _GLUE_WORDS = {
 }  # fmt: skip
 # Alternative regions tried only for a run that is clearly meant as a number (dictated,
 # disguised, or next to "call"/"text"): people write their home number without "+".
-_OTHER_REGIONS = ("GB", "DE", "FR", "AU", "IT", "NL", "IN", "IE", "BR", "MX", "ES")
-_MAX_GAP = 6
+_OTHER_REGIONS: Final = ("GB", "DE", "FR", "AU", "IT", "NL", "IN", "IE", "BR", "MX", "ES")
+_MAX_GAP: Final = 6
 
 
 # A token `_classify` can give a class to: digits (also with look-alike letters or number
@@ -88,12 +88,12 @@ def _chain(words: str) -> re.Pattern[str]:
     )
 
 
-_CHAIN = _chain(f"{trie_pattern(NUMBER_WORDS | _FILLERS)}|{COMPOUND_PATTERN}")
+_CHAIN: Final = _chain(f"{trie_pattern(NUMBER_WORDS | _FILLERS)}|{COMPOUND_PATTERN}")
 # The same where no token is a number word: only fillers can join the digits.
-_DIGIT_CHAIN = _chain(trie_pattern(_FILLERS))
+_DIGIT_CHAIN: Final = _chain(trie_pattern(_FILLERS))
 
 # Letter-only first parts of tracking numbers typed with spaces ("TBA 0000...", "GM 2 9 5").
-_TRACKING_PREFIXES = frozenset(
+_TRACKING_PREFIXES: Final = frozenset(
     [
         "tba",
         "tbc",
@@ -126,26 +126,54 @@ _TRACKING_PREFIXES = frozenset(
 )
 
 
-class PhoneHit(NamedTuple):
+# Plain classes with slots rather than NamedTuples: made for every number, they cost a fraction
+# of one, above all once compiled.
+
+
+class PhoneHit:
     """A phone number found in the normalised view (view coordinates)."""
 
-    start: int
-    end: int
-    rule: str
+    __slots__ = ("end", "rule", "start")
+
+    def __init__(self, start: int, end: int, rule: str) -> None:
+        self.start = start
+        self.end = end
+        self.rule = rule
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PhoneHit) and (
+            self.start == other.start and self.end == other.end and self.rule == other.rule
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.start, self.end, self.rule))
+
+    def __repr__(self) -> str:
+        return f"PhoneHit({self.start!r}, {self.end!r}, {self.rule!r})"
 
 
-class _Group(NamedTuple):
-    digits: str
-    start: int
-    end: int
-    disguised: bool
+class _Group:
+    """Digits of a run and where they stand; `disguised` when not typed as ASCII digits."""
+
+    __slots__ = ("digits", "disguised", "end", "start")
+
+    def __init__(self, digits: str, start: int, end: int, disguised: bool) -> None:
+        self.digits = digits
+        self.start = start
+        self.end = end
+        self.disguised = disguised
 
 
-class _Tok(NamedTuple):
-    kind: str  # "d" digits, "w" number word, "c" connector, "l" look-alike digits
-    text: str
-    start: int
-    end: int
+class _Tok:
+    """A token of a run and its class."""
+
+    __slots__ = ("end", "kind", "start", "text")
+
+    def __init__(self, kind: str, text: str, start: int, end: int) -> None:
+        self.kind = kind  # "d" digits, "w" number word, "c" connector, "l" look-alike digits
+        self.text = text
+        self.start = start
+        self.end = end
 
 
 @lru_cache(maxsize=8)
@@ -161,7 +189,7 @@ def _possible_lengths(region: str) -> frozenset[int]:
     return frozenset(lengths)
 
 
-_class_cache: dict[str, tuple[str, str] | None] = {}
+_class_cache: Final[dict[str, tuple[str, str] | None]] = {}
 
 
 def _classify_token(tok: str) -> tuple[str, str] | None:
@@ -176,7 +204,7 @@ def _classify_token(tok: str) -> tuple[str, str] | None:
 
 
 # A sentinel of the cache's value type, told apart by identity.
-_MISSING: tuple[str, str] | None = ("<missing>", "")
+_MISSING: Final[tuple[str, str] | None] = ("<missing>", "")
 
 
 def clear_caches() -> None:
@@ -195,7 +223,7 @@ def _spoken_digits(words: tuple[str, ...]) -> tuple[tuple[str, int, int], ...]:
     return tuple(words_to_digits(list(words)))
 
 
-_DIGIT_CHARS = frozenset("0123456789")
+_DIGIT_CHARS: Final = frozenset("0123456789")
 
 
 def _classify(tok: str) -> tuple[str, str] | None:
@@ -218,7 +246,7 @@ def _classify(tok: str) -> tuple[str, str] | None:
     return "l", tok.translate(_LOOKALIKE)
 
 
-_NANP = frozenset({"US", "CA"})
+_NANP: Final = frozenset({"US", "CA"})
 
 
 def _parse(number: str, region: str) -> phonenumbers.PhoneNumber | None:
@@ -238,7 +266,11 @@ def _parse(number: str, region: str) -> phonenumbers.PhoneNumber | None:
 
 # Countries sharing a calling code with the default region: phonenumbers' is_valid_number
 # walks every region of the code (25 for +1); checking the few likely ones is far cheaper.
-_NEIGHBOURS: dict[str, tuple[str, ...]] = {"US": ("CA",), "CA": ("US",), "GB": ("GG", "JE", "IM")}
+_NEIGHBOURS: Final[dict[str, tuple[str, ...]]] = {
+    "US": ("CA",),
+    "CA": ("US",),
+    "GB": ("GG", "JE", "IM"),
+}
 
 
 def _valid_in(num: phonenumbers.PhoneNumber, regions: tuple[str, ...]) -> bool:
@@ -470,7 +502,7 @@ def _digit_chains(text: str) -> list[re.Match[str]]:
             chains.append(chain)
 
 
-_FIRST_DIGIT = re.compile("[0-9]")
+_FIRST_DIGIT: Final = re.compile("[0-9]")
 
 
 # A candidate: digit groups at offsets from a base position, their digits, and that base.
@@ -505,7 +537,7 @@ def _candidates(
     return found
 
 
-_chain_runs: dict[str, tuple[tuple[tuple[_Group, ...], str], ...]] = {}
+_chain_runs: Final[dict[str, tuple[tuple[tuple[_Group, ...], str], ...]]] = {}
 
 
 def _long_runs(

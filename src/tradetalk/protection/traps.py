@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from typing import Final
 
 __all__ = [
     "LEADING_WORDS",
@@ -22,21 +23,21 @@ __all__ = [
     "trap_spans",
 ]
 
-_MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_MONTHS: Final = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 # Units that are also words ("in", "g", "m", "s") only count when glued to the number or after a
 # short number, so "call 415 555 0199 in the evening" keeps its last group.
-_UNITS_SAFE = (
+_UNITS_SAFE: Final = (
     r"oz|ozt|troy\s?oz|grams?|gr|kg|kilos?|lbs?|pounds?|inch(?:es)?|cm|mm|ft|feet|gb|tb|mb|mah|"
     r"ghz|mhz|hz|ml|ct|kt|karat|carat|mph|hp|cc|pcs|pieces?|pc|watts?|volts?|years?|yrs?|"
     r"days?|weeks?|months?|hours?|hrs?|mins?|minutes?|coins?|bars?|rounds?|pairs?|sets?|units?|"
     r"items?|packs?|boxes|cards?|%"
 )
-_UNITS_SHORT = r"in|g|m|s|w|v|k|l|x|th|st|nd|rd|p|d"
+_UNITS_SHORT: Final = r"in|g|m|s|w|v|k|l|x|th|st|nd|rd|p|d"
 
 # Patterns that start at a number. Each is written for what follows its first digit, so the
 # whole expression starts with a plain digit class: the regex engine then skips straight from
 # digit to digit instead of trying every branch at every position (several times faster).
-_DIGIT_LED = re.compile(
+_DIGIT_LED: Final = re.compile(
     r"\d(?<![0-9a-z.,]\d)(?:"
     + "|".join(
         (
@@ -68,12 +69,14 @@ _DIGIT_LED = re.compile(
 # maybe after one space (fractions, decimals, thousands, units, dimensions, am/pm, months).
 # Most numbers in a message, a phone number's groups among them, have none of these; this
 # cheap test (three short branches instead of a dozen long ones) lets them skip the rest.
-_DIGIT_LED_HINT = re.compile(r"\d(?<![0-9a-z.,]\d)(?:\d?[-:]|\d{3}-|\d*+(?:[/.,%×a-z]|\s[a-z/%×]))")
+_DIGIT_LED_HINT: Final = re.compile(
+    r"\d(?<![0-9a-z.,]\d)(?:\d?[-:]|\d{3}-|\d*+(?:[/.,%×a-z]|\s[a-z/%×]))"
+)
 # Patterns led by a symbol or word: "$1,250.00", "March 4", "size 10.5", "iPhone 15", "MS-65".
 # The engine cannot skip ahead to the first letter of a many-word alternation, so it tries
 # every word at every position; a look-behind that fails inside words cuts that to one test
 # per position (six times faster). `_word_start` still has the last word on non-ASCII text.
-_WORD_LED = re.compile(
+_WORD_LED: Final = re.compile(
     r"[$€£¥]\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:k|m)\b)?|(?<![a-z0-9])(?:"
     + "|".join(
         (
@@ -93,7 +96,7 @@ def _word_start(text: str, pos: int) -> bool:
     return pos == 0 or not text[pos - 1].isalnum() or not text[pos].isalpha()
 
 
-_ID_WORDS = (
+_ID_WORDS: Final = (
     r"order|ord|listing|item|lot|receipt|invoice|inv|ref|reference|cert|certs|certificate|"
     r"certification|pcgs|ngc|psa|cgc|anacs|icg|bgs|sgc|sku|upc|ean|isbn|gtin|mpn|asin|serial|"
     r"s/n|sn|model|part|p/n|pn|tracking|track|trk|confirmation|conf|case|ticket|transaction|"
@@ -102,14 +105,14 @@ _ID_WORDS = (
 )
 # An id named just before it: "order #112-3456789-1234567", "listing 48213379", "NGC 4567890-001".
 # (The look-behind, as in `_WORD_LED`, spares trying every id word inside other words.)
-_ID_RE = re.compile(
+_ID_RE: Final = re.compile(
     rf"(?<![a-z0-9])(?:{_ID_WORDS})\b(?:\s*(?:#|no\b\.?|nr\b\.?|num\b\.?|number|code|is|was|:|=|-|\.)\s*)*"
     r"\s*(\d[\d\-/]*\d|\d)"
 )
 
 
 # Words that say a number is a shipment's.
-TRACKING_CONTEXT = re.compile(
+TRACKING_CONTEXT: Final = re.compile(
     r"\b(?:tracking|track|trk|tracked|shipped|ship|shipping|shipment|label|ups|usps|fedex|dhl|"
     r"dpd|canada\spost|canpar|purolator|ontrac|lasership|royal\smail|yodel|evri|hermes|gofo|"
     r"amazon|courier|parcel|package|delivery|delivered|postage|priority\smail|first\sclass|"
@@ -117,7 +120,7 @@ TRACKING_CONTEXT = re.compile(
 )
 
 # Words that say a number is a phone number.
-PHONE_CUE = re.compile(
+PHONE_CUE: Final = re.compile(
     r"\b(?:call|calls|text|texts|txt|phone|cell|cellphone|mobile|mob|number|num|tel|telephone|"
     r"sms|whats\s?app|whatsapp|wa|reach|contact|ring|digits|hmu|signal|telegram|viber|imessage|"
     r"facetime|nummer|numero|telefono|telefon|movil|celular|handy|portable|llamame|appelle)\b"
@@ -131,8 +134,8 @@ def _first_words(pattern: re.Pattern[str]) -> frozenset[str]:
     return frozenset(re.split(r"\\s\??|\\s", alt)[0] for alt in body.split("|"))
 
 
-TRACKING_WORDS = _first_words(TRACKING_CONTEXT) | {"spee"}
-PHONE_CUE_WORDS = _first_words(PHONE_CUE) | {"whats"}
+TRACKING_WORDS: Final = _first_words(TRACKING_CONTEXT) | {"spee"}
+PHONE_CUE_WORDS: Final = _first_words(PHONE_CUE) | {"whats"}
 
 
 # `_WORD_LED` and `_ID_RE` match only where a token (a run of [a-z0-9], as the phone finder
@@ -140,16 +143,16 @@ PHONE_CUE_WORDS = _first_words(PHONE_CUE) | {"whats"}
 # non-word character), or a word the number is glued to or follows ("size10", "size 10",
 # "ms-65", "march 4"). A text without such a token, which is most of them, is spared both
 # expressions and their many alternatives tried at every word.
-_TOKEN = re.compile(r"[a-z0-9]+")
-_LEADING_LETTERS = re.compile(r"[a-z]*")
+_TOKEN: Final = re.compile(r"[a-z0-9]+")
+_LEADING_LETTERS: Final = re.compile(r"[a-z]*")
 # The id words that are one token each; "s/n" and "p/n" are looked for as they are.
-_ID_TOKENS = frozenset(w for w in _ID_WORDS.split("|") if "/" not in w)
+_ID_TOKENS: Final = frozenset(w for w in _ID_WORDS.split("|") if "/" not in w)
 # The words a `_WORD_LED` phrase starts with (months by their first three letters).
 # fmt: off
-MONTH_PREFIXES = frozenset((
+MONTH_PREFIXES: Final = frozenset((
     "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
 ))
-LEADING_WORDS = frozenset((
+LEADING_WORDS: Final = frozenset((
     "size", "sz", "qty", "quantity", "lot", "set", "pack", "box", "roll", "tube", "us", "uk",
     "eu", "mens", "womens", "gen", "series", "version", "ver", "iphone", "galaxy", "pixel", "rtx",
     "gtx", "rx", "ps", "model", "ms", "pf", "pr", "sp", "au", "xf", "ef", "vf", "vg", "ag", "fr",
