@@ -10,7 +10,17 @@ import os
 import pytest
 
 # The modules setup.py compiles.
-COMPILED = "detector keywords links normalize phones tracking traps trie wordnums".split()
+COMPILED = [
+    "detector",
+    "keywords",
+    "links",
+    "normalize",
+    "phones",
+    "tracking",
+    "traps",
+    "trie",
+    "wordnums",
+]
 
 
 @pytest.mark.skipif(

@@ -104,7 +104,7 @@ def test_digit_led_hint_holds_where_a_match_starts(text: str, a: float, b: float
 
 def test_named_ids_of_two_tokens_are_the_ones_looked_for_as_text() -> None:
     # trap_spans looks for "s/n" and "p/n" in the text, every other id word among the tokens.
-    two_tokens = {w for w in traps._ID_WORDS.split("|") if w not in traps._ID_TOKENS}
+    two_tokens = {w for w in traps._ID_WORDS.split("|") if w not in traps.ID_TOKENS}
     assert two_tokens == {"s/n", "p/n"}
 
 
@@ -145,6 +145,9 @@ def test_word_flags_mean_what_they_say(text: str) -> None:
         or any(len(w) > 9 and ("und" in w or w.startswith("veinti")) for w in words)
     )
     assert bool(flags & det._LEADS) == any(map(traps.leads, words))
+    assert bool(flags & det._ID_WORD) == (not traps.ID_TOKENS.isdisjoint(words))
+    assert bool(flags & det._TRACKING_WORD) == (not traps.TRACKING_WORDS.isdisjoint(words))
+    assert bool(flags & det._CUE_WORD) == (not traps.PHONE_CUE_WORDS.isdisjoint(words))
 
 
 # --- fast path against full path ----------------------------------------------------------------

@@ -11,8 +11,6 @@ import bisect
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import reduce
-from operator import attrgetter, or_
 from typing import Final, Protocol
 
 from tradetalk.protection import keywords as _keywords
@@ -38,7 +36,14 @@ from tradetalk.protection.links import (
 from tradetalk.protection.normalize import NormText, deobfuscate, normalize
 from tradetalk.protection.phones import find_phones
 from tradetalk.protection.tracking import TRACKING_DOMAINS
-from tradetalk.protection.traps import LEADING_WORDS, MONTH_PREFIXES, leads
+from tradetalk.protection.traps import (
+    ID_TOKENS,
+    LEADING_WORDS,
+    MONTH_PREFIXES,
+    PHONE_CUE_WORDS,
+    TRACKING_WORDS,
+    leads,
+)
 from tradetalk.protection.wordnums import NUMBER_WORDS
 
 __all__ = ["KINDS", "Detector", "DetectorConfig", "Finding", "clear_caches"]
@@ -115,14 +120,12 @@ def _words(text: str) -> list[str]:
     return text.translate(_WORD_SPLIT).split()
 
 
-_finding_order: Final = attrgetter("start", "end", "kind")
-
-
 class Detector:
     """Scans messages for contact information (see module doc)."""
 
     def __init__(self, config: DetectorConfig | None = None) -> None:
         self._config = config or DetectorConfig()
+        self._window = self._config.history_window
         self._region = self._config.default_region.upper()
         self._url_allowed = (
             frozenset(d.lower() for d in self._config.allowed_domains) | TRACKING_DOMAINS
@@ -132,7 +135,7 @@ class Detector:
 
     def scan(self, text: str, history: Sequence[str] = ()) -> list[Finding]:
         """Findings in `text`, with `history` (same sender's earlier messages, oldest first)."""
-        window = self._config.history_window
+        window = self._window
         recent = list(history[-window:]) if window > 0 and history else []
         if recent:
             combined = "\n".join(recent) + "\n" + text
@@ -146,7 +149,11 @@ class Detector:
         else:
             combined, offset, starts = text, 0, [0]
         raw = self._scan(combined, starts)
-        findings: list[Finding] = []
+        if not raw:
+            return []  # most messages
+        # (start, end, kind, rule) of each finding in the message, the first of each kind and
+        # span: sorted as tuples, they come in the findings' order (start, end, kind).
+        kept: list[tuple[int, int, str, str]] = []
         seen: set[tuple[str, int, int]] = set()
         for kind, a, b, rule in raw:
             if b <= offset:
@@ -160,20 +167,19 @@ class Detector:
             if a >= b or (kind, a, b) in seen:
                 continue
             seen.add((kind, a, b))
-            findings.append(_finding(kind, a, b, text[a:b], rule))
-        if len(findings) > 1:
-            findings.sort(key=_finding_order)
-        return findings
+            kept.append((a, b, kind, rule))
+        if len(kept) > 1:
+            kept.sort()
+        return [_finding(kind, a, b, text[a:b], rule) for a, b, kind, rule in kept]
 
     def _scan(self, original: str, msg_starts_orig: list[int]) -> list[tuple[str, int, int, str]]:
         view = normalize(original)
         text = view.text
         words = _words(text)
-        flags = reduce(or_, map(_flag_cache.__getitem__, words), 0)
+        flags = _flags_of(words)
         # Every digit lies inside some word (digits are no separators), so the words tell.
         has_digit = flags & _HAS_DIGIT
-        # (Distinct single characters: "a a" has one.)
-        singles = list(map(len, set(words))).count(1) if flags & _SINGLE else 0
+        singles = _single_characters(words) if flags & _SINGLE else 0
         if not flags & _NOT_PLAIN and singles < 2 and _plain(original, text):
             return []
         out: list[tuple[str, int, int, str]] = []
@@ -198,13 +204,14 @@ class Detector:
             cwords, cflags = words, flags
         else:
             cwords = _words(ctext)
-            cflags = reduce(or_, map(_flag_cache.__getitem__, cwords), 0)
+            cflags = _flags_of(cwords)
 
         url_hits: list[LinkHit] = []
         if "." in ctext or "://" in ctext or "www" in ctext:
             url_hits = find_urls(ctext, self._url_allowed)
             for h in url_hits:
-                out.append((h.kind, *clean.span(h.start, h.end), h.rule))
+                a, b = clean.span(h.start, h.end)
+                out.append((h.kind, a, b, h.rule))
         email_hits: list[LinkHit] = []
         if (
             "@" in ctext
@@ -215,13 +222,15 @@ class Detector:
         ):
             email_hits = find_emails(ctext, self._emails, self._email_domains)
             for h in email_hits:
-                out.append((h.kind, *clean.span(h.start, h.end), h.rule))
+                a, b = clean.span(h.start, h.end)
+                out.append((h.kind, a, b, h.rule))
         if "@" in ctext or "$" in ctext:
             for h in find_handles(ctext):
                 if not (email_hits and _inside(h.start, email_hits)) and not (
                     url_hits and _inside(h.start, url_hits)
                 ):
-                    out.append((h.kind, *clean.span(h.start, h.end), h.rule))
+                    a, b = clean.span(h.start, h.end)
+                    out.append((h.kind, a, b, h.rule))
         # Leetspeak hides inside a word of letters mixed with digits or @$!|.
         mixed = cflags & _MIXED and (
             has_digit or "@" in ctext or "$" in ctext or "!" in ctext or "|" in ctext
@@ -244,10 +253,12 @@ class Detector:
                 if not (url_hits and _inside(k.start, url_hits)) and not (
                     email_hits and _inside(k.start, email_hits)
                 ):
-                    out.append((k.kind, *clean.span(k.start, k.end), k.rule))
+                    a, b = clean.span(k.start, k.end)
+                    out.append((k.kind, a, b, k.rule))
         if cflags & _SOLICIT:
             for k in find_solicitation(ctext, cwords, plain, negation):
-                out.append((k.kind, *clean.span(k.start, k.end), k.rule))
+                a, b = clean.span(k.start, k.end)
+                out.append((k.kind, a, b, k.rule))
 
         # Without number words a phone number needs at least five real digits (look-alike
         # letters make up the rest at most): count them before tokenising anything.
@@ -278,8 +289,12 @@ class Detector:
                 tokens=tokens,
                 number_words=tokens is None or bool(flags & _SPOKEN),
                 led=led,
+                named_id=bool(flags & _ID_WORD) if tokens is not None else None,
+                tracking_words=bool(flags & _TRACKING_WORD),
+                cue_words=bool(flags & _CUE_WORD),
             ):
-                out.append(("phone", *view.span(p.start, p.end), p.rule))
+                a, b = view.span(p.start, p.end)
+                out.append(("phone", a, b, p.rule))
         return out
 
 
@@ -303,6 +318,9 @@ _NOT_ALNUM: Final = 256  # holds something besides letters and digits (#, @, a c
 _NEGATION: Final = 512  # may start a negation ("don't", "not") that refuses a name or an invitation
 _REFUSAL: Final = 1024  # may start a refusal after one ("is not allowed", "platform rules")
 _LEADS: Final = 2048  # a trap word a number may follow ("size 10", "ms-65", "march 4"): traps.leads
+_ID_WORD: Final = 4096  # names the id after it ("order", "cert"): traps.ID_TOKENS
+_TRACKING_WORD: Final = 8192  # a carrier or tracking word: phones.TRACKING_WORDS
+_CUE_WORD: Final = 16384  # says a number is a phone number ("call", "cell"): PHONE_CUE_WORDS
 # Any of these rules out a plain message.
 _NOT_PLAIN: Final = _HAS_DIGIT | _SIGNAL | _TRIGGER | _KEYWORD_PREFIX
 _DIGIT_BYTES: Final = b"0123456789"
@@ -316,7 +334,12 @@ _LISTED_FLAGS: Final[dict[str, int]] = {
     | (_TRIGGER if word in _TRIGGER_WORDS else 0)
     | (_NEGATION if word in NEGATION_WORDS else 0)
     | (_REFUSAL if word in REFUSAL_WORDS else 0)
-    for word in _TRIGGER_WORDS | NEGATION_WORDS | REFUSAL_WORDS
+    | (_ID_WORD if word in ID_TOKENS else 0)
+    | (_TRACKING_WORD if word in TRACKING_WORDS else 0)
+    | (_CUE_WORD if word in PHONE_CUE_WORDS else 0)
+    for word in _TRIGGER_WORDS.union(
+        NEGATION_WORDS, REFUSAL_WORDS, ID_TOKENS, TRACKING_WORDS, PHONE_CUE_WORDS
+    )
 }
 
 
@@ -352,6 +375,23 @@ class _FlagCache(dict[str, int]):
 
 
 _flag_cache: Final = _FlagCache()
+
+
+def _flags_of(words: list[str]) -> int:
+    """The flags of a text's words, or-ed."""
+    flags = 0
+    for word in words:
+        flags |= _flag_cache[word]
+    return flags
+
+
+def _single_characters(words: list[str]) -> int:
+    """How many distinct one-character words there are ("a a" has one)."""
+    singles: set[str] = set()
+    for word in words:
+        if len(word) == 1:
+            singles.add(word)
+    return len(singles)
 
 
 def _digit_count(text: str) -> int:

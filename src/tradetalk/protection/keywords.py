@@ -668,6 +668,19 @@ _SOLICIT_PHRASES: Final[tuple[_SolicitPhrase, ...]] = tuple(
 )
 
 
+# Per word, which phrases it gates (bit i: the i-th phrase's gate words) and starts (bit
+# _STARTS_BIT << i: its first words).
+_STARTS_BIT: Final = 1 << len(_SOLICIT_PHRASES)
+_ANY_GATE: Final = _STARTS_BIT - 1
+_SOLICIT_BITS: Final[dict[str, int]] = {}
+for _i, _phrase in enumerate(_SOLICIT_PHRASES):
+    _gate, _starts = _phrase[2], _phrase[3]
+    for _word in _gate:
+        _SOLICIT_BITS[_word] = _SOLICIT_BITS.get(_word, 0) | (1 << _i)
+    for _word in _starts:
+        _SOLICIT_BITS[_word] = _SOLICIT_BITS.get(_word, 0) | (_STARTS_BIT << _i)
+
+
 def find_solicitation(
     text: str,
     words: Collection[str],
@@ -682,12 +695,24 @@ def find_solicitation(
     `refused` (a phrase starts a word, so the words before it are whole).
     """
     hits: list[KeywordHit] = []
-    if SOLICIT_WORDS.isdisjoint(words):
-        return hits  # most messages: one set test instead of four
-    for name, pattern, gate, starts in _SOLICIT_PHRASES:
-        if gate.isdisjoint(words):
+    # What each word gates and starts, or-ed: one lookup per word instead of a set operation
+    # per phrase (`_SOLICIT_BITS`).
+    present = 0
+    for word in words:
+        present |= _SOLICIT_BITS.get(word, 0)
+    if not present & _ANY_GATE:
+        return hits  # most messages
+    for i, (name, pattern, _, _) in enumerate(_SOLICIT_PHRASES):
+        if not present & (1 << i):
             continue
-        found = _word_led_matches(pattern, text, starts.intersection(words)) if plain else None
+        found = None
+        if plain:
+            first_words: set[str] = set()
+            if present & (_STARTS_BIT << i):
+                for word in words:
+                    if _SOLICIT_BITS.get(word, 0) & (_STARTS_BIT << i):
+                        first_words.add(word)
+            found = _word_led_matches(pattern, text, first_words)
         for m in found if found is not None else pattern.finditer(text):
             start, end = m.span()
             if not refused(text, start, end, negation):

@@ -16,7 +16,7 @@ from typing import Final
 import phonenumbers
 from phonenumbers import re_util
 
-from tradetalk.protection.tracking import tracking_candidates
+from tradetalk.protection.tracking import compact_candidates
 from tradetalk.protection.traps import (
     PHONE_CUE,
     PHONE_CUE_WORDS,
@@ -333,8 +333,11 @@ def _year_list(groups: Sequence[_Group]) -> bool:
 def _tracking_spans(text: str, msg_starts: list[int]) -> list[tuple[int, int]]:
     """Spans of tracking numbers, also typed with spaces ("9400 1112 0108 ...", "1 Z 8 V ...")."""
     spans: list[tuple[int, int]] = []
-    toks = _TOKEN.findall(text)
-    bounds = [m.span() for m in _TOKEN.finditer(text)]
+    toks: list[str] = []
+    bounds: list[tuple[int, int]] = []
+    for token in _TOKEN.finditer(text):
+        toks.append(token.group())
+        bounds.append(token.span())
     n = len(toks)
     context: dict[int, bool] = {}  # per joined message: has a carrier or tracking word
     i = 0
@@ -372,7 +375,7 @@ def _tracking_spans(text: str, msg_starts: list[int]) -> list[tuple[int, int]]:
             joined = "".join(pieces[:k])
             if len(joined) < 8 or _digit_total(joined) < 8:
                 break
-            found = tracking_candidates(joined)
+            found = compact_candidates(joined.upper())  # (tokens: no spaces to strip)
             if not found:
                 continue
             distinctive = not joined.isdigit() or len(joined) >= 12
@@ -413,6 +416,9 @@ def find_phones(
     tokens: Collection[str] | None = None,
     number_words: bool = True,
     led: bool | None = None,
+    named_id: bool | None = None,
+    tracking_words: bool | None = None,
+    cue_words: bool | None = None,
 ) -> list[PhoneHit]:
     """Phone numbers in `text` (the normalised view of the messages joined by newlines).
 
@@ -423,6 +429,9 @@ def find_phones(
     traps; `tokens`, when the caller knows them, are the text's tokens, and `led` whether a
     trap word leads one of them (see `trap_spans`).
     `number_words=False` says no token is a number word (the caller saw the tokens).
+    `named_id`, `tracking_words` and `cue_words`, when the caller knows, say whether a token
+    is an id word (see `trap_spans`), a carrier or tracking word (TRACKING_WORDS), a word that
+    says "phone" (PHONE_CUE_WORDS); otherwise `words` tells.
     """
     # A run can give at most one digit per character of its tokens (a number word gives fewer
     # digits than it has letters), so a chain shorter than seven characters holds no number.
@@ -441,37 +450,46 @@ def find_phones(
     # First pass without traps: most texts never get a 7-digit run, and then traps, tracking
     # numbers and phonenumbers need not be consulted at all.
     windows: list[tuple[int, int]] = []
-    candidates = _candidates(text, chains, blocked, disguised)
-    for groups, _, base in candidates:
-        windows.append(
-            (max(0, base + groups[0].start - 48), min(len(text), base + groups[-1].end + 24))
-        )
+    per_chain = [_candidates(text, chain, blocked, disguised) for chain in chains]
+    longest = 0
+    for found in per_chain:
+        for groups, digits, base in found:
+            windows.append(
+                (max(0, base + groups[0].start - 48), min(len(text), base + groups[-1].end + 24))
+            )
+            longest = max(longest, len(digits))
     if not windows:
         return []
-    longest = max([len(digits) for _, digits, _ in candidates])
-    spans = trap_spans(text, windows, tokens, led) if traps else []
+    spans = trap_spans(text, windows, tokens, led, named_id) if traps else []
     # Tracking numbers of up to 11 digits need a carrier word anyway; longer ones and lettered
     # ones are recognised alone.
-    if longest >= 12 or not TRACKING_WORDS.isdisjoint(words):
+    if tracking_words is None:
+        tracking_words = not TRACKING_WORDS.isdisjoint(words)
+    if longest >= 12 or tracking_words:
         spans = spans + _tracking_spans(text, msg_starts)
     if spans:
         if blocked is None:
             blocked = bytearray(len(text) + 1)
         for a, b in spans:
             blocked[a:b] = b"\x01" * (b - a)
-        if any(blocked.find(1, m.start(), m.end()) >= 0 for m in chains):
-            # A trap or tracking number covers part of a chain: the runs may split
-            # differently. (Runs of shorter chains cannot reach seven digits either way.)
-            candidates = _candidates(text, chains, blocked, disguised)
+        for i, chain in enumerate(chains):
+            if blocked.find(1, chain.start(), chain.end()) >= 0:
+                # A trap or tracking number covers part of the chain: its runs may split
+                # differently. (Runs of shorter chains cannot reach seven digits either way,
+                # and a chain the new spans miss keeps the runs it had.)
+                per_chain[i] = _candidates(text, chain, blocked, disguised)
 
     hits: list[PhoneHit] = []
-    cue: list[bool] = []
-    for groups, digits, base in candidates:
-        if not cue:
-            cue.append(not PHONE_CUE_WORDS.isdisjoint(words) and PHONE_CUE.search(text) is not None)
-        hit = _judge_run(text, groups, digits, base, msg_starts, region, cue[0])
-        if hit is not None:
-            hits.append(hit)
+    cue: bool | None = None
+    for found in per_chain:
+        for groups, digits, base in found:
+            if cue is None:
+                if cue_words is None:
+                    cue_words = not PHONE_CUE_WORDS.isdisjoint(words)
+                cue = cue_words and PHONE_CUE.search(text) is not None
+            hit = _judge_run(text, groups, digits, base, msg_starts, region, cue)
+            if hit is not None:
+                hits.append(hit)
     return hits
 
 
@@ -511,30 +529,26 @@ _Candidate = tuple[Sequence["_Group"], str, int]
 
 def _candidates(
     text: str,
-    chains: list[re.Match[str]],
+    chain: re.Match[str],
     blocked: bytearray | None,
     disguised: Callable[[int, int], bool] | None,
 ) -> list[_Candidate]:
-    """The digit groups and digits of every run with at least seven digits."""
-    found: list[_Candidate] = []
-    for chain in chains:
-        if blocked is None and disguised is None:
-            # Then the runs of a chain depend on its own text alone, so they are kept per chain,
-            # like the verdict on a number: a number comes back (the same buyer, or history
-            # scanned again with each new message).
-            key = chain.group()
-            runs = _chain_runs.get(key)
-            if runs is None:
-                lettered = chain.group("first") is not None or chain.group("later") is not None
-                runs = _long_runs(key, 0, len(key), None, None, lettered)
-                if len(_chain_runs) < 10_000:
-                    _chain_runs[key] = runs
-            base = chain.start()
-            found += [(groups, digits, base) for groups, digits in runs]
-        else:
-            runs = _long_runs(text, chain.start(), chain.end(), blocked, disguised, True)
-            found += [(groups, digits, 0) for groups, digits in runs]
-    return found
+    """The digit groups and digits of every run of a chain with at least seven digits."""
+    if blocked is None and disguised is None:
+        # Then the runs of a chain depend on its own text alone, so they are kept per chain,
+        # like the verdict on a number: a number comes back (the same buyer, or history
+        # scanned again with each new message).
+        key = chain.group()
+        runs = _chain_runs.get(key)
+        if runs is None:
+            lettered = chain.group("first") is not None or chain.group("later") is not None
+            runs = _long_runs(key, 0, len(key), None, None, lettered)
+            if len(_chain_runs) < 10_000:
+                _chain_runs[key] = runs
+        base = chain.start()
+        return [(groups, digits, base) for groups, digits in runs]
+    runs = _long_runs(text, chain.start(), chain.end(), blocked, disguised, True)
+    return [(groups, digits, 0) for groups, digits in runs]
 
 
 _chain_runs: Final[dict[str, tuple[tuple[tuple[_Group, ...], str], ...]]] = {}

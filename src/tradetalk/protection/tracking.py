@@ -22,6 +22,7 @@ __all__ = [
     "TrackingMatch",
     "clear_caches",
     "compact",
+    "compact_candidates",
     "match_tracking",
     "tracking_candidates",
 ]
@@ -361,6 +362,11 @@ def tracking_candidates(number: str) -> list[TrackingMatch]:
     check); a caller that knows the carrier from elsewhere can pick among these.
     """
     return list(_candidates(compact(number)))
+
+
+def compact_candidates(number: str) -> tuple[TrackingMatch, ...]:
+    """`tracking_candidates` of a number already compact (no spaces, upper case)."""
+    return _candidates(number)
 
 
 # Pure and called for every chain of digits the shield sees near a carrier word (several

@@ -12,7 +12,10 @@ import re
 from collections.abc import Collection
 from typing import Final
 
+from tradetalk.protection.trie import trie_pattern
+
 __all__ = [
+    "ID_TOKENS",
     "LEADING_WORDS",
     "MONTH_PREFIXES",
     "PHONE_CUE",
@@ -104,9 +107,13 @@ _ID_WORDS: Final = (
     r"catalog|auction"
 )
 # An id named just before it: "order #112-3456789-1234567", "listing 48213379", "NGC 4567890-001".
-# (The look-behind, as in `_WORD_LED`, spares trying every id word inside other words.)
+# The id words as a trie that checks after their first letter that they start a word: the engine
+# skips ahead to the letters id words start with instead of trying sixty words at every
+# position. (A word ends at "\b", so at most one of them matches at a place: the trie, which
+# tries them in another order, finds the same.)
 _ID_RE: Final = re.compile(
-    rf"(?<![a-z0-9])(?:{_ID_WORDS})\b(?:\s*(?:#|no\b\.?|nr\b\.?|num\b\.?|number|code|is|was|:|=|-|\.)\s*)*"
+    trie_pattern(_ID_WORDS.split("|"), after_first="(?<![a-z0-9].)")
+    + r"\b(?:\s*(?:#|no\b\.?|nr\b\.?|num\b\.?|number|code|is|was|:|=|-|\.)\s*)*"
     r"\s*(\d[\d\-/]*\d|\d)"
 )
 
@@ -146,7 +153,7 @@ PHONE_CUE_WORDS: Final = _first_words(PHONE_CUE) | {"whats"}
 _TOKEN: Final = re.compile(r"[a-z0-9]+")
 _LEADING_LETTERS: Final = re.compile(r"[a-z]*")
 # The id words that are one token each; "s/n" and "p/n" are looked for as they are.
-_ID_TOKENS: Final = frozenset(w for w in _ID_WORDS.split("|") if "/" not in w)
+ID_TOKENS: Final = frozenset(w for w in _ID_WORDS.split("|") if "/" not in w)
 # The words a `_WORD_LED` phrase starts with (months by their first three letters).
 # fmt: off
 MONTH_PREFIXES: Final = frozenset((
@@ -199,19 +206,22 @@ def trap_spans(
     windows: list[tuple[int, int]] | None = None,
     tokens: Collection[str] | None = None,
     led: bool | None = None,
+    named_id: bool | None = None,
 ) -> list[tuple[int, int]]:
     """Spans of `text` (normalised) holding prices, measures, dates, grades or named ids.
 
     With `windows`, only those stretches of the text are searched (around candidate numbers).
-    `tokens`, the text's [a-z0-9] runs, may be given when the caller has them, and `led`,
-    whether `leads` holds for one of them.
+    `tokens`, the text's [a-z0-9] runs, may be given when the caller has them, `led`, whether
+    `leads` holds for one of them, and `named_id`, whether one is in ID_TOKENS.
     """
     if tokens is None:
         tokens = set(_TOKEN.findall(text))
     if led is None:
         led = any(map(leads, tokens))
     word_led = led or "$" in text or "€" in text or "£" in text or "¥" in text
-    named_id = not _ID_TOKENS.isdisjoint(tokens) or "s/n" in text or "p/n" in text
+    if named_id is None:
+        named_id = not ID_TOKENS.isdisjoint(tokens)
+    named_id = named_id or "s/n" in text or "p/n" in text
     # In ASCII text the look-behinds already make every match start a word.
     ascii = text.isascii()
     spans: list[tuple[int, int]] = []
