@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from functools import reduce
-from operator import or_
 from pathlib import Path
 
 import pytest
@@ -70,10 +68,10 @@ def _views(message: str) -> tuple[str, list[str], int, str, list[str], int]:
     builds them."""
     view = normalize(message)
     words = det._words(view.text)
-    flags = reduce(or_, map(det._flag_cache.__getitem__, words), 0)
+    flags = det._flags_of(words)
     clean = deobfuscate(view)
     cwords = det._words(clean.text)
-    cflags = reduce(or_, map(det._flag_cache.__getitem__, cwords), 0)
+    cflags = det._flags_of(cwords)
     return view.text, words, flags, clean.text, cwords, cflags
 
 
@@ -133,7 +131,7 @@ def test_chains_admit_every_token_a_run_can_use(pieces: list[str]) -> None:
 @given(st.text(max_size=40))
 def test_word_flags_mean_what_they_say(text: str) -> None:
     words = det._words(normalize(text).text)
-    flags = reduce(or_, map(det._flag_cache.__getitem__, words), 0)
+    flags = det._flags_of(words)
     assert bool(flags & det._HAS_DIGIT) == any(c in "0123456789" for c in "".join(words))
     assert bool(flags & det._KEYWORD_PREFIX) == (
         not kw.prefixes(set(words)).isdisjoint(kw.KEYWORD_PREFIXES)
@@ -148,6 +146,12 @@ def test_word_flags_mean_what_they_say(text: str) -> None:
     assert bool(flags & det._ID_WORD) == (not traps.ID_TOKENS.isdisjoint(words))
     assert bool(flags & det._TRACKING_WORD) == (not traps.TRACKING_WORDS.isdisjoint(words))
     assert bool(flags & det._CUE_WORD) == (not traps.PHONE_CUE_WORDS.isdisjoint(words))
+    view = normalize(text).text
+    dotted = "dot" in view or "punt" in view or "point" in view
+    assert bool(flags & det._DOTTED) == dotted
+    assert bool(flags & det._WWW) == ("www" in view)
+    spoken_at = " at " in view or " arroba " in view or " chez " in view or " bei " in view
+    assert not spoken_at or flags & det._SPOKEN_AT
 
 
 # --- fast path against full path ----------------------------------------------------------------

@@ -192,9 +192,7 @@ class Detector:
             or "[" in text
             or "{" in text
             or "<" in text
-            or "dot" in text
-            or "punt" in text
-            or "point" in text
+            or flags & _DOTTED
         ):
             clean = deobfuscate(view, singles >= 3)
         else:
@@ -207,18 +205,15 @@ class Detector:
             cflags = _flags_of(cwords)
 
         url_hits: list[LinkHit] = []
-        if "." in ctext or "://" in ctext or "www" in ctext:
+        if "." in ctext or "://" in ctext or cflags & _WWW:
             url_hits = find_urls(ctext, self._url_allowed)
             for h in url_hits:
                 a, b = clean.span(h.start, h.end)
                 out.append((h.kind, a, b, h.rule))
         email_hits: list[LinkHit] = []
-        if (
-            "@" in ctext
-            or " at " in ctext
-            or " arroba " in ctext
-            or " chez " in ctext
-            or " bei " in ctext
+        if "@" in ctext or (
+            cflags & _SPOKEN_AT
+            and (" at " in ctext or " arroba " in ctext or " chez " in ctext or " bei " in ctext)
         ):
             email_hits = find_emails(ctext, self._emails, self._email_domains)
             for h in email_hits:
@@ -301,6 +296,7 @@ class Detector:
 # Spelled punctuation that de-obfuscation turns into "." or "@".
 _SPELLED: Final = frozenset({"dot", "dotcom", "punto", "point", "punkt", "arroba", "chez", "bei"})
 _TRIGGER_WORDS: Final = NUMBER_WORDS | SOLICIT_WORDS | _SPELLED
+_AT_WORDS: Final = frozenset({"at", "arroba", "chez", "bei"})
 
 # What a word can set off, worked out once per distinct word: a message's words are looked up
 # and their bits or-ed together, which answers every "does some word ..." question of a scan
@@ -321,6 +317,10 @@ _LEADS: Final = 2048  # a trap word a number may follow ("size 10", "ms-65", "ma
 _ID_WORD: Final = 4096  # names the id after it ("order", "cert"): traps.ID_TOKENS
 _TRACKING_WORD: Final = 8192  # a carrier or tracking word: phones.TRACKING_WORDS
 _CUE_WORD: Final = 16384  # says a number is a phone number ("call", "cell"): PHONE_CUE_WORDS
+# Letters never separate words, so a text holds "dot", "www" or " at " only if a word does.
+_DOTTED: Final = 32768  # holds "dot", "punt" or "point" (a spelled "."): deobfuscate
+_WWW: Final = 65536  # holds "www"
+_SPOKEN_AT: Final = 131072  # a spelled "@" ("at", "arroba", "chez", "bei")
 # Any of these rules out a plain message.
 _NOT_PLAIN: Final = _HAS_DIGIT | _SIGNAL | _TRIGGER | _KEYWORD_PREFIX
 _DIGIT_BYTES: Final = b"0123456789"
@@ -337,51 +337,59 @@ _LISTED_FLAGS: Final[dict[str, int]] = {
     | (_ID_WORD if word in ID_TOKENS else 0)
     | (_TRACKING_WORD if word in TRACKING_WORDS else 0)
     | (_CUE_WORD if word in PHONE_CUE_WORDS else 0)
+    | (_SPOKEN_AT if word in _AT_WORDS else 0)
     for word in _TRIGGER_WORDS.union(
-        NEGATION_WORDS, REFUSAL_WORDS, ID_TOKENS, TRACKING_WORDS, PHONE_CUE_WORDS
+        NEGATION_WORDS, REFUSAL_WORDS, ID_TOKENS, TRACKING_WORDS, PHONE_CUE_WORDS, _AT_WORDS
     )
 }
 
 
-class _FlagCache(dict[str, int]):
-    """Per-word flags; a word not seen before is worked out on first lookup."""
+def _word_flags(word: str) -> int:
+    """What `word` can set off (the flags above), worked out."""
+    flags = _LISTED_FLAGS.get(word, 0)
+    if len(word) == 1:
+        flags |= _SINGLE
+    if word[:4] in KEYWORD_PREFIXES:
+        flags |= _KEYWORD_PREFIX
+    if not word.isalpha():  # (all letters: no digit, symbol or mix)
+        if not word.isdigit():
+            flags |= _MIXED
+        if _ASCII_DIGIT.search(word) is not None:
+            flags |= _HAS_DIGIT
+        if "@" in word or "$" in word or "&" in word:
+            flags |= _SIGNAL
+        if not word.isalnum():
+            flags |= _NOT_ALNUM
+    if "dot" in word or "punt" in word or "point" in word:
+        flags |= _DOTTED
+    if "www" in word:
+        flags |= _WWW
+    if len(word) > 9 and ("und" in word or word.startswith("veinti")):
+        flags |= _SPOKEN  # German "funfundfunfzig", Spanish "veinticinco": rare and long
+    if (
+        word in LEADING_WORDS or word[:3] in MONTH_PREFIXES  # what traps.leads says of
+        if word.isascii() and word.isalpha()  # a word of letters, without the call
+        else leads(word)
+    ):
+        flags |= _LEADS
+    return flags
 
-    def __missing__(self, word: str) -> int:
-        flags = _LISTED_FLAGS.get(word, 0)
-        if len(word) == 1:
-            flags |= _SINGLE
-        if word[:4] in KEYWORD_PREFIXES:
-            flags |= _KEYWORD_PREFIX
-        if not word.isalpha():  # (all letters: no digit, symbol or mix)
-            if not word.isdigit():
-                flags |= _MIXED
-            if _ASCII_DIGIT.search(word) is not None:
-                flags |= _HAS_DIGIT
-            if "@" in word or "$" in word or "&" in word:
-                flags |= _SIGNAL
-            if not word.isalnum():
-                flags |= _NOT_ALNUM
-        if len(word) > 9 and ("und" in word or word.startswith("veinti")):
-            flags |= _SPOKEN  # German "funfundfunfzig", Spanish "veinticinco": rare and long
-        if (
-            word in LEADING_WORDS or word[:3] in MONTH_PREFIXES  # what traps.leads says of
-            if word.isascii() and word.isalpha()  # a word of letters, without the call
-            else leads(word)
-        ):
-            flags |= _LEADS
-        if len(self) < 50_000:
-            self[word] = flags
-        return flags
 
-
-_flag_cache: Final = _FlagCache()
+# Flags of the words seen so far: a plain dict (a dict subclass with __missing__ would be read
+# through the generic item lookup, several times slower once compiled).
+_flag_cache: Final[dict[str, int]] = {}
 
 
 def _flags_of(words: list[str]) -> int:
     """The flags of a text's words, or-ed."""
     flags = 0
     for word in words:
-        flags |= _flag_cache[word]
+        known = _flag_cache.get(word)
+        if known is None:
+            known = _word_flags(word)
+            if len(_flag_cache) < 50_000:
+                _flag_cache[word] = known
+        flags |= known
     return flags
 
 

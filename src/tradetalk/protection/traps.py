@@ -40,40 +40,44 @@ _UNITS_SHORT: Final = r"in|g|m|s|w|v|k|l|x|th|st|nd|rd|p|d"
 # Patterns that start at a number. Each is written for what follows its first digit, so the
 # whole expression starts with a plain digit class: the regex engine then skips straight from
 # digit to digit instead of trying every branch at every position (several times faster).
-_DIGIT_LED: Final = re.compile(
-    r"\d(?<![0-9a-z.,]\d)(?:"
-    + "|".join(
-        (
-            # dates and times: "12/25/2024", "2024-03-15", "15.03.2024", "3:30 pm", "10am"
-            r"\d?/\d{1,2}/\d{2,4}\b",
-            r"\d{3}[-/.]\d{1,2}[-/.]\d{1,2}\b",
-            r"\d?[-.]\d{1,2}[-.]\d{4}\b",
-            r"\d?:\d{2}(?::\d{2})?(?:\s?[ap]\.?m\b\.?)?",
-            r"\d?\s?[ap]\.?m\b\.?",
-            rf"\d?(?:st|nd|rd|th)?\s(?:of\s)?{_MONTHS}(?:,?\s\d{{4}})?",
-            # money: "1250 usd", "45 bucks"
-            r"[\d,]*+(?:\.\d++)?+\s?+(?=[a-z])(?:usd|eur|gbp|cad|aud|dollars?|bucks|euros?|"
-            r"cents?|quid|dlls?|pesos?)\b",
-            # measures: "2 oz", "1/10 oz", "31.1 g", "12 x 8 x 4 in"
-            # (possessive quantifiers and a letter look-ahead keep a plain number from being
-            # re-tried against every unit name)
-            r"\d*+(?:\.\d++)?+\s?+(?:x|by|×)\s?\d+(?:\.\d+)?(?:\s?(?:x|by|×)\s?\d+(?:\.\d+)?)?",
-            rf"\d*+(?:[.,]\d++)?+(?:\s?/\s?\d++)?+\s?+(?=[a-z%])(?:{_UNITS_SAFE})(?![a-z])",
-            rf"\d{{0,2}}+(?:[.,]\d++)?+(?:/\d++)?+\s?+(?=[a-z])(?:{_UNITS_SHORT})\b",
-            # thousands and plain decimals: "1,250,000", "0.999", "10.5"
-            r"\d{0,2}(?:,\d{3})+(?:\.\d+)?\b",
-            r"\d{0,3}\.\d{1,3}(?![.\d])",
-        )
+# A digit that starts a run of digits (not one inside a number or a word, nor a decimal's).
+_RUN_START: Final = r"\d(?<![0-9a-z.,]\d)"
+_DIGIT_LED_ALTERNATIVES: Final = "|".join(
+    (
+        # dates and times: "12/25/2024", "2024-03-15", "15.03.2024", "3:30 pm", "10am"
+        r"\d?/\d{1,2}/\d{2,4}\b",
+        r"\d{3}[-/.]\d{1,2}[-/.]\d{1,2}\b",
+        r"\d?[-.]\d{1,2}[-.]\d{4}\b",
+        r"\d?:\d{2}(?::\d{2})?(?:\s?[ap]\.?m\b\.?)?",
+        r"\d?\s?[ap]\.?m\b\.?",
+        rf"\d?(?:st|nd|rd|th)?\s(?:of\s)?{_MONTHS}(?:,?\s\d{{4}})?",
+        # money: "1250 usd", "45 bucks"
+        r"[\d,]*+(?:\.\d++)?+\s?+(?=[a-z])(?:usd|eur|gbp|cad|aud|dollars?|bucks|euros?|"
+        r"cents?|quid|dlls?|pesos?)\b",
+        # measures: "2 oz", "1/10 oz", "31.1 g", "12 x 8 x 4 in"
+        # (possessive quantifiers and a letter look-ahead keep a plain number from being
+        # re-tried against every unit name)
+        r"\d*+(?:\.\d++)?+\s?+(?:x|by|×)\s?\d+(?:\.\d+)?(?:\s?(?:x|by|×)\s?\d+(?:\.\d+)?)?",
+        rf"\d*+(?:[.,]\d++)?+(?:\s?/\s?\d++)?+\s?+(?=[a-z%])(?:{_UNITS_SAFE})(?![a-z])",
+        rf"\d{{0,2}}+(?:[.,]\d++)?+(?:/\d++)?+\s?+(?=[a-z])(?:{_UNITS_SHORT})\b",
+        # thousands and plain decimals: "1,250,000", "0.999", "10.5"
+        r"\d{0,2}(?:,\d{3})+(?:\.\d+)?\b",
+        r"\d{0,3}\.\d{1,3}(?![.\d])",
     )
-    + ")"
 )
+_DIGIT_LED: Final = re.compile(rf"{_RUN_START}(?:{_DIGIT_LED_ALTERNATIVES})")
 # What every `_DIGIT_LED` match has right after the run of digits it starts with: "-" after
 # one, two or four digits (dates), ":" after one or two (times), or one of /.,%× or a letter,
 # maybe after one space (fractions, decimals, thousands, units, dimensions, am/pm, months).
 # Most numbers in a message, a phone number's groups among them, have none of these; this
 # cheap test (three short branches instead of a dozen long ones) lets them skip the rest.
-_DIGIT_LED_HINT: Final = re.compile(
-    r"\d(?<![0-9a-z.,]\d)(?:\d?[-:]|\d{3}-|\d*+(?:[/.,%×a-z]|\s[a-z/%×]))"
+_AFTER_FIRST_DIGIT: Final = r"\d?[-:]|\d{3}-|\d*+(?:[/.,%×a-z]|\s[a-z/%×])"
+_DIGIT_LED_HINT: Final = re.compile(rf"{_RUN_START}(?:{_AFTER_FIRST_DIGIT})")
+# `_DIGIT_LED` with the hint as a look-ahead after its first digit: the same matches (the hint
+# holds wherever `_DIGIT_LED` matches), with the dozen alternatives tried only where it holds,
+# all in one search.
+_DIGIT_LED_HINTED: Final = re.compile(
+    rf"{_RUN_START}(?={_AFTER_FIRST_DIGIT})(?:{_DIGIT_LED_ALTERNATIVES})"
 )
 # Patterns led by a symbol or word: "$1,250.00", "March 4", "size 10.5", "iPhone 15", "MS-65".
 # The engine cannot skip ahead to the first letter of a many-word alternation, so it tries
@@ -180,25 +184,9 @@ def leads(token: str) -> bool:
 
 
 def _digit_led_spans(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
-    """The spans `_DIGIT_LED.finditer(text, lo, hi)` gives.
-
-    A match can only start where `_DIGIT_LED_HINT` does, so the expression is tried only
-    there: at most digits that hint matches nowhere (phone groups, "1 0 0 1 9 ...") are
-    skipped instead of trying a dozen alternatives at each.
-    """
-    spans: list[tuple[int, int]] = []
-    pos = lo
-    while True:
-        hint = _DIGIT_LED_HINT.search(text, pos, hi)
-        if hint is None:
-            return spans
-        at = hint.start()
-        m = _DIGIT_LED.match(text, at, hi)
-        if m is None:
-            pos = at + 1
-        else:
-            spans.append(m.span())
-            pos = m.end()  # (never empty: a match starts with a digit)
+    """The spans `_DIGIT_LED.finditer(text, lo, hi)` gives, found with `_DIGIT_LED_HINTED`
+    (the dozen alternatives skipped where the hint says they cannot match: most digits)."""
+    return [m.span() for m in _DIGIT_LED_HINTED.finditer(text, lo, hi)]
 
 
 def trap_spans(
