@@ -23,7 +23,7 @@ from tradetalk.protection import phones as ph
 from tradetalk.protection import tracking as tr
 from tradetalk.protection import traps
 from tradetalk.protection.normalize import _normalize_by_character, deobfuscate, normalize
-from tradetalk.protection.wordnums import NUMBER_WORDS
+from tradetalk.protection.wordnums import NUMBER_WORDS, is_number_word
 
 CORPUS = Path(__file__).with_name("corpus.jsonl")
 TEXTS = [
@@ -142,8 +142,15 @@ def test_word_flags_mean_what_they_say(text: str) -> None:
         not NUMBER_WORDS.isdisjoint(words)
         or any(len(w) > 9 and ("und" in w or w.startswith("veinti")) for w in words)
     )
-    assert bool(flags & det._LEADS) == any(map(traps.leads, words))
-    assert bool(flags & det._ID_WORD) == (not traps.ID_TOKENS.isdisjoint(words))
+    # (Of the [a-z0-9] tokens of the text, which the phone finder and the traps split it into.)
+    tokens = re.findall("[a-z0-9]+", normalize(text).text)
+    assert bool(flags & det._LEADS) == any(map(traps.leads, tokens))
+    assert bool(flags & det._ID_TOKEN) == (not traps.ID_TOKENS.isdisjoint(tokens))
+    may_be_number = [
+        t in NUMBER_WORDS or (len(t) > 9 and ("und" in t or "veinti" in t[:6])) for t in tokens
+    ]
+    assert bool(flags & det._NUMBER_TOKEN) == any(may_be_number)
+    assert not any(map(is_number_word, tokens)) or flags & det._NUMBER_TOKEN
     assert bool(flags & det._TRACKING_WORD) == (not traps.TRACKING_WORDS.isdisjoint(words))
     assert bool(flags & det._CUE_WORD) == (not traps.PHONE_CUE_WORDS.isdisjoint(words))
     view = normalize(text).text
@@ -201,20 +208,30 @@ def _compare_shortcuts(message: str) -> None:
         )
         assert fast == kw.find_keywords(ctext, True, None, mixed)
 
+    # Traps and phones told by the words' flags what the text's tokens would tell them; phone
+    # chains found from digit to digit when no token may be a number word.
+    windows = [(0, len(text))] + [
+        (max(0, m.start() - 48), min(len(text), m.end() + 24)) for m in re.finditer(r"\d+", text)
+    ]
+    led = bool(flags & det._LEADS)
+    named_id = bool(flags & det._ID_TOKEN)
+    expected = traps.trap_spans(text, windows)
+    assert traps.trap_spans(text, windows, None, led, named_id) == expected
     if _plain(text, flags):
-        # Traps gated by the words; phone chains found from digit to digit.
-        windows = [(0, len(text))] + [
-            (max(0, m.start() - 48), min(len(text), m.end() + 24))
-            for m in re.finditer(r"\d+", text)
-        ]
-        led = bool(flags & det._LEADS)
-        assert traps.trap_spans(text, windows, words, led) == traps.trap_spans(text, windows)
-        args = (text, [0], "US", None, words, [])
-        full = ph.find_phones(*args)
-        if not flags & det._SPOKEN:
-            assert ph.find_phones(*args, tokens=words, number_words=False, led=led) == full
-        det.clear_caches()  # runs kept per chain: recomputed, the same
-        assert ph.find_phones(*args) == full
+        assert traps.trap_spans(text, windows, words, led) == expected
+    args = (text, [0], "US", None, words, [])
+    full = ph.find_phones(*args)
+    told = ph.find_phones(
+        *args,
+        number_words=bool(flags & det._NUMBER_TOKEN),
+        led=led,
+        named_id=named_id,
+        tracking_words=bool(flags & det._TRACKING_WORD),
+        cue_words=bool(flags & det._CUE_WORD),
+    )
+    assert told == full
+    det.clear_caches()  # runs kept per chain: recomputed, the same
+    assert ph.find_phones(*args) == full
 
 
 @pytest.mark.parametrize("message", TEXTS)

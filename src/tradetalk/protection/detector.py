@@ -269,10 +269,8 @@ class Detector:
                 msg_starts = msg_starts_orig
             else:
                 msg_starts = [_view_index(view, s) for s in msg_starts_orig]
-            # In ASCII text whose words are all letters and digits, the words are exactly the
-            # [a-z0-9] runs the traps would otherwise split the text into.
-            tokens = words if not flags & _NOT_ALNUM and text.isascii() else None
-            led = bool(flags & _LEADS) if tokens is not None else None
+            # What the phone finder and the traps would learn from the text's [a-z0-9] tokens,
+            # the words' flags tell (every token lies inside a word).
             for p in find_phones(
                 text,
                 msg_starts,
@@ -281,10 +279,9 @@ class Detector:
                 words,
                 links,
                 traps=bool(has_digit),
-                tokens=tokens,
-                number_words=tokens is None or bool(flags & _SPOKEN),
-                led=led,
-                named_id=bool(flags & _ID_WORD) if tokens is not None else None,
+                number_words=bool(flags & _NUMBER_TOKEN),
+                led=bool(flags & _LEADS),
+                named_id=bool(flags & _ID_TOKEN),
                 tracking_words=bool(flags & _TRACKING_WORD),
                 cue_words=bool(flags & _CUE_WORD),
             ):
@@ -313,18 +310,21 @@ _SIGNAL: Final = 128  # holds @, $ or &
 _NOT_ALNUM: Final = 256  # holds something besides letters and digits (#, @, a control char)
 _NEGATION: Final = 512  # may start a negation ("don't", "not") that refuses a name or an invitation
 _REFUSAL: Final = 1024  # may start a refusal after one ("is not allowed", "platform rules")
-_LEADS: Final = 2048  # a trap word a number may follow ("size 10", "ms-65", "march 4"): traps.leads
-_ID_WORD: Final = 4096  # names the id after it ("order", "cert"): traps.ID_TOKENS
+# Of the word's [a-z0-9] tokens (the word itself when it is ASCII letters and digits):
+_LEADS: Final = 2048  # a token a number may follow ("size 10", "ms-65", "march 4"): traps.leads
+_ID_TOKEN: Final = 4096  # a token naming the id after it ("order", "#cert"): traps.ID_TOKENS
 _TRACKING_WORD: Final = 8192  # a carrier or tracking word: phones.TRACKING_WORDS
 _CUE_WORD: Final = 16384  # says a number is a phone number ("call", "cell"): PHONE_CUE_WORDS
 # Letters never separate words, so a text holds "dot", "www" or " at " only if a word does.
 _DOTTED: Final = 32768  # holds "dot", "punt" or "point" (a spelled "."): deobfuscate
 _WWW: Final = 65536  # holds "www"
 _SPOKEN_AT: Final = 131072  # a spelled "@" ("at", "arroba", "chez", "bei")
+_NUMBER_TOKEN: Final = 262144  # a token that may be a number word ("#five"): phones.find_phones
 # Any of these rules out a plain message.
 _NOT_PLAIN: Final = _HAS_DIGIT | _SIGNAL | _TRIGGER | _KEYWORD_PREFIX
 _DIGIT_BYTES: Final = b"0123456789"
 _ASCII_DIGIT: Final = re.compile("[0-9]")
+_TOKEN: Final = re.compile("[a-z0-9]+")
 
 
 # The flags of the few words that are in a word list (number words, invitation words ...).
@@ -334,12 +334,11 @@ _LISTED_FLAGS: Final[dict[str, int]] = {
     | (_TRIGGER if word in _TRIGGER_WORDS else 0)
     | (_NEGATION if word in NEGATION_WORDS else 0)
     | (_REFUSAL if word in REFUSAL_WORDS else 0)
-    | (_ID_WORD if word in ID_TOKENS else 0)
     | (_TRACKING_WORD if word in TRACKING_WORDS else 0)
     | (_CUE_WORD if word in PHONE_CUE_WORDS else 0)
     | (_SPOKEN_AT if word in _AT_WORDS else 0)
     for word in _TRIGGER_WORDS.union(
-        NEGATION_WORDS, REFUSAL_WORDS, ID_TOKENS, TRACKING_WORDS, PHONE_CUE_WORDS, _AT_WORDS
+        NEGATION_WORDS, REFUSAL_WORDS, TRACKING_WORDS, PHONE_CUE_WORDS, _AT_WORDS
     )
 }
 
@@ -364,15 +363,27 @@ def _word_flags(word: str) -> int:
         flags |= _DOTTED
     if "www" in word:
         flags |= _WWW
-    if len(word) > 9 and ("und" in word or word.startswith("veinti")):
-        flags |= _SPOKEN  # German "funfundfunfzig", Spanish "veinticinco": rare and long
-    if (
-        word in LEADING_WORDS or word[:3] in MONTH_PREFIXES  # what traps.leads says of
-        if word.isascii() and word.isalpha()  # a word of letters, without the call
-        else leads(word)
-    ):
-        flags |= _LEADS
+    if _may_be_number_word(word):
+        flags |= _SPOKEN  # also German "funfundfunfzig", Spanish "veinticinco"
+    for token in (word,) if word.isascii() and word.isalnum() else _TOKEN.findall(word):
+        if token in ID_TOKENS:
+            flags |= _ID_TOKEN
+        if _may_be_number_word(token):
+            flags |= _NUMBER_TOKEN
+        if (
+            token in LEADING_WORDS or token[:3] in MONTH_PREFIXES  # what traps.leads says of
+            if token.isalpha()  # a token of letters, without the call
+            else leads(token)
+        ):
+            flags |= _LEADS
     return flags
+
+
+def _may_be_number_word(token: str) -> bool:
+    # wordnums.is_number_word, or longer than nine letters with what a compound has
+    return token in NUMBER_WORDS or (
+        len(token) > 9 and ("und" in token or token.startswith("veinti"))
+    )
 
 
 # Flags of the words seen so far: a plain dict (a dict subclass with __missing__ would be read

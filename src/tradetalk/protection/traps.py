@@ -202,12 +202,14 @@ def trap_spans(
     `tokens`, the text's [a-z0-9] runs, may be given when the caller has them, `led`, whether
     `leads` holds for one of them, and `named_id`, whether one is in ID_TOKENS.
     """
-    if tokens is None:
+    if tokens is None and (led is None or named_id is None):
         tokens = set(_TOKEN.findall(text))
     if led is None:
+        assert tokens is not None
         led = any(map(leads, tokens))
     word_led = led or "$" in text or "€" in text or "£" in text or "¥" in text
     if named_id is None:
+        assert tokens is not None
         named_id = not ID_TOKENS.isdisjoint(tokens)
     named_id = named_id or "s/n" in text or "p/n" in text
     # In ASCII text the look-behinds already make every match start a word.
