@@ -19,9 +19,9 @@ from tests.protection.test_tracking import NUMBERS as TRACKING_NUMBERS
 
 from tradetalk.protection import detector as det
 from tradetalk.protection import keywords as kw
+from tradetalk.protection import links, traps
 from tradetalk.protection import phones as ph
 from tradetalk.protection import tracking as tr
-from tradetalk.protection import traps
 from tradetalk.protection.normalize import _normalize_by_character, deobfuscate, normalize
 from tradetalk.protection.wordnums import NUMBER_WORDS, is_number_word
 
@@ -146,6 +146,8 @@ def test_word_flags_mean_what_they_say(text: str) -> None:
     tokens = re.findall("[a-z0-9]+", normalize(text).text)
     assert bool(flags & det._LEADS) == any(map(traps.leads, tokens))
     assert bool(flags & det._ID_TOKEN) == (not traps.ID_TOKENS.isdisjoint(tokens))
+    assert bool(flags & det._NEGATION) == (not kw.NEGATION_WORDS.isdisjoint(tokens))
+    assert bool(flags & det._REFUSAL) == (not kw.REFUSAL_WORDS.isdisjoint(tokens))
     may_be_number = [
         t in NUMBER_WORDS or (len(t) > 9 and ("und" in t or "veinti" in t[:6])) for t in tokens
     ]
@@ -178,35 +180,38 @@ def test_shortcuts_agree_on_perturbed_messages(message: str) -> None:
 def _compare_shortcuts(message: str) -> None:
     text, words, flags, ctext, cwords, cflags = _views(message)
 
-    # Names: one pass over short texts, word by word over long ones.
-    def found(matches: list[re.Match[str]]) -> list[tuple[int, int, int | None]]:
-        return [(m.start(), m.end(), m.lastindex) for m in matches]
-
-    assert found(kw._keyword_matches(ctext)) == found(kw._keyword_matches_at_gates(ctext))
+    # Names: one pass over short texts, word by word over long ones; both what a search finds at
+    # the words they try.
+    at_gates = kw._keyword_matches_at_gates(ctext)
+    assert kw._keyword_matches(ctext) == at_gates
+    searched = [
+        (m.start(), m.end(), (m.lastindex or 0) - 1) for m in kw._KEYWORD_RE.finditer(ctext)
+    ]
+    assert set(at_gates) <= set(searched)
 
     # Folding: one translate for texts folded character for character.
     assert normalize(message) == (
         normalize(message) if message.isascii() else _normalize_by_character(message)
     )
 
+    # Phrases tried only where their first words stand (the words, or the tokens of a text that
+    # is not plain); refusals looked for only where a word can start one.
     plain = _plain(ctext, cflags)
+    negation = bool(cflags & det._NEGATION)
+    expected = _solicitation_the_long_way(ctext, cwords)
+    assert kw.find_solicitation(ctext, cwords, False, negation) == expected
     if plain:
-        # Phrases tried only where their first words stand; refusals only where a word can
-        # start one.
-        negation = bool(cflags & det._NEGATION)
-        assert kw.find_solicitation(ctext, cwords, True, negation) == kw.find_solicitation(
-            ctext, cwords, False, True
-        )
-        mixed = bool(cflags & det._MIXED)
-        fast = kw.find_keywords(
-            ctext,
-            True,
-            None,
-            mixed,
-            negation=negation,
-            refusal_after=bool(cflags & det._REFUSAL),
-        )
-        assert fast == kw.find_keywords(ctext, True, None, mixed)
+        assert kw.find_solicitation(ctext, cwords, True, negation) == expected
+    mixed = bool(cflags & det._MIXED)
+    fast = kw.find_keywords(
+        ctext,
+        True,
+        None,
+        mixed,
+        negation=negation,
+        refusal_after=bool(cflags & det._REFUSAL),
+    )
+    assert fast == kw.find_keywords(ctext, True, None, mixed)
 
     # Traps and phones told by the words' flags what the text's tokens would tell them; phone
     # chains found from digit to digit when no token may be a number word.
@@ -232,6 +237,37 @@ def _compare_shortcuts(message: str) -> None:
     assert told == full
     det.clear_caches()  # runs kept per chain: recomputed, the same
     assert ph.find_phones(*args) == full
+
+
+def _solicitation_the_long_way(text: str, words: list[str]) -> list[kw.KeywordHit]:
+    hits = []
+    for name, pattern, gate, _ in kw._SOLICIT_PHRASES:
+        if not gate.isdisjoint(words):
+            for m in pattern.finditer(text):
+                if not kw.refused(text, m.start(), m.end()):
+                    hits.append(kw.KeywordHit(m.start(), m.end(), "solicitation", name))
+    return hits
+
+
+# Expressions rewritten to start with a plain character, against the look-behind-first
+# originals.
+_HANDLE_ORIGINALS = [
+    (
+        re.compile(r"(?<![a-z0-9._%+\-@])@([a-z0-9_](?:[a-z0-9_.]{0,28}[a-z0-9_])?)(?![a-z0-9_@])"),
+        links._AT_HANDLE,
+    ),
+    (re.compile(r"(?<![a-z0-9$])\$([a-z][a-z0-9_\-]{1,19})(?![a-z0-9_])"), links._CASHTAG),
+]
+
+
+@RANDOM
+@given(st.text(alphabet="ab9_@$.-+% x\u00e9", max_size=16))
+@example("@coinguy88 and $coinguy")
+@example("a@b @c")
+def test_rewritten_handle_expressions_match_the_same(text: str) -> None:
+    for original, rewritten in _HANDLE_ORIGINALS:
+        expected = [(m.span(), m.span(1)) for m in original.finditer(text)]
+        assert [(m.span(), m.span(1)) for m in rewritten.finditer(text)] == expected
 
 
 @pytest.mark.parametrize("message", TEXTS)

@@ -230,10 +230,11 @@ class Detector:
         mixed = cflags & _MIXED and (
             has_digit or "@" in ctext or "$" in ctext or "!" in ctext or "|" in ctext
         )
-        # In ASCII text whose words are all letters and digits, the words are exactly what
-        # the expressions see as words: one missing from them cannot start a match.
+        # In ASCII text whose words are all letters and digits, the words are its [a-z0-9]
+        # tokens (see find_solicitation).
         plain = not cflags & _NOT_ALNUM and ctext.isascii()
-        negation = not plain or bool(cflags & _NEGATION)
+        # (Refusals need a negation or refusal word standing as a whole token.)
+        negation = bool(cflags & _NEGATION)
         if cflags & _KEYWORD_PREFIX or mixed:
             respaced = _respaced(clean, original)
             names = bool(cflags & _KEYWORD_PREFIX)
@@ -243,7 +244,7 @@ class Detector:
                 respaced,
                 bool(mixed),
                 negation=negation,
-                refusal_after=not plain or bool(cflags & _REFUSAL),
+                refusal_after=bool(cflags & _REFUSAL),
             ):
                 if not (url_hits and _inside(k.start, url_hits)) and not (
                     email_hits and _inside(k.start, email_hits)
@@ -308,11 +309,11 @@ _SOLICIT: Final = 32  # a word some invitation to deal off the platform needs
 _TRIGGER: Final = 64  # a word `_plain` does not let through
 _SIGNAL: Final = 128  # holds @, $ or &
 _NOT_ALNUM: Final = 256  # holds something besides letters and digits (#, @, a control char)
-_NEGATION: Final = 512  # may start a negation ("don't", "not") that refuses a name or an invitation
-_REFUSAL: Final = 1024  # may start a refusal after one ("is not allowed", "platform rules")
 # Of the word's [a-z0-9] tokens (the word itself when it is ASCII letters and digits):
 _LEADS: Final = 2048  # a token a number may follow ("size 10", "ms-65", "march 4"): traps.leads
 _ID_TOKEN: Final = 4096  # a token naming the id after it ("order", "#cert"): traps.ID_TOKENS
+_NEGATION: Final = 512  # a token that may start a negation ("don't", "#not"): NEGATION_WORDS
+_REFUSAL: Final = 1024  # a token that may start a refusal ("is not allowed"): REFUSAL_WORDS
 _TRACKING_WORD: Final = 8192  # a carrier or tracking word: phones.TRACKING_WORDS
 _CUE_WORD: Final = 16384  # says a number is a phone number ("call", "cell"): PHONE_CUE_WORDS
 # Letters never separate words, so a text holds "dot", "www" or " at " only if a word does.
@@ -332,8 +333,6 @@ _LISTED_FLAGS: Final[dict[str, int]] = {
     word: (_SPOKEN if word in NUMBER_WORDS else 0)
     | (_SOLICIT if word in SOLICIT_WORDS else 0)
     | (_TRIGGER if word in _TRIGGER_WORDS else 0)
-    | (_NEGATION if word in NEGATION_WORDS else 0)
-    | (_REFUSAL if word in REFUSAL_WORDS else 0)
     | (_TRACKING_WORD if word in TRACKING_WORDS else 0)
     | (_CUE_WORD if word in PHONE_CUE_WORDS else 0)
     | (_SPOKEN_AT if word in _AT_WORDS else 0)
@@ -368,6 +367,10 @@ def _word_flags(word: str) -> int:
     for token in (word,) if word.isascii() and word.isalnum() else _TOKEN.findall(word):
         if token in ID_TOKENS:
             flags |= _ID_TOKEN
+        if token in NEGATION_WORDS:
+            flags |= _NEGATION
+        if token in REFUSAL_WORDS:
+            flags |= _REFUSAL
         if _may_be_number_word(token):
             flags |= _NUMBER_TOKEN
         if (

@@ -337,6 +337,7 @@ _WEAK_AFTER: Final[dict[str, re.Pattern[str]]] = {
 
 
 _WORD_AT: Final = re.compile(r"[a-z0-9&']+")
+_TOKEN: Final = re.compile("[a-z0-9]+")
 
 
 # A word is a candidate when its first four letters (the whole word when shorter) are in
@@ -350,23 +351,32 @@ _PREFIX_GATE: Final = re.compile(rf"(?<![a-z0-9&']){_GATE_WORD}")
 # Matched on the reversed text before a word: the gap, then the previous word backwards.
 _WORD_BEFORE_REVERSED: Final = re.compile(r"[^a-z0-9&']*[a-z0-9&']+")
 # The same positions in one pass: a word that passes the gate, or the word just before one;
-# at each, the names. `_keyword_matches` looks for the word before within 60 characters, so
-# this serves texts of up to 61 characters, where that limit never cuts anything off.
-_NAMES_AT_GATES: Final = re.compile(
-    rf"(?<![a-z0-9&'])(?={_GATE_WORD}|[a-z0-9&']++[^a-z0-9&']++{_GATE_WORD})" + _KEYWORD_RE.pattern
+# at each, the names. `_keyword_matches_at_gates` looks for the word before within 60
+# characters, so this serves texts of up to 61 characters, where that limit never cuts anything
+# off. It starts with the character before the word (the text is searched with a space in
+# front), which the engine skips ahead to, rather than with a look-behind tried at every
+# position; the character is no part of a name, so matches can follow one another as before.
+_NAMES_AFTER_GAPS: Final = re.compile(
+    rf"[^a-z0-9&'](?={_GATE_WORD}|[a-z0-9&']++[^a-z0-9&']++{_GATE_WORD})" + _KEYWORD_RE.pattern
 )
 
 
-def _keyword_matches(text: str) -> list[re.Match[str]]:
+def _keyword_matches(text: str) -> list[tuple[int, int, int]]:
+    """(start, end, index in _ENTRIES) of each name `_KEYWORD_RE.finditer` would find that
+    starts at a word passing the gate or at the word before one."""
     if len(text) <= 61:
-        return list(_NAMES_AT_GATES.finditer(text))
+        found: list[tuple[int, int, int]] = []
+        for m in _NAMES_AFTER_GAPS.finditer(" " + text):
+            assert m.lastindex is not None
+            found.append((m.start(), m.end() - 1, m.lastindex - 1))  # (one character in front)
+        return found
     return _keyword_matches_at_gates(text)
 
 
-def _keyword_matches_at_gates(text: str) -> list[re.Match[str]]:
+def _keyword_matches_at_gates(text: str) -> list[tuple[int, int, int]]:
     # Trying the keyword expression only where a word with a keyword prefix starts (or the word
     # before it, for two-word names like "pay pal") is several times faster than a search.
-    found: list[re.Match[str]] = []
+    found: list[tuple[int, int, int]] = []
     last_end = 0
     tried: set[int] = set()
     for w in _PREFIX_GATE.finditer(text):
@@ -379,7 +389,8 @@ def _keyword_matches_at_gates(text: str) -> list[re.Match[str]]:
             tried.add(pos)
             m = _KEYWORD_RE.match(text, pos)
             if m is not None:
-                found.append(m)
+                assert m.lastindex is not None
+                found.append((pos, m.end(), m.lastindex - 1))
                 last_end = m.end()
     return found
 
@@ -494,10 +505,8 @@ def find_keywords(
     """
     hits: list[KeywordHit] = []
     if names:
-        for m in _keyword_matches(text):
-            assert m.lastindex is not None
-            name, kind, strong, _ = _ENTRIES[m.lastindex - 1]
-            start, end = m.span()
+        for start, end, index in _keyword_matches(text):
+            name, kind, strong, _ = _ENTRIES[index]
             handle_end = _handle_after(text, end, not strong)
             odd = disguised is not None and disguised(start, end)
             if handle_end is not None and (strong or kind != _MARKET):
@@ -689,10 +698,12 @@ def find_solicitation(
 ) -> list[KeywordHit]:
     """Invitations to move the conversation or the payment off the platform.
 
-    `words` are the text's words. `plain` says the text is ASCII and every word is letters and
-    digits only: a phrase can then start only where one of its first words does, and it is
-    tried there alone instead of at every position of the text. `negation` is passed to
-    `refused` (a phrase starts a word, so the words before it are whole).
+    `words` are the text's words; a phrase is looked for only when its gate words are among
+    them. A phrase starts where one of its first words stands as a whole [a-z0-9] token (its
+    first word is always followed by something else), so it is tried there alone instead of at
+    every position of the text: `plain` says the text is ASCII and every word is letters and
+    digits only, and then the words are those tokens. `negation` is passed to `refused` (a
+    phrase starts a word, so the words before it are whole).
     """
     hits: list[KeywordHit] = []
     # What each word gates and starts, or-ed: one lookup per word instead of a set operation
@@ -702,18 +713,17 @@ def find_solicitation(
         present |= _SOLICIT_BITS.get(word, 0)
     if not present & _ANY_GATE:
         return hits  # most messages
+    tokens: Collection[str] = words if plain else ()
     for i, (name, pattern, _, _) in enumerate(_SOLICIT_PHRASES):
         if not present & (1 << i):
             continue
-        found = None
-        if plain:
-            first_words: set[str] = set()
-            if present & (_STARTS_BIT << i):
-                for word in words:
-                    if _SOLICIT_BITS.get(word, 0) & (_STARTS_BIT << i):
-                        first_words.add(word)
-            found = _word_led_matches(pattern, text, first_words)
-        for m in found if found is not None else pattern.finditer(text):
+        if not plain and not tokens:
+            tokens = _TOKEN.findall(text)
+        first_words: set[str] = set()
+        for token in tokens:
+            if _SOLICIT_BITS.get(token, 0) & (_STARTS_BIT << i):
+                first_words.add(token)
+        for m in _word_led_matches(pattern, text, first_words):
             start, end = m.span()
             if not refused(text, start, end, negation):
                 hits.append(KeywordHit(start, end, _SOLICIT, name))
@@ -724,7 +734,7 @@ def _word_led_matches(
     pattern: re.Pattern[str], text: str, first_words: AbstractSet[str]
 ) -> list[re.Match[str]]:
     """What `pattern.finditer(text)` finds, for a pattern whose matches start with one of
-    `first_words` (the ones present) in a plain text (see `find_solicitation`): the pattern is
+    `first_words` (the ones present) as whole tokens (see `find_solicitation`): the pattern is
     tried at each of their occurrences, left to right, never inside an earlier match."""
     starts: list[int] = []
     size = len(text)

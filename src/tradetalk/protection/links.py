@@ -488,10 +488,13 @@ def find_urls(text: str, allowed_domains: frozenset[str]) -> list[LinkHit]:
     return hits
 
 
+# Each starts with its sign and looks behind it from there ("(?<!x.)" after the sign is
+# "(?<!x)" before it): an expression that starts with a plain character is searched for that
+# character first, instead of being tried at every position.
 _AT_HANDLE: Final = re.compile(
-    r"(?<![a-z0-9._%+\-@])@([a-z0-9_](?:[a-z0-9_.]{0,28}[a-z0-9_])?)(?![a-z0-9_@])"
+    r"@(?<![a-z0-9._%+\-@].)([a-z0-9_](?:[a-z0-9_.]{0,28}[a-z0-9_])?)(?![a-z0-9_@])"
 )
-_CASHTAG: Final = re.compile(r"(?<![a-z0-9$])\$([a-z][a-z0-9_\-]{1,19})(?![a-z0-9_])")
+_CASHTAG: Final = re.compile(r"\$(?<![a-z0-9$].)([a-z][a-z0-9_\-]{1,19})(?![a-z0-9_])")
 _CURRENCIES: Final = frozenset(
     ["usd", "cad", "aud", "nzd", "hkd", "sgd", "mxn", "eur", "gbp", "us", "ca", "au"]
 )
