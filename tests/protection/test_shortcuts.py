@@ -260,14 +260,23 @@ _HANDLE_ORIGINALS = [
 ]
 
 
+_LINK_DOT_ORIGINAL = re.compile(r"(?<=[^\W_])\.(?=[^\W\d_])")
+_LEET_HINT_ORIGINAL = re.compile(r"[a-z][0-9@$!|]|[0-9@$!|][a-z]")
+
+
 @RANDOM
-@given(st.text(alphabet="ab9_@$.-+% x\u00e9", max_size=16))
+@given(st.text(alphabet="ab9_@$.-+%! x\u00e9\u0663", max_size=16))
 @example("@coinguy88 and $coinguy")
 @example("a@b @c")
-def test_rewritten_handle_expressions_match_the_same(text: str) -> None:
+@example("www.site.com, ok. 2.5x")
+def test_rewritten_expressions_match_the_same(text: str) -> None:
     for original, rewritten in _HANDLE_ORIGINALS:
         expected = [(m.span(), m.span(1)) for m in original.finditer(text)]
         assert [(m.span(), m.span(1)) for m in rewritten.finditer(text)] == expected
+    expected = [m.span() for m in _LINK_DOT_ORIGINAL.finditer(text)]
+    assert [m.span() for m in links._DOT_BEFORE_LETTER.finditer(text)] == expected
+    # (only whether it matches is used)
+    assert (kw._LEET_HINT.search(text) is None) == (_LEET_HINT_ORIGINAL.search(text) is None)
 
 
 @pytest.mark.parametrize("message", TEXTS)

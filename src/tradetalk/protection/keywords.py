@@ -191,7 +191,9 @@ _LEET_NAMES: Final[tuple[tuple[str, str], ...]] = (
 )
 # (An empty group closes each branch, as in _KEYWORD_RE: `lastindex` - 1 is the name's index.)
 _LEET_RE: Final = re.compile("|".join(f"{leet_skeleton(n)}()" for n, _ in _LEET_NAMES))
-_LEET_HINT: Final = re.compile(r"[a-z][0-9@$!|]|[0-9@$!|][a-z]")
+# A letter next to a digit or one of @$!| (written from the digit or sign, which the engine can
+# skip ahead to: only whether it matches is used).
+_LEET_HINT: Final = re.compile(r"[0-9@$!|](?:(?<=[a-z].)|(?=[a-z]))")
 # A run of letters, digits and @$!| four characters or longer that mixes letters with the rest
 # (its leading letters, or leading marks, are followed by the other kind).
 _LEET_TOKEN: Final = re.compile(
