@@ -185,7 +185,8 @@ def _compare_shortcuts(message: str) -> None:
     at_gates = kw._keyword_matches_at_gates(ctext)
     assert kw._keyword_matches(ctext) == at_gates
     searched = [
-        (m.start(), m.end(), (m.lastindex or 0) - 1) for m in kw._KEYWORD_RE.finditer(ctext)
+        (m.start(), m.end(), kw._ENTRY_OF_BRANCH[(m.lastindex or 0) - 1])
+        for m in kw._KEYWORD_RE.finditer(ctext)
     ]
     assert set(at_gates) <= set(searched)
 
@@ -258,6 +259,32 @@ _HANDLE_ORIGINALS = [
     ),
     (re.compile(r"(?<![a-z0-9$])\$([a-z][a-z0-9_\-]{1,19})(?![a-z0-9_])"), links._CASHTAG),
 ]
+
+
+# The names as one group per entry, as they were written before every alternative became a
+# branch of its own.
+_NAMES_BY_ENTRY = re.compile(
+    r"(?<![a-z0-9])(?:" + "|".join(f"(?:{e[3]})()" for e in kw._ENTRIES) + r")(?![a-z])"
+)
+_NAME_PIECES = sorted(
+    {w for e in kw._ENTRIES for w in re.findall("[a-z]+", e[3])}
+    | {" ", "  ", "-", ".", "'", "&", "1", "\n", "app", "pay", "pal", "place", "own", "site"}
+)
+
+
+@RANDOM
+@given(st.lists(st.sampled_from(_NAME_PIECES), max_size=8))
+@example(["own", " ", "web", " ", "site"])
+@example(["fb", " ", "market", "place"])
+def test_names_branch_by_branch_as_by_entry(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    expected = [(m.span(), (m.lastindex or 0) - 1) for m in _NAMES_BY_ENTRY.finditer(text)]
+    found = [
+        (m.span(), kw._ENTRY_OF_BRANCH[(m.lastindex or 0) - 1])
+        for m in kw._KEYWORD_RE.finditer(text)
+    ]
+    assert found == expected
+    assert ["|".join(kw._alternatives(e[3])) for e in kw._ENTRIES] == [e[3] for e in kw._ENTRIES]
 
 
 _LINK_DOT_ORIGINAL = re.compile(r"(?<=[^\W_])\.(?=[^\W\d_])")
