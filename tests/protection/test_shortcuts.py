@@ -133,17 +133,19 @@ def test_word_flags_mean_what_they_say(text: str) -> None:
     words = det._words(normalize(text).text)
     flags = det._flags_of(words)
     assert bool(flags & det._HAS_DIGIT) == any(c in "0123456789" for c in "".join(words))
+    # (Of each word, or of a run of letters, digits and "&" in it: "#whatsapp".)
+    runs = {run for w in words for run in re.findall("[a-z0-9&]+", w)}
     assert bool(flags & det._KEYWORD_PREFIX) == (
-        not kw.prefixes(set(words)).isdisjoint(kw.KEYWORD_PREFIXES)
+        not kw.prefixes(set(words) | runs).isdisjoint(kw.KEYWORD_PREFIXES)
     )
     assert bool(flags & det._MIXED) == any(not w.isalpha() and not w.isdigit() for w in words)
-    assert bool(flags & det._SOLICIT) == (not kw.SOLICIT_WORDS.isdisjoint(words))
+    tokens = re.findall("[a-z0-9]+", normalize(text).text)
+    assert bool(flags & det._SOLICIT) == (not kw.SOLICIT_WORDS.isdisjoint([*words, *tokens]))
     assert bool(flags & det._SPOKEN) == (
         not NUMBER_WORDS.isdisjoint(words)
         or any(len(w) > 9 and ("und" in w or w.startswith("veinti")) for w in words)
     )
     # (Of the [a-z0-9] tokens of the text, which the phone finder and the traps split it into.)
-    tokens = re.findall("[a-z0-9]+", normalize(text).text)
     assert bool(flags & det._LEADS) == any(map(traps.leads, tokens))
     assert bool(flags & det._ID_TOKEN) == (not traps.ID_TOKENS.isdisjoint(tokens))
     assert bool(flags & det._NEGATION) == (not kw.NEGATION_WORDS.isdisjoint(tokens))
@@ -159,7 +161,8 @@ def test_word_flags_mean_what_they_say(text: str) -> None:
     dotted = "dot" in view or "punt" in view or "point" in view
     assert bool(flags & det._DOTTED) == dotted
     assert bool(flags & det._WWW) == ("www" in view)
-    spoken_at = " at " in view or " arroba " in view or " chez " in view or " bei " in view
+    spelled_at = (" at ", " arroba ", " chez ", " bei ", " en ")
+    spoken_at = any(spelled in view for spelled in spelled_at)
     assert not spoken_at or flags & det._SPOKEN_AT
 
 
@@ -241,9 +244,11 @@ def _compare_shortcuts(message: str) -> None:
 
 
 def _solicitation_the_long_way(text: str, words: list[str]) -> list[kw.KeywordHit]:
+    # Each phrase whose gate words are among the words or the tokens, searched for.
+    tokens = re.findall("[a-z0-9]+", text)
     hits = []
     for name, pattern, gate, _ in kw._SOLICIT_PHRASES:
-        if not gate.isdisjoint(words):
+        if not gate.isdisjoint(words) or not gate.isdisjoint(tokens):
             for m in pattern.finditer(text):
                 if not kw.refused(text, m.start(), m.end()):
                     hits.append(kw.KeywordHit(m.start(), m.end(), "solicitation", name))

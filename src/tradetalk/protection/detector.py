@@ -213,7 +213,13 @@ class Detector:
         email_hits: list[LinkHit] = []
         if "@" in ctext or (
             cflags & _SPOKEN_AT
-            and (" at " in ctext or " arroba " in ctext or " chez " in ctext or " bei " in ctext)
+            and (
+                " at " in ctext
+                or " arroba " in ctext
+                or " chez " in ctext
+                or " bei " in ctext
+                or " en " in ctext
+            )
         ):
             email_hits = find_emails(ctext, self._emails, self._email_domains)
             for h in email_hits:
@@ -294,7 +300,7 @@ class Detector:
 # Spelled punctuation that de-obfuscation turns into "." or "@".
 _SPELLED: Final = frozenset({"dot", "dotcom", "punto", "point", "punkt", "arroba", "chez", "bei"})
 _TRIGGER_WORDS: Final = NUMBER_WORDS | SOLICIT_WORDS | _SPELLED
-_AT_WORDS: Final = frozenset({"at", "arroba", "chez", "bei"})
+_AT_WORDS: Final = frozenset({"at", "arroba", "chez", "bei", "en"})
 
 # What a word can set off, worked out once per distinct word: a message's words are looked up
 # and their bits or-ed together, which answers every "does some word ..." question of a scan
@@ -304,8 +310,8 @@ _HAS_DIGIT: Final = 1
 _SINGLE: Final = 2  # one character: spaced-out letters ("w h a t s")
 _MIXED: Final = 4  # neither all letters nor all digits: where leetspeak hides
 _SPOKEN: Final = 8  # a number word, also a German or Spanish compound ("funfundfunfzig")
-_KEYWORD_PREFIX: Final = 16  # starts like a channel name (keywords.KEYWORD_PREFIXES)
-_SOLICIT: Final = 32  # a word some invitation to deal off the platform needs
+_KEYWORD_PREFIX: Final = 16  # starts like a channel name, or holds a run that does (#whatsapp)
+_SOLICIT: Final = 32  # a word or token some invitation to deal off the platform needs
 _TRIGGER: Final = 64  # a word `_plain` does not let through
 _SIGNAL: Final = 128  # holds @, $ or &
 _NOT_ALNUM: Final = 256  # holds something besides letters and digits (#, @, a control char)
@@ -319,13 +325,14 @@ _CUE_WORD: Final = 16384  # says a number is a phone number ("call", "cell"): PH
 # Letters never separate words, so a text holds "dot", "www" or " at " only if a word does.
 _DOTTED: Final = 32768  # holds "dot", "punt" or "point" (a spelled "."): deobfuscate
 _WWW: Final = 65536  # holds "www"
-_SPOKEN_AT: Final = 131072  # a spelled "@" ("at", "arroba", "chez", "bei")
+_SPOKEN_AT: Final = 131072  # a spelled "@" ("at", "arroba", "chez", "bei", "en")
 _NUMBER_TOKEN: Final = 262144  # a token that may be a number word ("#five"): phones.find_phones
 # Any of these rules out a plain message.
 _NOT_PLAIN: Final = _HAS_DIGIT | _SIGNAL | _TRIGGER | _KEYWORD_PREFIX
 _DIGIT_BYTES: Final = b"0123456789"
 _ASCII_DIGIT: Final = re.compile("[0-9]")
 _TOKEN: Final = re.compile("[a-z0-9]+")
+_NAME_RUN: Final = re.compile("[a-z0-9&]+")  # where a name can start, inside a word
 
 
 # The flags of the few words that are in a word list (number words, invitation words ...).
@@ -349,6 +356,11 @@ def _word_flags(word: str) -> int:
         flags |= _SINGLE
     if word[:4] in KEYWORD_PREFIXES:
         flags |= _KEYWORD_PREFIX
+    elif not (word.isascii() and word.isalnum()):
+        # A name glued to a symbol ("#whatsapp", "📱telegram") starts a run of its own.
+        for run in _NAME_RUN.findall(word):
+            if run[:4] in KEYWORD_PREFIXES:
+                flags |= _KEYWORD_PREFIX
     if not word.isalpha():  # (all letters: no digit, symbol or mix)
         if not word.isdigit():
             flags |= _MIXED
@@ -365,6 +377,8 @@ def _word_flags(word: str) -> int:
     if _may_be_number_word(word):
         flags |= _SPOKEN  # also German "funfundfunfzig", Spanish "veinticinco"
     for token in (word,) if word.isascii() and word.isalnum() else _TOKEN.findall(word):
+        if token in SOLICIT_WORDS:
+            flags |= _SOLICIT | _TRIGGER  # ("#text me": find_solicitation looks at tokens)
         if token in ID_TOKENS:
             flags |= _ID_TOKEN
         if token in NEGATION_WORDS:

@@ -735,11 +735,12 @@ def find_solicitation(
     """Invitations to move the conversation or the payment off the platform.
 
     `words` are the text's words; a phrase is looked for only when its gate words are among
-    them. A phrase starts where one of its first words stands as a whole [a-z0-9] token (its
-    first word is always followed by something else), so it is tried there alone instead of at
-    every position of the text: `plain` says the text is ASCII and every word is letters and
-    digits only, and then the words are those tokens. `negation` is passed to `refused` (a
-    phrase starts a word, so the words before it are whole).
+    them or among the text's [a-z0-9] tokens. A phrase starts where one of its first words
+    stands as a whole token (its first word is always followed by something else), so it is
+    tried there alone instead of at every position of the text: `plain` says the text is ASCII
+    and every word is letters and digits only, and then the words are those tokens.
+    `negation` is passed to `refused` (a phrase starts a word, so the words before it are
+    whole).
     """
     hits: list[KeywordHit] = []
     # What each word gates and starts, or-ed: one lookup per word instead of a set operation
@@ -747,14 +748,17 @@ def find_solicitation(
     present = 0
     for word in words:
         present |= _SOLICIT_BITS.get(word, 0)
+    tokens: Collection[str] = words
+    if not plain:
+        # The tokens too: a gate word glued to a symbol ("#whatsapp me") counts.
+        tokens = _TOKEN.findall(text)
+        for token in tokens:
+            present |= _SOLICIT_BITS.get(token, 0)
     if not present & _ANY_GATE:
         return hits  # most messages
-    tokens: Collection[str] = words if plain else ()
     for i, (name, pattern, _, _) in enumerate(_SOLICIT_PHRASES):
         if not present & (1 << i):
             continue
-        if not plain and not tokens:
-            tokens = _TOKEN.findall(text)
         first_words: set[str] = set()
         for token in tokens:
             if _SOLICIT_BITS.get(token, 0) & (_STARTS_BIT << i):

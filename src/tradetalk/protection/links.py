@@ -223,9 +223,21 @@ _EMAIL_AT: Final = re.compile(
     r"([a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?(?:\s?\.\s?[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?)*)"
 )
 _EMAIL_SPOKEN: Final = re.compile(
-    r"(?<![a-z0-9._%+\-])([a-z0-9][a-z0-9._%+\-]{1,63})\s+(?:at|arroba|chez|bei|en)\s+"
+    r"(?<![a-z0-9._%+\-])([a-z0-9][a-z0-9._%+\-]{1,63})\s+(at|arroba|chez|bei|en)\s+"
     r"([a-z0-9][a-z0-9\-]*(?:\.[a-z0-9][a-z0-9\-]*)*)"
 )
+# Spanish "en" ("juanperez en gmail punto com") is also the everyday "in": an address spoken
+# with it needs a provider's domain with its ending (gmail.com, hotmail.es), or a provider alone
+# after a name that looks like a handle (letters with digits, "." or "_": "pedro_88 en gmail"),
+# and a name that is not one of the words before "en" in a sentence ("tengo cuenta en ...").
+_LOCAL_STOP_ES: Final = frozenset((
+    "lo", "la", "los", "las", "le", "les", "me", "te", "se", "nos", "mi", "mis", "tu", "tus",
+    "su", "sus", "yo", "el", "ella", "esta", "estan", "estoy", "estamos", "esto", "eso", "todo",
+    "todos", "algo", "tengo", "tiene", "tienes", "cuenta", "correo", "mail", "email", "perfil",
+    "usuario", "registrado", "registrada", "escribo", "escribe", "escribeme", "mando",
+    "mandame", "envio", "envia", "pago", "pagar", "busca", "buscame", "vivo", "foto", "fotos",
+    "publicado", "subido", "guardado", "hay",
+))  # fmt: skip
 
 
 def _email_domain_ok(domain: str, spoken: bool) -> bool:
@@ -235,6 +247,19 @@ def _email_domain_ok(domain: str, spoken: bool) -> bool:
     if spoken:
         return labels[0] in _PROVIDERS or labels[-1] in _COMMON_TLDS
     return bool(public_suffix(domain)) or labels[0] in _PROVIDERS
+
+
+def _spanish_address(local: str, domain: str) -> bool:
+    if local in _LOCAL_STOP_ES:
+        return False
+    if "." in domain:
+        return domain.split(".", 1)[0] in _PROVIDERS
+    # (the domain is a spoken provider)
+    return _HANDLE_LIKE.search(local) is not None and _LETTER.search(local) is not None
+
+
+_HANDLE_LIKE: Final = re.compile(r"[0-9._]")
+_LETTER: Final = re.compile("[a-z]")
 
 
 def find_emails(
@@ -253,14 +278,22 @@ def find_emails(
                 continue
             end = m.start(2) + len(m.group(2).rstrip(". "))
             hits.append(LinkHit(m.start(), end, "email", "email_address"))
-    if " at " in text or " arroba " in text or " chez " in text or " bei " in text:
+    if (
+        " at " in text
+        or " arroba " in text
+        or " chez " in text
+        or " bei " in text
+        or " en " in text
+    ):
         for m in _EMAIL_SPOKEN.finditer(text):
-            local, domain = m.group(1), m.group(2).rstrip(".")
+            local, domain = m.group(1), m.group(3).rstrip(".")
             if local in _LOCAL_STOP or not _email_domain_ok(domain, True):
+                continue
+            if m.group(2) == "en" and not _spanish_address(local, domain):
                 continue
             if f"{local}@{domain}" in allowed_emails or _allowed(domain, allowed_domains):
                 continue
-            hits.append(LinkHit(m.start(), m.start(2) + len(domain), "email", "email_spoken"))
+            hits.append(LinkHit(m.start(), m.start(3) + len(domain), "email", "email_spoken"))
     return hits
 
 
