@@ -75,4 +75,4 @@ bench-shield: install-bench shield-compiled
 	PYTHONPATH=$(SHIELD_COMPILED) $(BIN)/python bench/scan.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var build .pytest_cache .mypy_cache .ruff_cache
