@@ -49,15 +49,16 @@ shield-compiled: install
 	$(BIN)/python -m pip install --quiet --no-deps --target $(SHIELD_COMPILED) \
 		build/shield-wheel/tradetalk-*.whl
 
-# The shield's tests again, against the compiled build, where a C compiler is there to make it
-# (TRADETALK_EXPECT_COMPILED_SHIELD makes them check that the compiled modules were imported).
-HAVE_CC := $(shell $(PYTHON) -c 'import shutil, sysconfig; print(1 if shutil.which((sysconfig.get_config_var("CC") or "cc").split()[0]) else "")')
+# The shield's tests again, against the compiled build, where a C compiler and Python's headers
+# are there to make it (TRADETALK_EXPECT_COMPILED_SHIELD makes them check that the compiled
+# modules were imported).
+HAVE_CC := $(shell $(PYTHON) -c 'import os, shutil, sysconfig as s; cc = (s.get_config_var("CC") or "cc").split()[0]; h = os.path.join(s.get_paths()["include"], "Python.h"); print(1 if shutil.which(cc) and os.path.exists(h) else "")')
 pytest-compiled-shield: install
 ifeq ($(HAVE_CC),1)
 	$(MAKE) shield-compiled
 	PYTHONPATH=$(SHIELD_COMPILED) TRADETALK_EXPECT_COMPILED_SHIELD=1 $(BIN)/pytest -n 2 tests/protection
 else
-	@echo "no C compiler: the compiled shield is neither built nor tested (pure Python is used)"
+	@echo "no C compiler or Python headers: the compiled shield is neither built nor tested"
 endif
 
 test: lint typecheck pytest pytest-compiled-shield
