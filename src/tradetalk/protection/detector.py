@@ -315,17 +315,18 @@ _SOLICIT: Final = 32  # a word or token some invitation to deal off the platform
 _TRIGGER: Final = 64  # a word `_plain` does not let through
 _SIGNAL: Final = 128  # holds @, $ or &
 _NOT_ALNUM: Final = 256  # holds something besides letters and digits (#, @, a control char)
-# Of the word's [a-z0-9] tokens (the word itself when it is ASCII letters and digits):
-_LEADS: Final = 2048  # a token a number may follow ("size 10", "ms-65", "march 4"): traps.leads
-_ID_TOKEN: Final = 4096  # a token naming the id after it ("order", "#cert"): traps.ID_TOKENS
-_NEGATION: Final = 512  # a token that may start a negation ("don't", "#not"): NEGATION_WORDS
-_REFUSAL: Final = 1024  # a token that may start a refusal ("is not allowed"): REFUSAL_WORDS
 _TRACKING_WORD: Final = 8192  # a carrier or tracking word: phones.TRACKING_WORDS
 _CUE_WORD: Final = 16384  # says a number is a phone number ("call", "cell"): PHONE_CUE_WORDS
 # Letters never separate words, so a text holds "dot", "www" or " at " only if a word does.
 _DOTTED: Final = 32768  # holds "dot", "punt" or "point" (a spelled "."): deobfuscate
 _WWW: Final = 65536  # holds "www"
 _SPOKEN_AT: Final = 131072  # a spelled "@" ("at", "arroba", "chez", "bei", "en")
+# Of the word's [a-z0-9] tokens (the word itself when it is ASCII letters and digits), which the
+# phone finder, the traps and the refusals see as words:
+_NEGATION: Final = 512  # a token that may start a negation ("don't", "#not"): NEGATION_WORDS
+_REFUSAL: Final = 1024  # a token that may start a refusal ("is not allowed"): REFUSAL_WORDS
+_LEADS: Final = 2048  # a token a number may follow ("size 10", "ms-65", "march 4"): traps.leads
+_ID_TOKEN: Final = 4096  # a token naming the id after it ("order", "#cert"): traps.ID_TOKENS
 _NUMBER_TOKEN: Final = 262144  # a token that may be a number word ("#five"): phones.find_phones
 # Any of these rules out a plain message.
 _NOT_PLAIN: Final = _HAS_DIGIT | _SIGNAL | _TRIGGER | _KEYWORD_PREFIX
