@@ -44,6 +44,15 @@ def kinds(findings: list[Finding]) -> set[str]:
         ("let's deal outside the app", "solicitation"),
         ("pay me directly and save the fees", "solicitation"),
         ("find me on craigslist", "solicitation"),
+        # a name glued to a symbol or an emoji
+        ("#whatsapp me", "messaging_app"),
+        ("#whatsapp me", "solicitation"),
+        ("#WhatsApp", "messaging_app"),
+        ("📱telegram me", "messaging_app"),
+        # Spanish "en" for "at"
+        ("juanperez en gmail punto com", "email"),
+        ("carlos1990 en outlook.com", "email"),
+        ("pedro_88 en gmail", "email"),
     ],
 )
 def test_catches(shield: Detector, text: str, kind: str) -> None:
@@ -77,10 +86,22 @@ def test_catches(shield: Detector, text: str, kind: str) -> None:
         "no PayPal please, use checkout",
         "email support@tradetalk.example with questions",
         "Is this still available?",
+        "#vintage #levis #denim",
+        "está en buen estado, casi nuevo",
+        "envío en 24 horas a todo el país",
+        "nos vemos en el metro a las 5 en punto",
+        "tengo cuenta en gmail pero mejor hablamos por aquí",
+        "es 100 en gmail",
     ],
 )
 def test_leaves_alone(shield: Detector, text: str) -> None:
     assert shield.scan(text) == []
+
+
+def test_spanish_spoken_email_span(shield: Detector) -> None:
+    text = "escríbeme a juanperez en gmail punto com"
+    (email,) = [f for f in shield.scan(text) if f.kind == "email"]
+    assert email.text == "juanperez en gmail punto com" and email.rule == "email_spoken"
 
 
 def test_spans_point_into_original(shield: Detector) -> None:

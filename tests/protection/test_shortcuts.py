@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from functools import reduce
-from operator import or_
 from pathlib import Path
 
 import pytest
@@ -21,11 +19,11 @@ from tests.protection.test_tracking import NUMBERS as TRACKING_NUMBERS
 
 from tradetalk.protection import detector as det
 from tradetalk.protection import keywords as kw
+from tradetalk.protection import links, traps
 from tradetalk.protection import phones as ph
 from tradetalk.protection import tracking as tr
-from tradetalk.protection import traps
 from tradetalk.protection.normalize import _normalize_by_character, deobfuscate, normalize
-from tradetalk.protection.wordnums import NUMBER_WORDS
+from tradetalk.protection.wordnums import NUMBER_WORDS, is_number_word
 
 CORPUS = Path(__file__).with_name("corpus.jsonl")
 TEXTS = [
@@ -70,10 +68,10 @@ def _views(message: str) -> tuple[str, list[str], int, str, list[str], int]:
     builds them."""
     view = normalize(message)
     words = det._words(view.text)
-    flags = reduce(or_, map(det._flag_cache.__getitem__, words), 0)
+    flags = det._flags_of(words)
     clean = deobfuscate(view)
     cwords = det._words(clean.text)
-    cflags = reduce(or_, map(det._flag_cache.__getitem__, cwords), 0)
+    cflags = det._flags_of(cwords)
     return view.text, words, flags, clean.text, cwords, cflags
 
 
@@ -97,11 +95,14 @@ def test_digit_led_hint_holds_where_a_match_starts(text: str, a: float, b: float
     hi = lo + int(b * (len(text) - lo))
     for m in traps._DIGIT_LED.finditer(text, lo, hi):
         assert traps._DIGIT_LED_HINT.match(text, m.start(), hi) is not None, (text, m)
+    # ... so trying the expression only where the hint matches finds the same.
+    expected = [m.span() for m in traps._DIGIT_LED.finditer(text, lo, hi)]
+    assert traps._digit_led_spans(text, lo, hi) == expected
 
 
 def test_named_ids_of_two_tokens_are_the_ones_looked_for_as_text() -> None:
     # trap_spans looks for "s/n" and "p/n" in the text, every other id word among the tokens.
-    two_tokens = {w for w in traps._ID_WORDS.split("|") if w not in traps._ID_TOKENS}
+    two_tokens = {w for w in traps._ID_WORDS.split("|") if w not in traps.ID_TOKENS}
     assert two_tokens == {"s/n", "p/n"}
 
 
@@ -130,18 +131,39 @@ def test_chains_admit_every_token_a_run_can_use(pieces: list[str]) -> None:
 @given(st.text(max_size=40))
 def test_word_flags_mean_what_they_say(text: str) -> None:
     words = det._words(normalize(text).text)
-    flags = reduce(or_, map(det._flag_cache.__getitem__, words), 0)
+    flags = det._flags_of(words)
     assert bool(flags & det._HAS_DIGIT) == any(c in "0123456789" for c in "".join(words))
+    # (Of each word, or of a run of letters, digits and "&" in it: "#whatsapp".)
+    runs = {run for w in words for run in re.findall("[a-z0-9&]+", w)}
     assert bool(flags & det._KEYWORD_PREFIX) == (
-        not kw.prefixes(set(words)).isdisjoint(kw.KEYWORD_PREFIXES)
+        not kw.prefixes(set(words) | runs).isdisjoint(kw.KEYWORD_PREFIXES)
     )
     assert bool(flags & det._MIXED) == any(not w.isalpha() and not w.isdigit() for w in words)
-    assert bool(flags & det._SOLICIT) == (not kw.SOLICIT_WORDS.isdisjoint(words))
+    tokens = re.findall("[a-z0-9]+", normalize(text).text)
+    assert bool(flags & det._SOLICIT) == (not kw.SOLICIT_WORDS.isdisjoint([*words, *tokens]))
     assert bool(flags & det._SPOKEN) == (
         not NUMBER_WORDS.isdisjoint(words)
         or any(len(w) > 9 and ("und" in w or w.startswith("veinti")) for w in words)
     )
-    assert bool(flags & det._LEADS) == any(map(traps.leads, words))
+    # (Of the [a-z0-9] tokens of the text, which the phone finder and the traps split it into.)
+    assert bool(flags & det._LEADS) == any(map(traps.leads, tokens))
+    assert bool(flags & det._ID_TOKEN) == (not traps.ID_TOKENS.isdisjoint(tokens))
+    assert bool(flags & det._NEGATION) == (not kw.NEGATION_WORDS.isdisjoint(tokens))
+    assert bool(flags & det._REFUSAL) == (not kw.REFUSAL_WORDS.isdisjoint(tokens))
+    may_be_number = [
+        t in NUMBER_WORDS or (len(t) > 9 and ("und" in t or "veinti" in t[:6])) for t in tokens
+    ]
+    assert bool(flags & det._NUMBER_TOKEN) == any(may_be_number)
+    assert not any(map(is_number_word, tokens)) or flags & det._NUMBER_TOKEN
+    assert bool(flags & det._TRACKING_WORD) == (not traps.TRACKING_WORDS.isdisjoint(words))
+    assert bool(flags & det._CUE_WORD) == (not traps.PHONE_CUE_WORDS.isdisjoint(words))
+    view = normalize(text).text
+    dotted = "dot" in view or "punt" in view or "point" in view
+    assert bool(flags & det._DOTTED) == dotted
+    assert bool(flags & det._WWW) == ("www" in view)
+    spelled_at = (" at ", " arroba ", " chez ", " bei ", " en ")
+    spoken_at = any(spelled in view for spelled in spelled_at)
+    assert not spoken_at or flags & det._SPOKEN_AT
 
 
 # --- fast path against full path ----------------------------------------------------------------
@@ -161,50 +183,132 @@ def test_shortcuts_agree_on_perturbed_messages(message: str) -> None:
 def _compare_shortcuts(message: str) -> None:
     text, words, flags, ctext, cwords, cflags = _views(message)
 
-    # Names: one pass over short texts, word by word over long ones.
-    def found(matches: list[re.Match[str]]) -> list[tuple[int, int, str | None]]:
-        return [(m.start(), m.end(), m.lastgroup) for m in matches]
-
-    assert found(kw._keyword_matches(ctext)) == found(kw._keyword_matches_at_gates(ctext))
+    # Names: one pass over short texts, word by word over long ones; both what a search finds at
+    # the words they try.
+    at_gates = kw._keyword_matches_at_gates(ctext)
+    assert kw._keyword_matches(ctext) == at_gates
+    searched = [
+        (m.start(), m.end(), kw._ENTRY_OF_BRANCH[(m.lastindex or 0) - 1])
+        for m in kw._KEYWORD_RE.finditer(ctext)
+    ]
+    assert set(at_gates) <= set(searched)
 
     # Folding: one translate for texts folded character for character.
     assert normalize(message) == (
         normalize(message) if message.isascii() else _normalize_by_character(message)
     )
 
+    # Phrases tried only where their first words stand (the words, or the tokens of a text that
+    # is not plain); refusals looked for only where a word can start one.
     plain = _plain(ctext, cflags)
+    negation = bool(cflags & det._NEGATION)
+    expected = _solicitation_the_long_way(ctext, cwords)
+    assert kw.find_solicitation(ctext, cwords, False, negation) == expected
     if plain:
-        # Phrases tried only where their first words stand; refusals only where a word can
-        # start one.
-        negation = bool(cflags & det._NEGATION)
-        assert kw.find_solicitation(ctext, cwords, True, negation) == kw.find_solicitation(
-            ctext, cwords, False, True
-        )
-        mixed = bool(cflags & det._MIXED)
-        fast = kw.find_keywords(
-            ctext,
-            True,
-            None,
-            mixed,
-            negation=negation,
-            refusal_after=bool(cflags & det._REFUSAL),
-        )
-        assert fast == kw.find_keywords(ctext, True, None, mixed)
+        assert kw.find_solicitation(ctext, cwords, True, negation) == expected
+    mixed = bool(cflags & det._MIXED)
+    fast = kw.find_keywords(
+        ctext,
+        True,
+        None,
+        mixed,
+        negation=negation,
+        refusal_after=bool(cflags & det._REFUSAL),
+    )
+    assert fast == kw.find_keywords(ctext, True, None, mixed)
 
+    # Traps and phones told by the words' flags what the text's tokens would tell them; phone
+    # chains found from digit to digit when no token may be a number word.
+    windows = [(0, len(text))] + [
+        (max(0, m.start() - 48), min(len(text), m.end() + 24)) for m in re.finditer(r"\d+", text)
+    ]
+    led = bool(flags & det._LEADS)
+    named_id = bool(flags & det._ID_TOKEN)
+    expected = traps.trap_spans(text, windows)
+    assert traps.trap_spans(text, windows, None, led, named_id) == expected
     if _plain(text, flags):
-        # Traps gated by the words; phone chains found from digit to digit.
-        windows = [(0, len(text))] + [
-            (max(0, m.start() - 48), min(len(text), m.end() + 24))
-            for m in re.finditer(r"\d+", text)
-        ]
-        led = bool(flags & det._LEADS)
-        assert traps.trap_spans(text, windows, words, led) == traps.trap_spans(text, windows)
-        args = (text, [0], "US", None, words, [])
-        full = ph.find_phones(*args)
-        if not flags & det._SPOKEN:
-            assert ph.find_phones(*args, tokens=words, number_words=False, led=led) == full
-        det.clear_caches()  # runs kept per chain: recomputed, the same
-        assert ph.find_phones(*args) == full
+        assert traps.trap_spans(text, windows, words, led) == expected
+    args = (text, [0], "US", None, words, [])
+    full = ph.find_phones(*args)
+    told = ph.find_phones(
+        *args,
+        number_words=bool(flags & det._NUMBER_TOKEN),
+        led=led,
+        named_id=named_id,
+        tracking_words=bool(flags & det._TRACKING_WORD),
+        cue_words=bool(flags & det._CUE_WORD),
+    )
+    assert told == full
+    det.clear_caches()  # runs kept per chain: recomputed, the same
+    assert ph.find_phones(*args) == full
+
+
+def _solicitation_the_long_way(text: str, words: list[str]) -> list[kw.KeywordHit]:
+    # Each phrase whose gate words are among the words or the tokens, searched for.
+    tokens = re.findall("[a-z0-9]+", text)
+    hits = []
+    for name, pattern, gate, _ in kw._SOLICIT_PHRASES:
+        if not gate.isdisjoint(words) or not gate.isdisjoint(tokens):
+            for m in pattern.finditer(text):
+                if not kw.refused(text, m.start(), m.end()):
+                    hits.append(kw.KeywordHit(m.start(), m.end(), "solicitation", name))
+    return hits
+
+
+# Expressions rewritten to start with a plain character, against the look-behind-first
+# originals.
+_HANDLE_ORIGINALS = [
+    (
+        re.compile(r"(?<![a-z0-9._%+\-@])@([a-z0-9_](?:[a-z0-9_.]{0,28}[a-z0-9_])?)(?![a-z0-9_@])"),
+        links._AT_HANDLE,
+    ),
+    (re.compile(r"(?<![a-z0-9$])\$([a-z][a-z0-9_\-]{1,19})(?![a-z0-9_])"), links._CASHTAG),
+]
+
+
+# The names as one group per entry, as they were written before every alternative became a
+# branch of its own.
+_NAMES_BY_ENTRY = re.compile(
+    r"(?<![a-z0-9])(?:" + "|".join(f"(?:{e[3]})()" for e in kw._ENTRIES) + r")(?![a-z])"
+)
+_NAME_PIECES = sorted(
+    {w for e in kw._ENTRIES for w in re.findall("[a-z]+", e[3])}
+    | {" ", "  ", "-", ".", "'", "&", "1", "\n", "app", "pay", "pal", "place", "own", "site"}
+)
+
+
+@RANDOM
+@given(st.lists(st.sampled_from(_NAME_PIECES), max_size=8))
+@example(["own", " ", "web", " ", "site"])
+@example(["fb", " ", "market", "place"])
+def test_names_branch_by_branch_as_by_entry(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    expected = [(m.span(), (m.lastindex or 0) - 1) for m in _NAMES_BY_ENTRY.finditer(text)]
+    found = [
+        (m.span(), kw._ENTRY_OF_BRANCH[(m.lastindex or 0) - 1])
+        for m in kw._KEYWORD_RE.finditer(text)
+    ]
+    assert found == expected
+    assert ["|".join(kw._alternatives(e[3])) for e in kw._ENTRIES] == [e[3] for e in kw._ENTRIES]
+
+
+_LINK_DOT_ORIGINAL = re.compile(r"(?<=[^\W_])\.(?=[^\W\d_])")
+_LEET_HINT_ORIGINAL = re.compile(r"[a-z][0-9@$!|]|[0-9@$!|][a-z]")
+
+
+@RANDOM
+@given(st.text(alphabet="ab9_@$.-+%! x\u00e9\u0663", max_size=16))
+@example("@coinguy88 and $coinguy")
+@example("a@b @c")
+@example("www.site.com, ok. 2.5x")
+def test_rewritten_expressions_match_the_same(text: str) -> None:
+    for original, rewritten in _HANDLE_ORIGINALS:
+        expected = [(m.span(), m.span(1)) for m in original.finditer(text)]
+        assert [(m.span(), m.span(1)) for m in rewritten.finditer(text)] == expected
+    expected = [m.span() for m in _LINK_DOT_ORIGINAL.finditer(text)]
+    assert [m.span() for m in links._DOT_BEFORE_LETTER.finditer(text)] == expected
+    # (only whether it matches is used)
+    assert (kw._LEET_HINT.search(text) is None) == (_LEET_HINT_ORIGINAL.search(text) is None)
 
 
 @pytest.mark.parametrize("message", TEXTS)

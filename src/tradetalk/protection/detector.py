@@ -11,14 +11,13 @@ import bisect
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import reduce
-from operator import attrgetter, or_
-from typing import Protocol
+from typing import Final, Protocol
 
 from tradetalk.protection import keywords as _keywords
 from tradetalk.protection import normalize as _normalize
 from tradetalk.protection import phones as _phones
 from tradetalk.protection import tracking as _tracking
+from tradetalk.protection.finding import Finding
 from tradetalk.protection.keywords import (
     KEYWORD_PREFIXES,
     NEGATION_WORDS,
@@ -37,12 +36,19 @@ from tradetalk.protection.links import (
 from tradetalk.protection.normalize import NormText, deobfuscate, normalize
 from tradetalk.protection.phones import find_phones
 from tradetalk.protection.tracking import TRACKING_DOMAINS
-from tradetalk.protection.traps import LEADING_WORDS, MONTH_PREFIXES, leads
+from tradetalk.protection.traps import (
+    ID_TOKENS,
+    LEADING_WORDS,
+    MONTH_PREFIXES,
+    PHONE_CUE_WORDS,
+    TRACKING_WORDS,
+    leads,
+)
 from tradetalk.protection.wordnums import NUMBER_WORDS
 
 __all__ = ["KINDS", "Detector", "DetectorConfig", "Finding", "clear_caches"]
 
-KINDS = (
+KINDS: Final = (
     "phone",
     "email",
     "url",
@@ -53,15 +59,31 @@ KINDS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One piece of contact information; `start`/`end` index the current message's text."""
+# A frozen dataclass sets each field through object.__setattr__, several times the cost of the
+# rest of a finding's bookkeeping: the scan makes its findings with the slots' own setters,
+# which a frozen class leaves alone (the same object, as immutable afterwards).
+def _slot_setter(name: str) -> Callable[[Finding, object], None]:
+    setter: Callable[[Finding, object], None] = vars(Finding)[name].__set__
+    return setter
 
-    kind: str
-    start: int
-    end: int
-    text: str
-    rule: str
+
+_new_object: Final = object.__new__
+_set_kind: Final = _slot_setter("kind")
+_set_start: Final = _slot_setter("start")
+_set_end: Final = _slot_setter("end")
+_set_text: Final = _slot_setter("text")
+_set_rule: Final = _slot_setter("rule")
+
+
+def _finding(kind: str, start: int, end: int, text: str, rule: str) -> Finding:
+    """Finding(kind, start, end, text, rule), made directly (see above)."""
+    finding: Finding = _new_object(Finding)
+    _set_kind(finding, kind)
+    _set_start(finding, start)
+    _set_end(finding, end)
+    _set_text(finding, text)
+    _set_rule(finding, rule)
+    return finding
 
 
 @dataclass(frozen=True)
@@ -84,8 +106,8 @@ def clear_caches() -> None:
     _flag_cache.clear()
 
 
-_WORD_SPLIT = str.maketrans({c: " " for c in "\n\t.,;:!?()[]{}<>\"'`*/\\|~^=+_%-"})
-_WORD_SPLIT_BYTES = bytes(
+_WORD_SPLIT: Final = str.maketrans({c: " " for c in "\n\t.,;:!?()[]{}<>\"'`*/\\|~^=+_%-"})
+_WORD_SPLIT_BYTES: Final = bytes(
     ord(" ") if chr(i) in "\n\t.,;:!?()[]{}<>\"'`*/\\|~^=+_%-" else i for i in range(256)
 )
 
@@ -98,14 +120,12 @@ def _words(text: str) -> list[str]:
     return text.translate(_WORD_SPLIT).split()
 
 
-_finding_order = attrgetter("start", "end", "kind")
-
-
 class Detector:
     """Scans messages for contact information (see module doc)."""
 
     def __init__(self, config: DetectorConfig | None = None) -> None:
         self._config = config or DetectorConfig()
+        self._window = self._config.history_window
         self._region = self._config.default_region.upper()
         self._url_allowed = (
             frozenset(d.lower() for d in self._config.allowed_domains) | TRACKING_DOMAINS
@@ -115,7 +135,7 @@ class Detector:
 
     def scan(self, text: str, history: Sequence[str] = ()) -> list[Finding]:
         """Findings in `text`, with `history` (same sender's earlier messages, oldest first)."""
-        window = self._config.history_window
+        window = self._window
         recent = list(history[-window:]) if window > 0 and history else []
         if recent:
             combined = "\n".join(recent) + "\n" + text
@@ -129,7 +149,11 @@ class Detector:
         else:
             combined, offset, starts = text, 0, [0]
         raw = self._scan(combined, starts)
-        findings: list[Finding] = []
+        if not raw:
+            return []  # most messages
+        # (start, end, kind, rule) of each finding in the message, the first of each kind and
+        # span: sorted as tuples, they come in the findings' order (start, end, kind).
+        kept: list[tuple[int, int, str, str]] = []
         seen: set[tuple[str, int, int]] = set()
         for kind, a, b, rule in raw:
             if b <= offset:
@@ -143,20 +167,19 @@ class Detector:
             if a >= b or (kind, a, b) in seen:
                 continue
             seen.add((kind, a, b))
-            findings.append(Finding(kind, a, b, text[a:b], rule))
-        if len(findings) > 1:
-            findings.sort(key=_finding_order)
-        return findings
+            kept.append((a, b, kind, rule))
+        if len(kept) > 1:
+            kept.sort()
+        return [_finding(kind, a, b, text[a:b], rule) for a, b, kind, rule in kept]
 
     def _scan(self, original: str, msg_starts_orig: list[int]) -> list[tuple[str, int, int, str]]:
         view = normalize(original)
         text = view.text
         words = _words(text)
-        flags = reduce(or_, map(_flag_cache.__getitem__, words), 0)
+        flags = _flags_of(words)
         # Every digit lies inside some word (digits are no separators), so the words tell.
         has_digit = flags & _HAS_DIGIT
-        # (Distinct single characters: "a a" has one.)
-        singles = list(map(len, set(words))).count(1) if flags & _SINGLE else 0
+        singles = _single_characters(words) if flags & _SINGLE else 0
         if not flags & _NOT_PLAIN and singles < 2 and _plain(original, text):
             return []
         out: list[tuple[str, int, int, str]] = []
@@ -169,9 +192,7 @@ class Detector:
             or "[" in text
             or "{" in text
             or "<" in text
-            or "dot" in text
-            or "punt" in text
-            or "point" in text
+            or flags & _DOTTED
         ):
             clean = deobfuscate(view, singles >= 3)
         else:
@@ -181,38 +202,45 @@ class Detector:
             cwords, cflags = words, flags
         else:
             cwords = _words(ctext)
-            cflags = reduce(or_, map(_flag_cache.__getitem__, cwords), 0)
+            cflags = _flags_of(cwords)
 
         url_hits: list[LinkHit] = []
-        if "." in ctext or "://" in ctext or "www" in ctext:
+        if "." in ctext or "://" in ctext or cflags & _WWW:
             url_hits = find_urls(ctext, self._url_allowed)
             for h in url_hits:
-                out.append((h.kind, *clean.span(h.start, h.end), h.rule))
+                a, b = clean.span(h.start, h.end)
+                out.append((h.kind, a, b, h.rule))
         email_hits: list[LinkHit] = []
-        if (
-            "@" in ctext
-            or " at " in ctext
-            or " arroba " in ctext
-            or " chez " in ctext
-            or " bei " in ctext
+        if "@" in ctext or (
+            cflags & _SPOKEN_AT
+            and (
+                " at " in ctext
+                or " arroba " in ctext
+                or " chez " in ctext
+                or " bei " in ctext
+                or " en " in ctext
+            )
         ):
             email_hits = find_emails(ctext, self._emails, self._email_domains)
             for h in email_hits:
-                out.append((h.kind, *clean.span(h.start, h.end), h.rule))
+                a, b = clean.span(h.start, h.end)
+                out.append((h.kind, a, b, h.rule))
         if "@" in ctext or "$" in ctext:
             for h in find_handles(ctext):
                 if not (email_hits and _inside(h.start, email_hits)) and not (
                     url_hits and _inside(h.start, url_hits)
                 ):
-                    out.append((h.kind, *clean.span(h.start, h.end), h.rule))
+                    a, b = clean.span(h.start, h.end)
+                    out.append((h.kind, a, b, h.rule))
         # Leetspeak hides inside a word of letters mixed with digits or @$!|.
         mixed = cflags & _MIXED and (
             has_digit or "@" in ctext or "$" in ctext or "!" in ctext or "|" in ctext
         )
-        # In ASCII text whose words are all letters and digits, the words are exactly what
-        # the expressions see as words: one missing from them cannot start a match.
+        # In ASCII text whose words are all letters and digits, the words are its [a-z0-9]
+        # tokens (see find_solicitation).
         plain = not cflags & _NOT_ALNUM and ctext.isascii()
-        negation = not plain or bool(cflags & _NEGATION)
+        # (Refusals need a negation or refusal word standing as a whole token.)
+        negation = bool(cflags & _NEGATION)
         if cflags & _KEYWORD_PREFIX or mixed:
             respaced = _respaced(clean, original)
             names = bool(cflags & _KEYWORD_PREFIX)
@@ -222,15 +250,17 @@ class Detector:
                 respaced,
                 bool(mixed),
                 negation=negation,
-                refusal_after=not plain or bool(cflags & _REFUSAL),
+                refusal_after=bool(cflags & _REFUSAL),
             ):
                 if not (url_hits and _inside(k.start, url_hits)) and not (
                     email_hits and _inside(k.start, email_hits)
                 ):
-                    out.append((k.kind, *clean.span(k.start, k.end), k.rule))
+                    a, b = clean.span(k.start, k.end)
+                    out.append((k.kind, a, b, k.rule))
         if cflags & _SOLICIT:
             for k in find_solicitation(ctext, cwords, plain, negation):
-                out.append((k.kind, *clean.span(k.start, k.end), k.rule))
+                a, b = clean.span(k.start, k.end)
+                out.append((k.kind, a, b, k.rule))
 
         # Without number words a phone number needs at least five real digits (look-alike
         # letters make up the rest at most): count them before tokenising anything.
@@ -246,10 +276,8 @@ class Detector:
                 msg_starts = msg_starts_orig
             else:
                 msg_starts = [_view_index(view, s) for s in msg_starts_orig]
-            # In ASCII text whose words are all letters and digits, the words are exactly the
-            # [a-z0-9] runs the traps would otherwise split the text into.
-            tokens = words if not flags & _NOT_ALNUM and text.isascii() else None
-            led = bool(flags & _LEADS) if tokens is not None else None
+            # What the phone finder and the traps would learn from the text's [a-z0-9] tokens,
+            # the words' flags tell (every token lies inside a word).
             for p in find_phones(
                 text,
                 msg_starts,
@@ -258,83 +286,149 @@ class Detector:
                 words,
                 links,
                 traps=bool(has_digit),
-                tokens=tokens,
-                number_words=tokens is None or bool(flags & _SPOKEN),
-                led=led,
+                number_words=bool(flags & _NUMBER_TOKEN),
+                led=bool(flags & _LEADS),
+                named_id=bool(flags & _ID_TOKEN),
+                tracking_words=bool(flags & _TRACKING_WORD),
+                cue_words=bool(flags & _CUE_WORD),
             ):
-                out.append(("phone", *view.span(p.start, p.end), p.rule))
+                a, b = view.span(p.start, p.end)
+                out.append(("phone", a, b, p.rule))
         return out
 
 
 # Spelled punctuation that de-obfuscation turns into "." or "@".
-_SPELLED = frozenset({"dot", "dotcom", "punto", "point", "punkt", "arroba", "chez", "bei"})
-_TRIGGER_WORDS = NUMBER_WORDS | SOLICIT_WORDS | _SPELLED
+_SPELLED: Final = frozenset({"dot", "dotcom", "punto", "point", "punkt", "arroba", "chez", "bei"})
+_TRIGGER_WORDS: Final = NUMBER_WORDS | SOLICIT_WORDS | _SPELLED
+_AT_WORDS: Final = frozenset({"at", "arroba", "chez", "bei", "en"})
 
 # What a word can set off, worked out once per distinct word: a message's words are looked up
 # and their bits or-ed together, which answers every "does some word ..." question of a scan
 # (digits, single letters, number words, keyword prefixes, trigger words) in one pass over the
 # words instead of one set operation or generator each.
-_HAS_DIGIT = 1
-_SINGLE = 2  # one character: spaced-out letters ("w h a t s")
-_MIXED = 4  # neither all letters nor all digits: where leetspeak hides
-_SPOKEN = 8  # a number word, also a German or Spanish compound ("funfundfunfzig")
-_KEYWORD_PREFIX = 16  # starts like a channel name (keywords.KEYWORD_PREFIXES)
-_SOLICIT = 32  # a word some invitation to deal off the platform needs
-_TRIGGER = 64  # a word `_plain` does not let through
-_SIGNAL = 128  # holds @, $ or &
-_NOT_ALNUM = 256  # holds something besides letters and digits (#, @, a control character ...)
-_NEGATION = 512  # may start a negation ("don't", "not") that refuses a name or an invitation
-_REFUSAL = 1024  # may start a refusal after one ("is not allowed", "platform rules")
-_LEADS = 2048  # a trap word a number may follow ("size 10", "ms-65", "march 4"): traps.leads
+_HAS_DIGIT: Final = 1
+_SINGLE: Final = 2  # one character: spaced-out letters ("w h a t s")
+_MIXED: Final = 4  # neither all letters nor all digits: where leetspeak hides
+_SPOKEN: Final = 8  # a number word, also a German or Spanish compound ("funfundfunfzig")
+_KEYWORD_PREFIX: Final = 16  # starts like a channel name, or holds a run that does (#whatsapp)
+_SOLICIT: Final = 32  # a word or token some invitation to deal off the platform needs
+_TRIGGER: Final = 64  # a word `_plain` does not let through
+_SIGNAL: Final = 128  # holds @, $ or &
+_NOT_ALNUM: Final = 256  # holds something besides letters and digits (#, @, a control char)
+_TRACKING_WORD: Final = 8192  # a carrier or tracking word: phones.TRACKING_WORDS
+_CUE_WORD: Final = 16384  # says a number is a phone number ("call", "cell"): PHONE_CUE_WORDS
+# Letters never separate words, so a text holds "dot", "www" or " at " only if a word does.
+_DOTTED: Final = 32768  # holds "dot", "punt" or "point" (a spelled "."): deobfuscate
+_WWW: Final = 65536  # holds "www"
+_SPOKEN_AT: Final = 131072  # a spelled "@" ("at", "arroba", "chez", "bei", "en")
+# Of the word's [a-z0-9] tokens (the word itself when it is ASCII letters and digits), which the
+# phone finder, the traps and the refusals see as words:
+_NEGATION: Final = 512  # a token that may start a negation ("don't", "#not"): NEGATION_WORDS
+_REFUSAL: Final = 1024  # a token that may start a refusal ("is not allowed"): REFUSAL_WORDS
+_LEADS: Final = 2048  # a token a number may follow ("size 10", "ms-65", "march 4"): traps.leads
+_ID_TOKEN: Final = 4096  # a token naming the id after it ("order", "#cert"): traps.ID_TOKENS
+_NUMBER_TOKEN: Final = 262144  # a token that may be a number word ("#five"): phones.find_phones
 # Any of these rules out a plain message.
-_NOT_PLAIN = _HAS_DIGIT | _SIGNAL | _TRIGGER | _KEYWORD_PREFIX
-_DIGIT_BYTES = b"0123456789"
-_ASCII_DIGIT = re.compile("[0-9]")
+_NOT_PLAIN: Final = _HAS_DIGIT | _SIGNAL | _TRIGGER | _KEYWORD_PREFIX
+_DIGIT_BYTES: Final = b"0123456789"
+_ASCII_DIGIT: Final = re.compile("[0-9]")
+_TOKEN: Final = re.compile("[a-z0-9]+")
+_NAME_RUN: Final = re.compile("[a-z0-9&]+")  # where a name can start, inside a word
 
 
 # The flags of the few words that are in a word list (number words, invitation words ...).
-_LISTED_FLAGS: dict[str, int] = {
+_LISTED_FLAGS: Final[dict[str, int]] = {
     word: (_SPOKEN if word in NUMBER_WORDS else 0)
     | (_SOLICIT if word in SOLICIT_WORDS else 0)
     | (_TRIGGER if word in _TRIGGER_WORDS else 0)
-    | (_NEGATION if word in NEGATION_WORDS else 0)
-    | (_REFUSAL if word in REFUSAL_WORDS else 0)
-    for word in _TRIGGER_WORDS | NEGATION_WORDS | REFUSAL_WORDS
+    | (_TRACKING_WORD if word in TRACKING_WORDS else 0)
+    | (_CUE_WORD if word in PHONE_CUE_WORDS else 0)
+    | (_SPOKEN_AT if word in _AT_WORDS else 0)
+    for word in _TRIGGER_WORDS.union(
+        NEGATION_WORDS, REFUSAL_WORDS, TRACKING_WORDS, PHONE_CUE_WORDS, _AT_WORDS
+    )
 }
 
 
-class _FlagCache(dict[str, int]):
-    """Per-word flags; a word not seen before is worked out on first lookup."""
-
-    def __missing__(self, word: str) -> int:
-        flags = _LISTED_FLAGS.get(word, 0)
-        if len(word) == 1:
-            flags |= _SINGLE
-        if word[:4] in KEYWORD_PREFIXES:
-            flags |= _KEYWORD_PREFIX
-        if not word.isalpha():  # (all letters: no digit, symbol or mix)
-            if not word.isdigit():
-                flags |= _MIXED
-            if _ASCII_DIGIT.search(word) is not None:
-                flags |= _HAS_DIGIT
-            if "@" in word or "$" in word or "&" in word:
-                flags |= _SIGNAL
-            if not word.isalnum():
-                flags |= _NOT_ALNUM
-        if len(word) > 9 and ("und" in word or word.startswith("veinti")):
-            flags |= _SPOKEN  # German "funfundfunfzig", Spanish "veinticinco": rare and long
+def _word_flags(word: str) -> int:
+    """What `word` can set off (the flags above), worked out."""
+    flags = _LISTED_FLAGS.get(word, 0)
+    if len(word) == 1:
+        flags |= _SINGLE
+    if word[:4] in KEYWORD_PREFIXES:
+        flags |= _KEYWORD_PREFIX
+    elif not (word.isascii() and word.isalnum()):
+        # A name glued to a symbol ("#whatsapp", "📱telegram") starts a run of its own.
+        for run in _NAME_RUN.findall(word):
+            if run[:4] in KEYWORD_PREFIXES:
+                flags |= _KEYWORD_PREFIX
+    if not word.isalpha():  # (all letters: no digit, symbol or mix)
+        if not word.isdigit():
+            flags |= _MIXED
+        if _ASCII_DIGIT.search(word) is not None:
+            flags |= _HAS_DIGIT
+        if "@" in word or "$" in word or "&" in word:
+            flags |= _SIGNAL
+        if not word.isalnum():
+            flags |= _NOT_ALNUM
+    if "dot" in word or "punt" in word or "point" in word:
+        flags |= _DOTTED
+    if "www" in word:
+        flags |= _WWW
+    if _may_be_number_word(word):
+        flags |= _SPOKEN  # also German "funfundfunfzig", Spanish "veinticinco"
+    for token in (word,) if word.isascii() and word.isalnum() else _TOKEN.findall(word):
+        if token in SOLICIT_WORDS:
+            flags |= _SOLICIT | _TRIGGER  # ("#text me": find_solicitation looks at tokens)
+        if token in ID_TOKENS:
+            flags |= _ID_TOKEN
+        if token in NEGATION_WORDS:
+            flags |= _NEGATION
+        if token in REFUSAL_WORDS:
+            flags |= _REFUSAL
+        if _may_be_number_word(token):
+            flags |= _NUMBER_TOKEN
         if (
-            word in LEADING_WORDS or word[:3] in MONTH_PREFIXES  # what traps.leads says of
-            if word.isascii() and word.isalpha()  # a word of letters, without the call
-            else leads(word)
+            token in LEADING_WORDS or token[:3] in MONTH_PREFIXES  # what traps.leads says of
+            if token.isalpha()  # a token of letters, without the call
+            else leads(token)
         ):
             flags |= _LEADS
-        if len(self) < 50_000:
-            self[word] = flags
-        return flags
+    return flags
 
 
-_flag_cache = _FlagCache()
+def _may_be_number_word(token: str) -> bool:
+    # wordnums.is_number_word, or longer than nine letters with what a compound has
+    return token in NUMBER_WORDS or (
+        len(token) > 9 and ("und" in token or token.startswith("veinti"))
+    )
+
+
+# Flags of the words seen so far: a plain dict (a dict subclass with __missing__ would be read
+# through the generic item lookup, several times slower once compiled).
+_flag_cache: Final[dict[str, int]] = {}
+
+
+def _flags_of(words: list[str]) -> int:
+    """The flags of a text's words, or-ed."""
+    flags = 0
+    for word in words:
+        known = _flag_cache.get(word)
+        if known is None:
+            known = _word_flags(word)
+            if len(_flag_cache) < 50_000:
+                _flag_cache[word] = known
+        flags |= known
+    return flags
+
+
+def _single_characters(words: list[str]) -> int:
+    """How many distinct one-character words there are ("a a" has one)."""
+    singles: set[str] = set()
+    for word in words:
+        if len(word) == 1:
+            singles.add(word)
+    return len(singles)
 
 
 def _digit_count(text: str) -> int:

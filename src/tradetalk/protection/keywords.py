@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection
 from collections.abc import Set as AbstractSet
-from typing import NamedTuple
+from typing import Final
 
 from tradetalk.protection.normalize import leet_skeleton
 from tradetalk.protection.trie import trie_pattern
@@ -30,13 +30,34 @@ __all__ = [
 ]
 
 
-class KeywordHit(NamedTuple):
-    """A keyword or phrase finding in the de-obfuscated view (view coordinates)."""
+class KeywordHit:
+    """A keyword or phrase finding in the de-obfuscated view (view coordinates).
 
-    start: int
-    end: int
-    kind: str
-    rule: str
+    (A plain class with slots: made several times per message, it costs a fraction of a
+    NamedTuple, above all once compiled.)
+    """
+
+    __slots__ = ("end", "kind", "rule", "start")
+
+    def __init__(self, start: int, end: int, kind: str, rule: str) -> None:
+        self.start = start
+        self.end = end
+        self.kind = kind
+        self.rule = rule
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, KeywordHit) and (
+            self.start == other.start
+            and self.end == other.end
+            and self.kind == other.kind
+            and self.rule == other.rule
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.start, self.end, self.kind, self.rule))
+
+    def __repr__(self) -> str:
+        return f"KeywordHit({self.start!r}, {self.end!r}, {self.kind!r}, {self.rule!r})"
 
 
 _MSG, _SOCIAL, _PAY, _MARKET, _EMAIL, _SOLICIT = (
@@ -49,7 +70,7 @@ _MSG, _SOCIAL, _PAY, _MARKET, _EMAIL, _SOLICIT = (
 )
 
 # (name, kind, strong, pattern). Strong names count unless refused; weak ones need context.
-_ENTRIES: tuple[tuple[str, str, bool, str], ...] = (
+_ENTRIES: Final[tuple[tuple[str, str, bool, str], ...]] = (
     (
         "whatsapp",
         _MSG,
@@ -65,7 +86,7 @@ _ENTRIES: tuple[tuple[str, str, bool, str], ...] = (
     ("discord", _MSG, True, r"discord"),
     ("threema", _MSG, True, r"threema|wickr|botim|imo\sapp"),
     ("imessage", _MSG, True, r"i-?message|facetime"),
-    ("messenger", _MSG, True, r"(?:fb|facebook)\s?messenger"),
+    ("messenger", _MSG, True, r"fb\s?messenger|facebook\s?messenger"),
     (
         "signal",
         _MSG,
@@ -100,7 +121,8 @@ _ENTRIES: tuple[tuple[str, str, bool, str], ...] = (
         "craigslist",
         _MARKET,
         True,
-        r"craigs?\s?list|offer\s?up|kijiji|gumtree|(?:facebook|fb|face\sbook)\s?market\s?place|"
+        r"craigs?\s?list|offer\s?up|kijiji|gumtree|facebook\s?market\s?place|"
+        r"fb\s?market\s?place|face\sbook\s?market\s?place|"
         r"letgo|wallapop|leboncoin",
     ),
     (
@@ -108,7 +130,8 @@ _ENTRIES: tuple[tuple[str, str, bool, str], ...] = (
         _MARKET,
         False,
         r"ebay|etsy|mercari|poshmark|depop|grailed|stockx|vinted|amazon|shopify|"
-        r"(?:own\s)?(?:website|web\s?site|web\s?shop|webstore|online\s(?:store|shop))",
+        r"own\s(?:website|web\s?site|web\s?shop|webstore|online\s(?:store|shop))|"
+        r"website|web\s?site|web\s?shop|webstore|online\s(?:store|shop)",
     ),
     (
         "email_provider",
@@ -118,16 +141,50 @@ _ENTRIES: tuple[tuple[str, str, bool, str], ...] = (
     ),
 )
 
-_KEYWORD_RE = re.compile(
-    r"(?<![a-z0-9])(?:"
-    + "|".join(f"(?P<k{i}>{e[3]})" for i, e in enumerate(_ENTRIES))
-    + r")(?![a-z])"
+
+def _alternatives(pattern: str) -> list[str]:
+    """The top-level alternatives of a pattern (split at "|" outside groups and sets)."""
+    parts: list[str] = []
+    depth = 0
+    in_set = False
+    start = i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 1
+        elif in_set:
+            in_set = c != "]"
+        elif c == "[":
+            in_set = True
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    parts.append(pattern[start:])
+    return parts
+
+
+# Every alternative of every entry, in order, with its entry. Each is one branch of
+# _KEYWORD_RE closed by an empty group of its own: the group that matched last names the branch
+# (`lastindex` is its index plus one). Branches that start with a plain letter, and no group
+# around them, let the regex engine check that letter before entering a branch: trying the
+# names at a word costs a few comparisons instead of entering all 35 entries; the matches are
+# those of the entries' patterns one after the other.
+_BRANCHES: Final = [(alt, i) for i, entry in enumerate(_ENTRIES) for alt in _alternatives(entry[3])]
+assert all(alt[0].isalpha() and alt[1:2] not in ("?", "*", "+", "{") for alt, _ in _BRANCHES)
+_ENTRY_OF_BRANCH: Final = tuple(i for _, i in _BRANCHES)
+_KEYWORD_RE: Final = re.compile(
+    r"(?<![a-z0-9])(?:" + "|".join(f"{alt}()" for alt, _ in _BRANCHES) + r")(?![a-z])"
 )
 
 # Word prefixes (first four letters) that can start a keyword: a set lookup decides whether the
 # keyword expression needs to run at all.
 # fmt: off
-KEYWORD_PREFIXES = frozenset((
+KEYWORD_PREFIXES: Final = frozenset((
     "what", "wats", "wass", "wazz", "whts", "wapp", "tele", "telg", "tlgr", "vibe", "chat",
     "wech", "weix", "kaka", "kik", "skyp", "disc", "thre", "wick", "boti", "imo", "imes",
     "face", "fb", "sign",
@@ -142,7 +199,7 @@ KEYWORD_PREFIXES = frozenset((
 # fmt: on
 
 # Leetspeak: only rare names, and long enough that a skeleton match is no accident.
-_LEET_NAMES: tuple[tuple[str, str], ...] = (
+_LEET_NAMES: Final[tuple[tuple[str, str], ...]] = (
     ("whatsapp", _MSG),
     ("watsapp", _MSG),
     ("telegram", _MSG),
@@ -165,52 +222,53 @@ _LEET_NAMES: tuple[tuple[str, str], ...] = (
     ("hotmail", _EMAIL),
     ("craigslist", _MARKET),
 )
-_LEET_RE = re.compile(
-    "|".join(f"(?P<l{i}>{leet_skeleton(n)})" for i, (n, _) in enumerate(_LEET_NAMES))
-)
-_LEET_HINT = re.compile(r"[a-z][0-9@$!|]|[0-9@$!|][a-z]")
+# (An empty group closes each branch, as in _KEYWORD_RE: `lastindex` - 1 is the name's index.)
+_LEET_RE: Final = re.compile("|".join(f"{leet_skeleton(n)}()" for n, _ in _LEET_NAMES))
+# A letter next to a digit or one of @$!| (written from the digit or sign, which the engine can
+# skip ahead to: only whether it matches is used).
+_LEET_HINT: Final = re.compile(r"[0-9@$!|](?:(?<=[a-z].)|(?=[a-z]))")
 # A run of letters, digits and @$!| four characters or longer that mixes letters with the rest
 # (its leading letters, or leading marks, are followed by the other kind).
-_LEET_TOKEN = re.compile(
+_LEET_TOKEN: Final = re.compile(
     r"(?<![a-z0-9@$!|])(?=[a-z0-9@$!|]{4})(?:[a-z]++[0-9@$!|]|[0-9@$!|]++[a-z])[a-z0-9@$!|]*+"
 )
 
 # --- context ---------------------------------------------------------------------------------
 
-_NEGATION = re.compile(
+_NEGATION: Final = re.compile(
     r"\b(?:no|not|never|dont|don't|do\snot|doesn'?t|cant|can't|cannot|can\snot|wont|won't|"
     r"will\snot|unable|without|avoid|isn'?t|aren'?t|wasn'?t|refuse|rather\snot|prefer\snot|"
     r"instead\sof|rather\sthan|neither|nor|sin|pas|kein|keine|nicht|nunca)\b"
 )
 # Negative-looking idioms that do not refuse anything: "no problem", "why not", "can't you".
-_NOT_NEGATION = re.compile(
+_NOT_NEGATION: Final = re.compile(
     r"\b(?:no\s(?:problem|prob|probs|worries|worry|rush|pressure|biggie|stress|doubt)|"
     r"not\s(?:a\sproblem|sure|bad)|why\snot|(?:don't|dont|can't|cant|won't|wont)\syou)\b"
 )
 # The words a negation starts with, as `detector` splits words ("don't" gives "don").
-NEGATION_WORDS = frozenset((
+NEGATION_WORDS: Final = frozenset((
     "no", "not", "never", "dont", "don", "do", "doesn", "doesnt", "cant", "can", "cannot",
     "wont", "won", "will", "unable", "without", "avoid", "isn", "isnt", "aren", "arent", "wasn",
     "wasnt", "refuse", "rather", "prefer", "instead", "neither", "nor", "sin", "pas", "kein",
     "keine", "nicht", "nunca",
 ))  # fmt: skip
 # The words `_REFUSED_AFTER` starts its phrases with (each followed by a space).
-REFUSAL_WORDS = frozenset((
+REFUSAL_WORDS: Final = frozenset((
     "is", "are", "isn", "isnt", "aren", "arent", "not", "against", "platform", "site", "app",
     "marketplace",
 ))  # fmt: skip
 # Matched on the text after a name (a slice: its start is a word boundary). A search would
 # retry at every later position, up to forty times the work.
-_REFUSED_AFTER = re.compile(
+_REFUSED_AFTER: Final = re.compile(
     r"[^.!?;\n]{0,40}?\b(?:(?:is|are|isn'?t|aren'?t)\s(?:not\s)?(?:allowed|permitted|forbidden|"
     r"prohibited|against)|not\sallowed|against\s(?:the\s)?(?:rules|policy|tos|terms)|"
     r"(?:platform|site|app|marketplace)\s(?:rules|policy))"
 )
-_HANDLE_AFTER = re.compile(
+_HANDLE_AFTER: Final = re.compile(
     r"\s*(?:(?:id|handle|username|user\s?name|user|name|tag|acct|account|is|at)\s*)?"
     r"(?:[:=>\-→]+\s*|is\s+|@\s*|\$\s*|\s+(?=[@$]))@?\$?([a-z0-9][a-z0-9_.\-]{1,39})"
 )
-_HANDLE_STOP = frozenset(
+_HANDLE_STOP: Final = frozenset(
     [
         "me",
         "you",
@@ -269,7 +327,7 @@ _HANDLE_STOP = frozenset(
     ]
 )
 
-_WEAK_BEFORE: dict[str, re.Pattern[str]] = {
+_WEAK_BEFORE: Final[dict[str, re.Pattern[str]]] = {
     _MSG: re.compile(
         r"(?:\bmy|\bur|\byour|\bon|\bvia|\bover|\buse|\busing|\bhave|\bgot|\badd\sme(?:\son)?|"
         r"\bmessage\sme(?:\son)?|\btext\sme(?:\son)?|\bhit\sme\sup(?:\son)?|\bcontact\sme(?:\son)?)"
@@ -298,7 +356,7 @@ _WEAK_BEFORE: dict[str, re.Pattern[str]] = {
         r"\bdrop\sme\san)\s*$"
     ),
 }
-_WEAK_AFTER: dict[str, re.Pattern[str]] = {
+_WEAK_AFTER: Final[dict[str, re.Pattern[str]]] = {
     _MSG: re.compile(r"\s*(?:me\b|id\b|only\b|number\b|instead\b|[:=@])"),
     _SOCIAL: re.compile(r"\s*(?:me\b|handle\b|username\b|page\b|account\b|[:=@])"),
     _PAY: re.compile(
@@ -313,35 +371,48 @@ _WEAK_AFTER: dict[str, re.Pattern[str]] = {
 }
 
 
-_WORD_AT = re.compile(r"[a-z0-9&']+")
+_WORD_AT: Final = re.compile(r"[a-z0-9&']+")
+_TOKEN: Final = re.compile("[a-z0-9]+")
 
 
 # A word is a candidate when its first four letters (the whole word when shorter) are in
 # KEYWORD_PREFIXES: one expression finds exactly those words, so the regex engine skips the
 # others instead of a Python loop visiting every word. Only where a match starts is used, and
 # every branch ends inside the word it started, so the branches may be merged into a trie.
-_GATE_WORD = trie_pattern(KEYWORD_PREFIXES, lambda p: "" if len(p) == 4 else "(?![a-z0-9&'])")
-_PREFIX_GATE = re.compile(rf"(?<![a-z0-9&']){_GATE_WORD}")
+_GATE_WORD: Final = trie_pattern(
+    KEYWORD_PREFIXES, lambda p: "" if len(p) == 4 else "(?![a-z0-9&'])"
+)
+_PREFIX_GATE: Final = re.compile(rf"(?<![a-z0-9&']){_GATE_WORD}")
 # Matched on the reversed text before a word: the gap, then the previous word backwards.
-_WORD_BEFORE_REVERSED = re.compile(r"[^a-z0-9&']*[a-z0-9&']+")
+_WORD_BEFORE_REVERSED: Final = re.compile(r"[^a-z0-9&']*[a-z0-9&']+")
 # The same positions in one pass: a word that passes the gate, or the word just before one;
-# at each, the names. `_keyword_matches` looks for the word before within 60 characters, so
-# this serves texts of up to 61 characters, where that limit never cuts anything off.
-_NAMES_AT_GATES = re.compile(
-    rf"(?<![a-z0-9&'])(?={_GATE_WORD}|[a-z0-9&']++[^a-z0-9&']++{_GATE_WORD})" + _KEYWORD_RE.pattern
+# at each, the names. `_keyword_matches_at_gates` looks for the word before within 60
+# characters, so this serves texts of up to 61 characters, where that limit never cuts anything
+# off. It starts with the character before the word (the text is searched with a space in
+# front), which the engine skips ahead to, rather than with a look-behind tried at every
+# position; the character is no part of a name, so matches can follow one another as before.
+_NAMES_AFTER_GAPS: Final = re.compile(
+    rf"[^a-z0-9&'](?={_GATE_WORD}|[a-z0-9&']++[^a-z0-9&']++{_GATE_WORD})" + _KEYWORD_RE.pattern
 )
 
 
-def _keyword_matches(text: str) -> list[re.Match[str]]:
+def _keyword_matches(text: str) -> list[tuple[int, int, int]]:
+    """(start, end, index in _ENTRIES) of each name `_KEYWORD_RE.finditer` would find that
+    starts at a word passing the gate or at the word before one."""
     if len(text) <= 61:
-        return list(_NAMES_AT_GATES.finditer(text))
+        found: list[tuple[int, int, int]] = []
+        for m in _NAMES_AFTER_GAPS.finditer(" " + text):
+            assert m.lastindex is not None
+            # (The text has one character in front.)
+            found.append((m.start(), m.end() - 1, _ENTRY_OF_BRANCH[m.lastindex - 1]))
+        return found
     return _keyword_matches_at_gates(text)
 
 
-def _keyword_matches_at_gates(text: str) -> list[re.Match[str]]:
+def _keyword_matches_at_gates(text: str) -> list[tuple[int, int, int]]:
     # Trying the keyword expression only where a word with a keyword prefix starts (or the word
     # before it, for two-word names like "pay pal") is several times faster than a search.
-    found: list[re.Match[str]] = []
+    found: list[tuple[int, int, int]] = []
     last_end = 0
     tried: set[int] = set()
     for w in _PREFIX_GATE.finditer(text):
@@ -354,7 +425,8 @@ def _keyword_matches_at_gates(text: str) -> list[re.Match[str]]:
             tried.add(pos)
             m = _KEYWORD_RE.match(text, pos)
             if m is not None:
-                found.append(m)
+                assert m.lastindex is not None
+                found.append((pos, m.end(), _ENTRY_OF_BRANCH[m.lastindex - 1]))
                 last_end = m.end()
     return found
 
@@ -364,8 +436,8 @@ def prefixes(words: set[str]) -> set[str]:
     return {w[:4] for w in words}
 
 
-_CLAUSE_MARKS = ".!?;,\n"
-_CLAUSE_WORDS = (" but ", " however ", " instead ", " pero ", " mais ", " aber ")
+_CLAUSE_MARKS: Final = ".!?;,\n"
+_CLAUSE_WORDS: Final = (" but ", " however ", " instead ", " pero ", " mais ", " aber ")
 
 
 def _clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
@@ -420,9 +492,9 @@ def refused(
     return _REFUSED_AFTER.match(text[end:c1]) is not None
 
 
-_HANDLE_LIKE = re.compile(r"[0-9_.\-]")
-_EXPLICIT_SEP = re.compile(r"[:=@$]")
-_ON_PLATFORM_AFTER = re.compile(
+_HANDLE_LIKE: Final = re.compile(r"[0-9_.\-]")
+_EXPLICIT_SEP: Final = re.compile(r"[:=@$]")
+_ON_PLATFORM_AFTER: Final = re.compile(
     r"\s*(?:at|through|thru|via|on|in|using|with)\s(?:the\s|your\s|our\s)?"
     r"(?:checkout|check\sout|app|platform|site|here|cart)\b"
 )
@@ -469,10 +541,8 @@ def find_keywords(
     """
     hits: list[KeywordHit] = []
     if names:
-        for m in _keyword_matches(text):
-            assert m.lastgroup is not None
-            name, kind, strong, _ = _ENTRIES[int(m.lastgroup[1:])]
-            start, end = m.span()
+        for start, end, index in _keyword_matches(text):
+            name, kind, strong, _ = _ENTRIES[index]
             handle_end = _handle_after(text, end, not strong)
             odd = disguised is not None and disguised(start, end)
             if handle_end is not None and (strong or kind != _MARKET):
@@ -524,12 +594,12 @@ class _LeetNames(dict[str, tuple[int, int, int] | None]):
 
 def _leet_name(token: str) -> tuple[int, int, int] | None:
     found = _LEET_RE.search(leet_skeleton(token))
-    if found is None or found.lastgroup is None:
+    if found is None or found.lastindex is None:
         return None
-    return int(found.lastgroup[1:]), found.start(), found.end()
+    return found.lastindex - 1, found.start(), found.end()
 
 
-_leet_names = _LeetNames()
+_leet_names: Final = _LeetNames()
 
 
 def clear_caches() -> None:
@@ -539,11 +609,11 @@ def clear_caches() -> None:
 
 # --- solicitation ------------------------------------------------------------------------------
 
-_PLATFORM = (
+_PLATFORM: Final = (
     r"(?:the\s|this\s|their\s)?"
     r"(?:app|platform|site|website|marketplace|system|ebay|etsy|here|checkout)"
 )
-_SOLICIT_ENTRIES: tuple[tuple[str, str], ...] = (
+_SOLICIT_ENTRIES: Final[tuple[tuple[str, str], ...]] = (
     (
         "contact_me",
         r"\b(?:text|txt|call|ring|phone|sms|e-?mail|whatsapp|telegram|viber|imessage|facetime)"
@@ -590,12 +660,12 @@ _SOLICIT_ENTRIES: tuple[tuple[str, str], ...] = (
         r"\bcut\sout\sthe\smiddle\s?m[ae]n\b|\bno\smiddle\s?m[ae]n\b|\bwithout\s(?:the\s)?fees?\b",
     ),
 )
-_SOLICIT_RES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+_SOLICIT_RES: Final[tuple[tuple[str, re.Pattern[str]], ...]] = tuple(
     (name, re.compile(pat)) for name, pat in _SOLICIT_ENTRIES
 )
 # Each phrase needs one of these (rarer) words; a set lookup skips the expression otherwise.
 # fmt: off
-_SOLICIT_GATES: dict[str, frozenset[str]] = {
+_SOLICIT_GATES: Final[dict[str, frozenset[str]]] = {
     "contact_me": frozenset((
         "text", "txt", "call", "ring", "phone", "sms", "email", "e", "whatsapp", "telegram",
         "viber", "imessage", "facetime", "give", "shoot", "drop", "send", "hmu", "hit", "reach",
@@ -617,7 +687,7 @@ _SOLICIT_GATES: dict[str, frozenset[str]] = {
 }
 # The words each phrase can start with, as `detector` splits words (at "'" and "-", so
 # "what's" starts with "what" and "e-mail" with "e").
-_SOLICIT_STARTS: dict[str, frozenset[str]] = {
+_SOLICIT_STARTS: Final[dict[str, frozenset[str]]] = {
     "contact_me": _SOLICIT_GATES["contact_me"],
     "contact_exchange": frozenset((
         "give", "send", "share", "drop", "leave", "post", "tell", "pass", "dm", "text", "pm",
@@ -636,10 +706,24 @@ _SOLICIT_STARTS: dict[str, frozenset[str]] = {
     )),
 }
 # fmt: on
-SOLICIT_WORDS: frozenset[str] = frozenset().union(*_SOLICIT_GATES.values())
-_SOLICIT_PHRASES: tuple[tuple[str, re.Pattern[str], frozenset[str], frozenset[str]], ...] = tuple(
+SOLICIT_WORDS: Final[frozenset[str]] = frozenset().union(*_SOLICIT_GATES.values())
+_SolicitPhrase = tuple[str, re.Pattern[str], frozenset[str], frozenset[str]]
+_SOLICIT_PHRASES: Final[tuple[_SolicitPhrase, ...]] = tuple(
     (name, pattern, _SOLICIT_GATES[name], _SOLICIT_STARTS[name]) for name, pattern in _SOLICIT_RES
 )
+
+
+# Per word, which phrases it gates (bit i: the i-th phrase's gate words) and starts (bit
+# _STARTS_BIT << i: its first words).
+_STARTS_BIT: Final = 1 << len(_SOLICIT_PHRASES)
+_ANY_GATE: Final = _STARTS_BIT - 1
+_SOLICIT_BITS: Final[dict[str, int]] = {}
+for _i, _phrase in enumerate(_SOLICIT_PHRASES):
+    _gate, _starts = _phrase[2], _phrase[3]
+    for _word in _gate:
+        _SOLICIT_BITS[_word] = _SOLICIT_BITS.get(_word, 0) | (1 << _i)
+    for _word in _starts:
+        _SOLICIT_BITS[_word] = _SOLICIT_BITS.get(_word, 0) | (_STARTS_BIT << _i)
 
 
 def find_solicitation(
@@ -650,19 +734,36 @@ def find_solicitation(
 ) -> list[KeywordHit]:
     """Invitations to move the conversation or the payment off the platform.
 
-    `words` are the text's words. `plain` says the text is ASCII and every word is letters and
-    digits only: a phrase can then start only where one of its first words does, and it is
-    tried there alone instead of at every position of the text. `negation` is passed to
-    `refused` (a phrase starts a word, so the words before it are whole).
+    `words` are the text's words; a phrase is looked for only when its gate words are among
+    them or among the text's [a-z0-9] tokens. A phrase starts where one of its first words
+    stands as a whole token (its first word is always followed by something else), so it is
+    tried there alone instead of at every position of the text: `plain` says the text is ASCII
+    and every word is letters and digits only, and then the words are those tokens.
+    `negation` is passed to `refused` (a phrase starts a word, so the words before it are
+    whole).
     """
     hits: list[KeywordHit] = []
-    if SOLICIT_WORDS.isdisjoint(words):
-        return hits  # most messages: one set test instead of four
-    for name, pattern, gate, starts in _SOLICIT_PHRASES:
-        if gate.isdisjoint(words):
+    # What each word gates and starts, or-ed: one lookup per word instead of a set operation
+    # per phrase (`_SOLICIT_BITS`).
+    present = 0
+    for word in words:
+        present |= _SOLICIT_BITS.get(word, 0)
+    tokens: Collection[str] = words
+    if not plain:
+        # The tokens too: a gate word glued to a symbol ("#whatsapp me") counts.
+        tokens = _TOKEN.findall(text)
+        for token in tokens:
+            present |= _SOLICIT_BITS.get(token, 0)
+    if not present & _ANY_GATE:
+        return hits  # most messages
+    for i, (name, pattern, _, _) in enumerate(_SOLICIT_PHRASES):
+        if not present & (1 << i):
             continue
-        found = _word_led_matches(pattern, text, starts.intersection(words)) if plain else None
-        for m in found if found is not None else pattern.finditer(text):
+        first_words: set[str] = set()
+        for token in tokens:
+            if _SOLICIT_BITS.get(token, 0) & (_STARTS_BIT << i):
+                first_words.add(token)
+        for m in _word_led_matches(pattern, text, first_words):
             start, end = m.span()
             if not refused(text, start, end, negation):
                 hits.append(KeywordHit(start, end, _SOLICIT, name))
@@ -673,7 +774,7 @@ def _word_led_matches(
     pattern: re.Pattern[str], text: str, first_words: AbstractSet[str]
 ) -> list[re.Match[str]]:
     """What `pattern.finditer(text)` finds, for a pattern whose matches start with one of
-    `first_words` (the ones present) in a plain text (see `find_solicitation`): the pattern is
+    `first_words` (the ones present) as whole tokens (see `find_solicitation`): the pattern is
     tried at each of their occurrences, left to right, never inside an earlier match."""
     starts: list[int] = []
     size = len(text)

@@ -9,20 +9,37 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Final
 
 import tldextract
 
 __all__ = ["LinkHit", "find_emails", "find_handles", "find_urls", "may_hold_url"]
 
 
-class LinkHit(NamedTuple):
-    """A finding in the de-obfuscated view (view coordinates)."""
+class LinkHit:
+    """A finding in the de-obfuscated view (view coordinates); a plain class, as KeywordHit."""
 
-    start: int
-    end: int
-    kind: str
-    rule: str
+    __slots__ = ("end", "kind", "rule", "start")
+
+    def __init__(self, start: int, end: int, kind: str, rule: str) -> None:
+        self.start = start
+        self.end = end
+        self.kind = kind
+        self.rule = rule
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LinkHit) and (
+            self.start == other.start
+            and self.end == other.end
+            and self.kind == other.kind
+            and self.rule == other.rule
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.start, self.end, self.kind, self.rule))
+
+    def __repr__(self) -> str:
+        return f"LinkHit({self.start!r}, {self.end!r}, {self.kind!r}, {self.rule!r})"
 
 
 @lru_cache(maxsize=1)
@@ -37,7 +54,7 @@ def public_suffix(host: str) -> str:
     return _extractor()(host).suffix
 
 
-_PROVIDERS = frozenset(
+_PROVIDERS: Final = frozenset(
     [
         "gmail",
         "googlemail",
@@ -75,7 +92,7 @@ _PROVIDERS = frozenset(
     ]
 )
 # Providers safe to recognise without a TLD ("john at gmail"): none of them is a common word.
-_SPOKEN_PROVIDERS = frozenset(
+_SPOKEN_PROVIDERS: Final = frozenset(
     [
         "gmail",
         "googlemail",
@@ -89,7 +106,7 @@ _SPOKEN_PROVIDERS = frozenset(
         "yandex",
     ]
 )
-_COMMON_TLDS = frozenset(
+_COMMON_TLDS: Final = frozenset(
     [
         "com",
         "net",
@@ -135,7 +152,7 @@ _COMMON_TLDS = frozenset(
         "cn",
     ]
 )
-_LOCAL_STOP = frozenset(
+_LOCAL_STOP: Final = frozenset(
     [
         "me",
         "you",
@@ -200,15 +217,27 @@ _LOCAL_STOP = frozenset(
     ]
 )
 
-_SPACE = re.compile(r"\s")
-_EMAIL_AT = re.compile(
+_SPACE: Final = re.compile(r"\s")
+_EMAIL_AT: Final = re.compile(
     r"(?<![a-z0-9._%+\-])([a-z0-9][a-z0-9._%+\-]{0,63})\s?@\s?"
     r"([a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?(?:\s?\.\s?[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?)*)"
 )
-_EMAIL_SPOKEN = re.compile(
-    r"(?<![a-z0-9._%+\-])([a-z0-9][a-z0-9._%+\-]{1,63})\s+(?:at|arroba|chez|bei|en)\s+"
+_EMAIL_SPOKEN: Final = re.compile(
+    r"(?<![a-z0-9._%+\-])([a-z0-9][a-z0-9._%+\-]{1,63})\s+(at|arroba|chez|bei|en)\s+"
     r"([a-z0-9][a-z0-9\-]*(?:\.[a-z0-9][a-z0-9\-]*)*)"
 )
+# Spanish "en" ("juanperez en gmail punto com") is also the everyday "in": an address spoken
+# with it needs a provider's domain with its ending (gmail.com, hotmail.es), or a provider alone
+# after a name that looks like a handle (letters with digits, "." or "_": "pedro_88 en gmail"),
+# and a name that is not one of the words before "en" in a sentence ("tengo cuenta en ...").
+_LOCAL_STOP_ES: Final = frozenset((
+    "lo", "la", "los", "las", "le", "les", "me", "te", "se", "nos", "mi", "mis", "tu", "tus",
+    "su", "sus", "yo", "el", "ella", "esta", "estan", "estoy", "estamos", "esto", "eso", "todo",
+    "todos", "algo", "tengo", "tiene", "tienes", "cuenta", "correo", "mail", "email", "perfil",
+    "usuario", "registrado", "registrada", "escribo", "escribe", "escribeme", "mando",
+    "mandame", "envio", "envia", "pago", "pagar", "busca", "buscame", "vivo", "foto", "fotos",
+    "publicado", "subido", "guardado", "hay",
+))  # fmt: skip
 
 
 def _email_domain_ok(domain: str, spoken: bool) -> bool:
@@ -218,6 +247,19 @@ def _email_domain_ok(domain: str, spoken: bool) -> bool:
     if spoken:
         return labels[0] in _PROVIDERS or labels[-1] in _COMMON_TLDS
     return bool(public_suffix(domain)) or labels[0] in _PROVIDERS
+
+
+def _spanish_address(local: str, domain: str) -> bool:
+    if local in _LOCAL_STOP_ES:
+        return False
+    if "." in domain:
+        return domain.split(".", 1)[0] in _PROVIDERS
+    # (the domain is a spoken provider)
+    return _HANDLE_LIKE.search(local) is not None and _LETTER.search(local) is not None
+
+
+_HANDLE_LIKE: Final = re.compile(r"[0-9._]")
+_LETTER: Final = re.compile("[a-z]")
 
 
 def find_emails(
@@ -236,19 +278,27 @@ def find_emails(
                 continue
             end = m.start(2) + len(m.group(2).rstrip(". "))
             hits.append(LinkHit(m.start(), end, "email", "email_address"))
-    if " at " in text or " arroba " in text or " chez " in text or " bei " in text:
+    if (
+        " at " in text
+        or " arroba " in text
+        or " chez " in text
+        or " bei " in text
+        or " en " in text
+    ):
         for m in _EMAIL_SPOKEN.finditer(text):
-            local, domain = m.group(1), m.group(2).rstrip(".")
+            local, domain = m.group(1), m.group(3).rstrip(".")
             if local in _LOCAL_STOP or not _email_domain_ok(domain, True):
+                continue
+            if m.group(2) == "en" and not _spanish_address(local, domain):
                 continue
             if f"{local}@{domain}" in allowed_emails or _allowed(domain, allowed_domains):
                 continue
-            hits.append(LinkHit(m.start(), m.start(2) + len(domain), "email", "email_spoken"))
+            hits.append(LinkHit(m.start(), m.start(3) + len(domain), "email", "email_spoken"))
     return hits
 
 
 # Hosts whose links are a channel of their own, not just an outside page.
-_HOST_KINDS: dict[str, tuple[str, str]] = {}
+_HOST_KINDS: Final[dict[str, tuple[str, str]]] = {}
 for _host in [
     "wa.me",
     "api.whatsapp.com",
@@ -349,7 +399,7 @@ for _host in [
 
 # TLDs that are also everyday words: "ok.so", "gold.bar", "yes.it" are typos, not links, unless
 # the host is one we know.
-_WORDLIKE_TLDS = frozenset(
+_WORDLIKE_TLDS: Final = frozenset(
     [
         "so",
         "it",
@@ -396,14 +446,14 @@ _WORDLIKE_TLDS = frozenset(
     ]
 )
 
-_URL = re.compile(
+_URL: Final = re.compile(
     r"\b(?:https?|ftp)://[^\s<>\"'`]+|\bwww\.[^\s<>\"'`]+|"
     r"(?<![@a-z0-9.\-_])(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9\-]{1,23}"
     r"(?![a-z0-9@\-])(?::\d{2,5})?(?:/[^\s<>\"'`]*)?"
 )
-_TRAIL = ".,;:!?)]}'\"*"
-_HOST_END = re.compile("[/:?#]")
-_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+_TRAIL: Final = ".,;:!?)]}'\"*"
+_HOST_END: Final = re.compile("[/:?#]")
+_IPV4: Final = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 
 
 def _allowed(host: str, domains: frozenset[str]) -> bool:
@@ -434,7 +484,9 @@ def may_hold_url(text: str) -> bool:
     return any(text[m.end()].isalpha() for m in _DOT_BEFORE_LETTER.finditer(text))
 
 
-_DOT_BEFORE_LETTER = re.compile(r"(?<=[^\W_])\.(?=[^\W\d_])")
+# (The dot first, then what stands before it: the engine searches for the dot instead of trying
+# the look-behind at every position, over ten times faster.)
+_DOT_BEFORE_LETTER: Final = re.compile(r"\.(?<=[^\W_]\.)(?=[^\W\d_])")
 
 
 def find_urls(text: str, allowed_domains: frozenset[str]) -> list[LinkHit]:
@@ -471,14 +523,17 @@ def find_urls(text: str, allowed_domains: frozenset[str]) -> list[LinkHit]:
     return hits
 
 
-_AT_HANDLE = re.compile(
-    r"(?<![a-z0-9._%+\-@])@([a-z0-9_](?:[a-z0-9_.]{0,28}[a-z0-9_])?)(?![a-z0-9_@])"
+# Each starts with its sign and looks behind it from there ("(?<!x.)" after the sign is
+# "(?<!x)" before it): an expression that starts with a plain character is searched for that
+# character first, instead of being tried at every position.
+_AT_HANDLE: Final = re.compile(
+    r"@(?<![a-z0-9._%+\-@].)([a-z0-9_](?:[a-z0-9_.]{0,28}[a-z0-9_])?)(?![a-z0-9_@])"
 )
-_CASHTAG = re.compile(r"(?<![a-z0-9$])\$([a-z][a-z0-9_\-]{1,19})(?![a-z0-9_])")
-_CURRENCIES = frozenset(
+_CASHTAG: Final = re.compile(r"\$(?<![a-z0-9$].)([a-z][a-z0-9_\-]{1,19})(?![a-z0-9_])")
+_CURRENCIES: Final = frozenset(
     ["usd", "cad", "aud", "nzd", "hkd", "sgd", "mxn", "eur", "gbp", "us", "ca", "au"]
 )
-_AT_STOP = frozenset(["home", "work", "me", "you", "the", "a", "noon", "night"])
+_AT_STOP: Final = frozenset(["home", "work", "me", "you", "the", "a", "noon", "night"])
 
 
 def find_handles(text: str) -> list[LinkHit]:

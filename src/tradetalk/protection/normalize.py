@@ -18,18 +18,40 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import NamedTuple
+from typing import Final
 
 __all__ = ["NormText", "clear_caches", "deobfuscate", "leet_skeleton", "normalize"]
 
 
-class NormText(NamedTuple):
-    """A normalised view of a text and, per character, the original span it came from."""
+class NormText:
+    """A normalised view of a text and, per character, the original span it came from.
 
-    text: str
-    # starts[i]/ends[i]: original span of text[i]; None means text maps 1:1 onto the original.
-    starts: tuple[int, ...] | None = None
-    ends: tuple[int, ...] | None = None
+    (A plain class with slots: one or two per message, cheaper than a NamedTuple.)
+    """
+
+    __slots__ = ("ends", "starts", "text")
+
+    def __init__(
+        self,
+        text: str,
+        starts: tuple[int, ...] | None = None,
+        ends: tuple[int, ...] | None = None,
+    ) -> None:
+        self.text = text
+        # starts[i]/ends[i]: original span of text[i]; None: text maps 1:1 onto the original.
+        self.starts = starts
+        self.ends = ends
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, NormText) and (
+            self.text == other.text and self.starts == other.starts and self.ends == other.ends
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.text, self.starts, self.ends))
+
+    def __repr__(self) -> str:
+        return f"NormText({self.text!r}, {self.starts!r}, {self.ends!r})"
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Original (start, end) of the view's text[start:end]."""
@@ -47,10 +69,10 @@ class NormText(NamedTuple):
 # Characters that only hide things: zero-width spaces and joiners, soft hyphen, word joiner,
 # BOM, Mongolian vowel separator, combining grapheme joiner. Categories Cf/Mn/Me (format
 # characters, combining marks such as the keycap U+20E3 and variation selectors) go too.
-_DROP_CATEGORIES = frozenset({"Cf", "Mn", "Me"})
+_DROP_CATEGORIES: Final = frozenset({"Cf", "Mn", "Me"})
 
 # Look-alike letters from other scripts that NFKC leaves alone (Cyrillic, Greek, IPA).
-_CONFUSABLES: dict[str, str] = {
+_CONFUSABLES: Final[dict[str, str]] = {
     "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
     "с": "c", "т": "t", "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j", "ѕ": "s", "ԁ": "d",
     "ɡ": "g", "ʏ": "y", "ı": "i", "ο": "o", "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k",
@@ -61,7 +83,7 @@ _CONFUSABLES: dict[str, str] = {
     "ꜱ": "s", "ᴛ": "t", "ᴜ": "u", "ᴠ": "v", "ᴡ": "w", "ᴢ": "z",
 }  # fmt: skip
 
-_SPECIAL: dict[str, str] = {
+_SPECIAL: Final[dict[str, str]] = {
     "\U0001f51f": "10",  # keycap ten
     "\u2028": "\n",
     "\u2029": "\n",
@@ -91,8 +113,8 @@ class _Reshaped(dict[int, str | None]):
         return kept
 
 
-_folds = _Folds()
-_reshaped = _Reshaped()
+_folds: Final = _Folds()
+_reshaped: Final = _Reshaped()
 
 
 def clear_caches() -> None:
@@ -190,23 +212,23 @@ def apply_edits(nt: NormText, edits: list[tuple[int, int, str]]) -> NormText:
     return NormText("".join(out), tuple(new_starts), tuple(new_ends))
 
 
-_TLD_WORDS = (
+_TLD_WORDS: Final = (
     r"com|net|org|io|co|me|us|uk|ca|de|fr|es|it|nl|au|in|ru|info|biz|ly|gg|app|shop|store|xyz"
 )
 # "[at]", "(dot)", "{at}", "<dot>", "[.]", "(@)" and the words for them in es/fr/de.
-_BRACKETED = re.compile(
+_BRACKETED: Final = re.compile(
     r"\s*[\(\[\{<]\s*(at|dot|arroba|punto|point|punkt|@|\.)\s*[\)\]\}>]\s*",
 )
 # A spoken "dot" only counts before something that reads as a TLD: "polka dot dress" stays.
-_SPOKEN_DOT = re.compile(rf"\s*\b(?:dot|punto|point|punkt)\s*(?=(?:{_TLD_WORDS})\b)")
+_SPOKEN_DOT: Final = re.compile(rf"\s*\b(?:dot|punto|point|punkt)\s*(?=(?:{_TLD_WORDS})\b)")
 # ... and inside the name of a spoken address: "mike dot t at yahoo".
-_SPOKEN_LOCAL_DOT = re.compile(
+_SPOKEN_LOCAL_DOT: Final = re.compile(
     r"(?<=[a-z0-9])\s+(?:dot|punto|point|punkt)\s+(?=[a-z0-9][a-z0-9_\-]*\s+(?:at|arroba)\s)"
 )
 # Three or more single letters or digits separated the same way: "w h a t s", "g-m-a-i-l".
-_SPACED = re.compile(r"(?<![a-z0-9])[a-z0-9](?:[ .\-_*|/~+]{1,3}[a-z0-9](?![a-z0-9])){3,}")
-_SPACED_SEP = re.compile(r"[ .\-_*|/~+]{1,3}")
-_CHEAP_SPACED = re.compile(r"(?<![a-z0-9])[a-z0-9][ .\-_*|/~+]{1,3}[a-z0-9][ .\-_*|/~+]")
+_SPACED: Final = re.compile(r"(?<![a-z0-9])[a-z0-9](?:[ .\-_*|/~+]{1,3}[a-z0-9](?![a-z0-9])){3,}")
+_SPACED_SEP: Final = re.compile(r"[ .\-_*|/~+]{1,3}")
+_CHEAP_SPACED: Final = re.compile(r"(?<![a-z0-9])[a-z0-9][ .\-_*|/~+]{1,3}[a-z0-9][ .\-_*|/~+]")
 
 
 def deobfuscate(nt: NormText, maybe_spaced: bool = True) -> NormText:
@@ -242,7 +264,7 @@ def deobfuscate(nt: NormText, maybe_spaced: bool = True) -> NormText:
     return nt
 
 
-_LEET = str.maketrans({"4": "a", "@": "a", "3": "e", "1": "i", "!": "i", "|": "i", "l": "i",
+_LEET: Final = str.maketrans({"4": "a", "@": "a", "3": "e", "1": "i", "!": "i", "|": "i", "l": "i",
                        "0": "o", "5": "s", "$": "s", "7": "t", "9": "g", "8": "b"})  # fmt: skip
 
 

@@ -11,12 +11,12 @@ import bisect
 import re
 from collections.abc import Callable, Collection, Sequence
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Final
 
 import phonenumbers
 from phonenumbers import re_util
 
-from tradetalk.protection.tracking import tracking_candidates
+from tradetalk.protection.tracking import compact_candidates
 from tradetalk.protection.traps import (
     PHONE_CUE,
     PHONE_CUE_WORDS,
@@ -34,7 +34,7 @@ from tradetalk.protection.wordnums import (
 )
 
 # Fillers people put between the parts of a dictated number ("415, then 555 and 0123").
-_FILLERS = CONNECTORS | frozenset({"then", "dash", "space", "puis", "luego", "dann"})
+_FILLERS: Final = CONNECTORS | frozenset({"then", "dash", "space", "puis", "luego", "dann"})
 
 __all__ = ["PhoneHit", "clear_caches", "find_phones"]
 
@@ -44,14 +44,14 @@ __all__ = ["PhoneHit", "clear_caches", "find_phones"]
 if hasattr(re_util, "enable_pattern_cache"):
     re_util.enable_pattern_cache()
 
-_TOKEN = re.compile(r"[a-z0-9]+")
+_TOKEN: Final = re.compile(r"[a-z0-9]+")
 # Characters that end a digit run: they tie a number to a price, time, ratio or handle.
-_HARD_GAP = r":$€£¥%#@=&!?;\"'<>"
-_LOOKALIKE = str.maketrans({"o": "0", "l": "1", "i": "1", "s": "5", "b": "8"})
-_LOOKALIKE_LETTERS = frozenset("olisb")
-_SUFFIX_ONLY = re.compile(r"\d+[a-z]+")
-_PARTS = re.compile(r"\d+|[a-z]+")
-_GLUE_WORDS = {
+_HARD_GAP: Final = r":$€£¥%#@=&!?;\"'<>"
+_LOOKALIKE: Final = str.maketrans({"o": "0", "l": "1", "i": "1", "s": "5", "b": "8"})
+_LOOKALIKE_LETTERS: Final = frozenset("olisb")
+_SUFFIX_ONLY: Final = re.compile(r"\d+[a-z]+")
+_PARTS: Final = re.compile(r"\d+|[a-z]+")
+_GLUE_WORDS: Final = {
     w: d
     for w, d in (
         ("zero", "0"), ("one", "1"), ("two", "2"), ("three", "3"), ("four", "4"),
@@ -60,8 +60,8 @@ _GLUE_WORDS = {
 }  # fmt: skip
 # Alternative regions tried only for a run that is clearly meant as a number (dictated,
 # disguised, or next to "call"/"text"): people write their home number without "+".
-_OTHER_REGIONS = ("GB", "DE", "FR", "AU", "IT", "NL", "IN", "IE", "BR", "MX", "ES")
-_MAX_GAP = 6
+_OTHER_REGIONS: Final = ("GB", "DE", "FR", "AU", "IT", "NL", "IN", "IE", "BR", "MX", "ES")
+_MAX_GAP: Final = 6
 
 
 # A token `_classify` can give a class to: digits (also with look-alike letters or number
@@ -88,12 +88,12 @@ def _chain(words: str) -> re.Pattern[str]:
     )
 
 
-_CHAIN = _chain(f"{trie_pattern(NUMBER_WORDS | _FILLERS)}|{COMPOUND_PATTERN}")
+_CHAIN: Final = _chain(f"{trie_pattern(NUMBER_WORDS | _FILLERS)}|{COMPOUND_PATTERN}")
 # The same where no token is a number word: only fillers can join the digits.
-_DIGIT_CHAIN = _chain(trie_pattern(_FILLERS))
+_DIGIT_CHAIN: Final = _chain(trie_pattern(_FILLERS))
 
 # Letter-only first parts of tracking numbers typed with spaces ("TBA 0000...", "GM 2 9 5").
-_TRACKING_PREFIXES = frozenset(
+_TRACKING_PREFIXES: Final = frozenset(
     [
         "tba",
         "tbc",
@@ -126,26 +126,54 @@ _TRACKING_PREFIXES = frozenset(
 )
 
 
-class PhoneHit(NamedTuple):
+# Plain classes with slots rather than NamedTuples: made for every number, they cost a fraction
+# of one, above all once compiled.
+
+
+class PhoneHit:
     """A phone number found in the normalised view (view coordinates)."""
 
-    start: int
-    end: int
-    rule: str
+    __slots__ = ("end", "rule", "start")
+
+    def __init__(self, start: int, end: int, rule: str) -> None:
+        self.start = start
+        self.end = end
+        self.rule = rule
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PhoneHit) and (
+            self.start == other.start and self.end == other.end and self.rule == other.rule
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.start, self.end, self.rule))
+
+    def __repr__(self) -> str:
+        return f"PhoneHit({self.start!r}, {self.end!r}, {self.rule!r})"
 
 
-class _Group(NamedTuple):
-    digits: str
-    start: int
-    end: int
-    disguised: bool
+class _Group:
+    """Digits of a run and where they stand; `disguised` when not typed as ASCII digits."""
+
+    __slots__ = ("digits", "disguised", "end", "start")
+
+    def __init__(self, digits: str, start: int, end: int, disguised: bool) -> None:
+        self.digits = digits
+        self.start = start
+        self.end = end
+        self.disguised = disguised
 
 
-class _Tok(NamedTuple):
-    kind: str  # "d" digits, "w" number word, "c" connector, "l" look-alike digits
-    text: str
-    start: int
-    end: int
+class _Tok:
+    """A token of a run and its class."""
+
+    __slots__ = ("end", "kind", "start", "text")
+
+    def __init__(self, kind: str, text: str, start: int, end: int) -> None:
+        self.kind = kind  # "d" digits, "w" number word, "c" connector, "l" look-alike digits
+        self.text = text
+        self.start = start
+        self.end = end
 
 
 @lru_cache(maxsize=8)
@@ -161,7 +189,7 @@ def _possible_lengths(region: str) -> frozenset[int]:
     return frozenset(lengths)
 
 
-_class_cache: dict[str, tuple[str, str] | None] = {}
+_class_cache: Final[dict[str, tuple[str, str] | None]] = {}
 
 
 def _classify_token(tok: str) -> tuple[str, str] | None:
@@ -176,7 +204,7 @@ def _classify_token(tok: str) -> tuple[str, str] | None:
 
 
 # A sentinel of the cache's value type, told apart by identity.
-_MISSING: tuple[str, str] | None = ("<missing>", "")
+_MISSING: Final[tuple[str, str] | None] = ("<missing>", "")
 
 
 def clear_caches() -> None:
@@ -195,7 +223,7 @@ def _spoken_digits(words: tuple[str, ...]) -> tuple[tuple[str, int, int], ...]:
     return tuple(words_to_digits(list(words)))
 
 
-_DIGIT_CHARS = frozenset("0123456789")
+_DIGIT_CHARS: Final = frozenset("0123456789")
 
 
 def _classify(tok: str) -> tuple[str, str] | None:
@@ -218,7 +246,7 @@ def _classify(tok: str) -> tuple[str, str] | None:
     return "l", tok.translate(_LOOKALIKE)
 
 
-_NANP = frozenset({"US", "CA"})
+_NANP: Final = frozenset({"US", "CA"})
 
 
 def _parse(number: str, region: str) -> phonenumbers.PhoneNumber | None:
@@ -238,7 +266,11 @@ def _parse(number: str, region: str) -> phonenumbers.PhoneNumber | None:
 
 # Countries sharing a calling code with the default region: phonenumbers' is_valid_number
 # walks every region of the code (25 for +1); checking the few likely ones is far cheaper.
-_NEIGHBOURS: dict[str, tuple[str, ...]] = {"US": ("CA",), "CA": ("US",), "GB": ("GG", "JE", "IM")}
+_NEIGHBOURS: Final[dict[str, tuple[str, ...]]] = {
+    "US": ("CA",),
+    "CA": ("US",),
+    "GB": ("GG", "JE", "IM"),
+}
 
 
 def _valid_in(num: phonenumbers.PhoneNumber, regions: tuple[str, ...]) -> bool:
@@ -301,8 +333,11 @@ def _year_list(groups: Sequence[_Group]) -> bool:
 def _tracking_spans(text: str, msg_starts: list[int]) -> list[tuple[int, int]]:
     """Spans of tracking numbers, also typed with spaces ("9400 1112 0108 ...", "1 Z 8 V ...")."""
     spans: list[tuple[int, int]] = []
-    toks = _TOKEN.findall(text)
-    bounds = [m.span() for m in _TOKEN.finditer(text)]
+    toks: list[str] = []
+    bounds: list[tuple[int, int]] = []
+    for token in _TOKEN.finditer(text):
+        toks.append(token.group())
+        bounds.append(token.span())
     n = len(toks)
     context: dict[int, bool] = {}  # per joined message: has a carrier or tracking word
     i = 0
@@ -340,7 +375,7 @@ def _tracking_spans(text: str, msg_starts: list[int]) -> list[tuple[int, int]]:
             joined = "".join(pieces[:k])
             if len(joined) < 8 or _digit_total(joined) < 8:
                 break
-            found = tracking_candidates(joined)
+            found = compact_candidates(joined.upper())  # (tokens: no spaces to strip)
             if not found:
                 continue
             distinctive = not joined.isdigit() or len(joined) >= 12
@@ -381,6 +416,9 @@ def find_phones(
     tokens: Collection[str] | None = None,
     number_words: bool = True,
     led: bool | None = None,
+    named_id: bool | None = None,
+    tracking_words: bool | None = None,
+    cue_words: bool | None = None,
 ) -> list[PhoneHit]:
     """Phone numbers in `text` (the normalised view of the messages joined by newlines).
 
@@ -391,6 +429,9 @@ def find_phones(
     traps; `tokens`, when the caller knows them, are the text's tokens, and `led` whether a
     trap word leads one of them (see `trap_spans`).
     `number_words=False` says no token is a number word (the caller saw the tokens).
+    `named_id`, `tracking_words` and `cue_words`, when the caller knows, say whether a token
+    is an id word (see `trap_spans`), a carrier or tracking word (TRACKING_WORDS), a word that
+    says "phone" (PHONE_CUE_WORDS); otherwise `words` tells.
     """
     # A run can give at most one digit per character of its tokens (a number word gives fewer
     # digits than it has letters), so a chain shorter than seven characters holds no number.
@@ -409,37 +450,46 @@ def find_phones(
     # First pass without traps: most texts never get a 7-digit run, and then traps, tracking
     # numbers and phonenumbers need not be consulted at all.
     windows: list[tuple[int, int]] = []
-    candidates = _candidates(text, chains, blocked, disguised)
-    for groups, _, base in candidates:
-        windows.append(
-            (max(0, base + groups[0].start - 48), min(len(text), base + groups[-1].end + 24))
-        )
+    per_chain = [_candidates(text, chain, blocked, disguised) for chain in chains]
+    longest = 0
+    for found in per_chain:
+        for groups, digits, base in found:
+            windows.append(
+                (max(0, base + groups[0].start - 48), min(len(text), base + groups[-1].end + 24))
+            )
+            longest = max(longest, len(digits))
     if not windows:
         return []
-    longest = max([len(digits) for _, digits, _ in candidates])
-    spans = trap_spans(text, windows, tokens, led) if traps else []
+    spans = trap_spans(text, windows, tokens, led, named_id) if traps else []
     # Tracking numbers of up to 11 digits need a carrier word anyway; longer ones and lettered
     # ones are recognised alone.
-    if longest >= 12 or not TRACKING_WORDS.isdisjoint(words):
+    if tracking_words is None:
+        tracking_words = not TRACKING_WORDS.isdisjoint(words)
+    if longest >= 12 or tracking_words:
         spans = spans + _tracking_spans(text, msg_starts)
     if spans:
         if blocked is None:
             blocked = bytearray(len(text) + 1)
         for a, b in spans:
             blocked[a:b] = b"\x01" * (b - a)
-        if any(blocked.find(1, m.start(), m.end()) >= 0 for m in chains):
-            # A trap or tracking number covers part of a chain: the runs may split
-            # differently. (Runs of shorter chains cannot reach seven digits either way.)
-            candidates = _candidates(text, chains, blocked, disguised)
+        for i, chain in enumerate(chains):
+            if blocked.find(1, chain.start(), chain.end()) >= 0:
+                # A trap or tracking number covers part of the chain: its runs may split
+                # differently. (Runs of shorter chains cannot reach seven digits either way,
+                # and a chain the new spans miss keeps the runs it had.)
+                per_chain[i] = _candidates(text, chain, blocked, disguised)
 
     hits: list[PhoneHit] = []
-    cue: list[bool] = []
-    for groups, digits, base in candidates:
-        if not cue:
-            cue.append(not PHONE_CUE_WORDS.isdisjoint(words) and PHONE_CUE.search(text) is not None)
-        hit = _judge_run(text, groups, digits, base, msg_starts, region, cue[0])
-        if hit is not None:
-            hits.append(hit)
+    cue: bool | None = None
+    for found in per_chain:
+        for groups, digits, base in found:
+            if cue is None:
+                if cue_words is None:
+                    cue_words = not PHONE_CUE_WORDS.isdisjoint(words)
+                cue = cue_words and PHONE_CUE.search(text) is not None
+            hit = _judge_run(text, groups, digits, base, msg_starts, region, cue)
+            if hit is not None:
+                hits.append(hit)
     return hits
 
 
@@ -470,7 +520,7 @@ def _digit_chains(text: str) -> list[re.Match[str]]:
             chains.append(chain)
 
 
-_FIRST_DIGIT = re.compile("[0-9]")
+_FIRST_DIGIT: Final = re.compile("[0-9]")
 
 
 # A candidate: digit groups at offsets from a base position, their digits, and that base.
@@ -479,33 +529,29 @@ _Candidate = tuple[Sequence["_Group"], str, int]
 
 def _candidates(
     text: str,
-    chains: list[re.Match[str]],
+    chain: re.Match[str],
     blocked: bytearray | None,
     disguised: Callable[[int, int], bool] | None,
 ) -> list[_Candidate]:
-    """The digit groups and digits of every run with at least seven digits."""
-    found: list[_Candidate] = []
-    for chain in chains:
-        if blocked is None and disguised is None:
-            # Then the runs of a chain depend on its own text alone, so they are kept per chain,
-            # like the verdict on a number: a number comes back (the same buyer, or history
-            # scanned again with each new message).
-            key = chain.group()
-            runs = _chain_runs.get(key)
-            if runs is None:
-                lettered = chain.group("first") is not None or chain.group("later") is not None
-                runs = _long_runs(key, 0, len(key), None, None, lettered)
-                if len(_chain_runs) < 10_000:
-                    _chain_runs[key] = runs
-            base = chain.start()
-            found += [(groups, digits, base) for groups, digits in runs]
-        else:
-            runs = _long_runs(text, chain.start(), chain.end(), blocked, disguised, True)
-            found += [(groups, digits, 0) for groups, digits in runs]
-    return found
+    """The digit groups and digits of every run of a chain with at least seven digits."""
+    if blocked is None and disguised is None:
+        # Then the runs of a chain depend on its own text alone, so they are kept per chain,
+        # like the verdict on a number: a number comes back (the same buyer, or history
+        # scanned again with each new message).
+        key = chain.group()
+        runs = _chain_runs.get(key)
+        if runs is None:
+            lettered = chain.group("first") is not None or chain.group("later") is not None
+            runs = _long_runs(key, 0, len(key), None, None, lettered)
+            if len(_chain_runs) < 10_000:
+                _chain_runs[key] = runs
+        base = chain.start()
+        return [(groups, digits, base) for groups, digits in runs]
+    runs = _long_runs(text, chain.start(), chain.end(), blocked, disguised, True)
+    return [(groups, digits, 0) for groups, digits in runs]
 
 
-_chain_runs: dict[str, tuple[tuple[tuple[_Group, ...], str], ...]] = {}
+_chain_runs: Final[dict[str, tuple[tuple[tuple[_Group, ...], str], ...]]] = {}
 
 
 def _long_runs(

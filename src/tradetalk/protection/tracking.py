@@ -15,12 +15,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Final
 
 __all__ = [
     "TRACKING_DOMAINS",
     "TrackingMatch",
     "clear_caches",
     "compact",
+    "compact_candidates",
     "match_tracking",
     "tracking_candidates",
 ]
@@ -130,7 +132,7 @@ def _usps(n: str) -> bool:
     return _mod10("91" + serial[:-1], 3, 1) == int(serial[-1])
 
 
-_USPS_ROUTING = re.compile(r"420\d{5}(?:\d{4})?(9[1-5]\d{18,24})")
+_USPS_ROUTING: Final = re.compile(r"420\d{5}(?:\d{4})?(9[1-5]\d{18,24})")
 
 
 def _fedex34(n: str) -> bool:
@@ -160,15 +162,15 @@ def _f(
     return _Format(carrier, name, re.compile(pattern), check, url)
 
 
-_UPS_URL = "https://www.ups.com/track?tracknum=%s"
-_USPS_URL = "https://tools.usps.com/go/TrackConfirmAction?tLabels=%s"
-_FEDEX_URL = "https://www.fedex.com/fedextrack/?trknbr=%s"
-_DHL_URL = "https://www.dhl.com/en/express/tracking.html?AWB=%s"
-_DHL_ECS_URL = "https://webtrack.dhlecs.com/?trackingnumber=%s"
-_ONTRAC_URL = "https://www.ontrac.com/tracking/?number=%s"
+_UPS_URL: Final = "https://www.ups.com/track?tracknum=%s"
+_USPS_URL: Final = "https://tools.usps.com/go/TrackConfirmAction?tLabels=%s"
+_FEDEX_URL: Final = "https://www.fedex.com/fedextrack/?trknbr=%s"
+_DHL_URL: Final = "https://www.dhl.com/en/express/tracking.html?AWB=%s"
+_DHL_ECS_URL: Final = "https://webtrack.dhlecs.com/?trackingnumber=%s"
+_ONTRAC_URL: Final = "https://www.ontrac.com/tracking/?number=%s"
 
 # Most specific first: letter-prefixed formats, then pure-digit formats by length.
-_FORMATS: tuple[_Format, ...] = (
+_FORMATS: Final[tuple[_Format, ...]] = (
     _f("UPS", "UPS", r"1Z[A-Z0-9]{16}", _ups, _UPS_URL),
     _f("UPS", "UPS Waybill", r"[KJV]\d{10}", _last_is(lambda s: _mod10(s, 1, 2), 1), _UPS_URL),
     _f(
@@ -297,14 +299,14 @@ _FORMATS: tuple[_Format, ...] = (
     _f("DHL", "DHL Express", r"\d{10,11}", _last_is(lambda s: int(s) % 7), _DHL_URL),
 )
 
-_S10_URLS = {
+_S10_URLS: Final = {
     "GB": "https://www.royalmail.com/track-your-item#/tracking-results/%s",
     "US": _USPS_URL,
     "CA": "https://www.canadapost-postescanada.ca/track-reperage/en#/search?searchFor=%s",
 }
 
 # Hosts of the carriers' own tracking pages: links to them are shipping updates, not contact.
-TRACKING_DOMAINS: frozenset[str] = frozenset(
+TRACKING_DOMAINS: Final[frozenset[str]] = frozenset(
     {
         "ups.com",
         "usps.com",
@@ -335,14 +337,15 @@ TRACKING_DOMAINS: frozenset[str] = frozenset(
     }
 )
 
-_SPACES = re.compile(r"\s+")
-# The formats from the i-th on as one expression, each its own group: a full match names the
-# first format from i on that fits, so the fitting formats are found in one pass each instead
-# of trying every format's pattern in turn. (_FROM[0] also rejects most strings at once.)
-_FROM = tuple(
-    re.compile(
-        "|".join(f"(?P<f{j}>{_FORMATS[j].pattern.pattern})" for j in range(i, len(_FORMATS)))
-    )
+_SPACES: Final = re.compile(r"\s+")
+# The formats from the i-th on as one expression, each branch closed by an empty group of its
+# own: a full match names the first format from i on that fits (the group that matched last,
+# `lastindex`, is the j-th format's j - i + 1), so the fitting formats are found in one pass each
+# instead of trying every format's pattern in turn. (_FROM[0] also rejects most strings at
+# once.) Empty groups at the end leave each branch starting with a character, which the engine
+# checks before entering the branch.
+_FROM: Final = tuple(
+    re.compile("|".join(f"(?:{_FORMATS[j].pattern.pattern})()" for j in range(i, len(_FORMATS))))
     for i in range(len(_FORMATS))
 )
 
@@ -361,6 +364,11 @@ def tracking_candidates(number: str) -> list[TrackingMatch]:
     return list(_candidates(compact(number)))
 
 
+def compact_candidates(number: str) -> tuple[TrackingMatch, ...]:
+    """`tracking_candidates` of a number already compact (no spaces, upper case)."""
+    return _candidates(number)
+
+
 # Pure and called for every chain of digits the shield sees near a carrier word (several
 # lengths each), so the answer per compact number is kept.
 @lru_cache(maxsize=8192)
@@ -371,9 +379,9 @@ def _candidates(n: str) -> tuple[TrackingMatch, ...]:
     i = 0
     while i < len(_FORMATS):
         fits = _FROM[i].fullmatch(n)
-        if fits is None or fits.lastgroup is None:
+        if fits is None or fits.lastindex is None:
             break
-        j = int(fits.lastgroup[1:])
+        j = i + fits.lastindex - 1
         i = j + 1
         fmt = _FORMATS[j]
         if fmt.check is not None and not fmt.check(n):

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from typing import Final
+
+from tradetalk.protection.trie import trie_pattern
 
 __all__ = [
+    "ID_TOKENS",
     "LEADING_WORDS",
     "MONTH_PREFIXES",
     "PHONE_CUE",
@@ -22,58 +26,64 @@ __all__ = [
     "trap_spans",
 ]
 
-_MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_MONTHS: Final = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 # Units that are also words ("in", "g", "m", "s") only count when glued to the number or after a
 # short number, so "call 415 555 0199 in the evening" keeps its last group.
-_UNITS_SAFE = (
+_UNITS_SAFE: Final = (
     r"oz|ozt|troy\s?oz|grams?|gr|kg|kilos?|lbs?|pounds?|inch(?:es)?|cm|mm|ft|feet|gb|tb|mb|mah|"
     r"ghz|mhz|hz|ml|ct|kt|karat|carat|mph|hp|cc|pcs|pieces?|pc|watts?|volts?|years?|yrs?|"
     r"days?|weeks?|months?|hours?|hrs?|mins?|minutes?|coins?|bars?|rounds?|pairs?|sets?|units?|"
     r"items?|packs?|boxes|cards?|%"
 )
-_UNITS_SHORT = r"in|g|m|s|w|v|k|l|x|th|st|nd|rd|p|d"
+_UNITS_SHORT: Final = r"in|g|m|s|w|v|k|l|x|th|st|nd|rd|p|d"
 
 # Patterns that start at a number. Each is written for what follows its first digit, so the
 # whole expression starts with a plain digit class: the regex engine then skips straight from
 # digit to digit instead of trying every branch at every position (several times faster).
-_DIGIT_LED = re.compile(
-    r"\d(?<![0-9a-z.,]\d)(?:"
-    + "|".join(
-        (
-            # dates and times: "12/25/2024", "2024-03-15", "15.03.2024", "3:30 pm", "10am"
-            r"\d?/\d{1,2}/\d{2,4}\b",
-            r"\d{3}[-/.]\d{1,2}[-/.]\d{1,2}\b",
-            r"\d?[-.]\d{1,2}[-.]\d{4}\b",
-            r"\d?:\d{2}(?::\d{2})?(?:\s?[ap]\.?m\b\.?)?",
-            r"\d?\s?[ap]\.?m\b\.?",
-            rf"\d?(?:st|nd|rd|th)?\s(?:of\s)?{_MONTHS}(?:,?\s\d{{4}})?",
-            # money: "1250 usd", "45 bucks"
-            r"[\d,]*+(?:\.\d++)?+\s?+(?=[a-z])(?:usd|eur|gbp|cad|aud|dollars?|bucks|euros?|"
-            r"cents?|quid|dlls?|pesos?)\b",
-            # measures: "2 oz", "1/10 oz", "31.1 g", "12 x 8 x 4 in"
-            # (possessive quantifiers and a letter look-ahead keep a plain number from being
-            # re-tried against every unit name)
-            r"\d*+(?:\.\d++)?+\s?+(?:x|by|×)\s?\d+(?:\.\d+)?(?:\s?(?:x|by|×)\s?\d+(?:\.\d+)?)?",
-            rf"\d*+(?:[.,]\d++)?+(?:\s?/\s?\d++)?+\s?+(?=[a-z%])(?:{_UNITS_SAFE})(?![a-z])",
-            rf"\d{{0,2}}+(?:[.,]\d++)?+(?:/\d++)?+\s?+(?=[a-z])(?:{_UNITS_SHORT})\b",
-            # thousands and plain decimals: "1,250,000", "0.999", "10.5"
-            r"\d{0,2}(?:,\d{3})+(?:\.\d+)?\b",
-            r"\d{0,3}\.\d{1,3}(?![.\d])",
-        )
+# A digit that starts a run of digits (not one inside a number or a word, nor a decimal's).
+_RUN_START: Final = r"\d(?<![0-9a-z.,]\d)"
+_DIGIT_LED_ALTERNATIVES: Final = "|".join(
+    (
+        # dates and times: "12/25/2024", "2024-03-15", "15.03.2024", "3:30 pm", "10am"
+        r"\d?/\d{1,2}/\d{2,4}\b",
+        r"\d{3}[-/.]\d{1,2}[-/.]\d{1,2}\b",
+        r"\d?[-.]\d{1,2}[-.]\d{4}\b",
+        r"\d?:\d{2}(?::\d{2})?(?:\s?[ap]\.?m\b\.?)?",
+        r"\d?\s?[ap]\.?m\b\.?",
+        rf"\d?(?:st|nd|rd|th)?\s(?:of\s)?{_MONTHS}(?:,?\s\d{{4}})?",
+        # money: "1250 usd", "45 bucks"
+        r"[\d,]*+(?:\.\d++)?+\s?+(?=[a-z])(?:usd|eur|gbp|cad|aud|dollars?|bucks|euros?|"
+        r"cents?|quid|dlls?|pesos?)\b",
+        # measures: "2 oz", "1/10 oz", "31.1 g", "12 x 8 x 4 in"
+        # (possessive quantifiers and a letter look-ahead keep a plain number from being
+        # re-tried against every unit name)
+        r"\d*+(?:\.\d++)?+\s?+(?:x|by|×)\s?\d+(?:\.\d+)?(?:\s?(?:x|by|×)\s?\d+(?:\.\d+)?)?",
+        rf"\d*+(?:[.,]\d++)?+(?:\s?/\s?\d++)?+\s?+(?=[a-z%])(?:{_UNITS_SAFE})(?![a-z])",
+        rf"\d{{0,2}}+(?:[.,]\d++)?+(?:/\d++)?+\s?+(?=[a-z])(?:{_UNITS_SHORT})\b",
+        # thousands and plain decimals: "1,250,000", "0.999", "10.5"
+        r"\d{0,2}(?:,\d{3})+(?:\.\d+)?\b",
+        r"\d{0,3}\.\d{1,3}(?![.\d])",
     )
-    + ")"
 )
+_DIGIT_LED: Final = re.compile(rf"{_RUN_START}(?:{_DIGIT_LED_ALTERNATIVES})")
 # What every `_DIGIT_LED` match has right after the run of digits it starts with: "-" after
 # one, two or four digits (dates), ":" after one or two (times), or one of /.,%× or a letter,
 # maybe after one space (fractions, decimals, thousands, units, dimensions, am/pm, months).
 # Most numbers in a message, a phone number's groups among them, have none of these; this
 # cheap test (three short branches instead of a dozen long ones) lets them skip the rest.
-_DIGIT_LED_HINT = re.compile(r"\d(?<![0-9a-z.,]\d)(?:\d?[-:]|\d{3}-|\d*+(?:[/.,%×a-z]|\s[a-z/%×]))")
+_AFTER_FIRST_DIGIT: Final = r"\d?[-:]|\d{3}-|\d*+(?:[/.,%×a-z]|\s[a-z/%×])"
+_DIGIT_LED_HINT: Final = re.compile(rf"{_RUN_START}(?:{_AFTER_FIRST_DIGIT})")
+# `_DIGIT_LED` with the hint as a look-ahead after its first digit: the same matches (the hint
+# holds wherever `_DIGIT_LED` matches), with the dozen alternatives tried only where it holds,
+# all in one search.
+_DIGIT_LED_HINTED: Final = re.compile(
+    rf"{_RUN_START}(?={_AFTER_FIRST_DIGIT})(?:{_DIGIT_LED_ALTERNATIVES})"
+)
 # Patterns led by a symbol or word: "$1,250.00", "March 4", "size 10.5", "iPhone 15", "MS-65".
 # The engine cannot skip ahead to the first letter of a many-word alternation, so it tries
 # every word at every position; a look-behind that fails inside words cuts that to one test
 # per position (six times faster). `_word_start` still has the last word on non-ASCII text.
-_WORD_LED = re.compile(
+_WORD_LED: Final = re.compile(
     r"[$€£¥]\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:k|m)\b)?|(?<![a-z0-9])(?:"
     + "|".join(
         (
@@ -93,7 +103,7 @@ def _word_start(text: str, pos: int) -> bool:
     return pos == 0 or not text[pos - 1].isalnum() or not text[pos].isalpha()
 
 
-_ID_WORDS = (
+_ID_WORDS: Final = (
     r"order|ord|listing|item|lot|receipt|invoice|inv|ref|reference|cert|certs|certificate|"
     r"certification|pcgs|ngc|psa|cgc|anacs|icg|bgs|sgc|sku|upc|ean|isbn|gtin|mpn|asin|serial|"
     r"s/n|sn|model|part|p/n|pn|tracking|track|trk|confirmation|conf|case|ticket|transaction|"
@@ -101,15 +111,19 @@ _ID_WORDS = (
     r"catalog|auction"
 )
 # An id named just before it: "order #112-3456789-1234567", "listing 48213379", "NGC 4567890-001".
-# (The look-behind, as in `_WORD_LED`, spares trying every id word inside other words.)
-_ID_RE = re.compile(
-    rf"(?<![a-z0-9])(?:{_ID_WORDS})\b(?:\s*(?:#|no\b\.?|nr\b\.?|num\b\.?|number|code|is|was|:|=|-|\.)\s*)*"
+# The id words as a trie that checks after their first letter that they start a word: the engine
+# skips ahead to the letters id words start with instead of trying sixty words at every
+# position. (A word ends at "\b", so at most one of them matches at a place: the trie, which
+# tries them in another order, finds the same.)
+_ID_RE: Final = re.compile(
+    trie_pattern(_ID_WORDS.split("|"), after_first="(?<![a-z0-9].)")
+    + r"\b(?:\s*(?:#|no\b\.?|nr\b\.?|num\b\.?|number|code|is|was|:|=|-|\.)\s*)*"
     r"\s*(\d[\d\-/]*\d|\d)"
 )
 
 
 # Words that say a number is a shipment's.
-TRACKING_CONTEXT = re.compile(
+TRACKING_CONTEXT: Final = re.compile(
     r"\b(?:tracking|track|trk|tracked|shipped|ship|shipping|shipment|label|ups|usps|fedex|dhl|"
     r"dpd|canada\spost|canpar|purolator|ontrac|lasership|royal\smail|yodel|evri|hermes|gofo|"
     r"amazon|courier|parcel|package|delivery|delivered|postage|priority\smail|first\sclass|"
@@ -117,7 +131,7 @@ TRACKING_CONTEXT = re.compile(
 )
 
 # Words that say a number is a phone number.
-PHONE_CUE = re.compile(
+PHONE_CUE: Final = re.compile(
     r"\b(?:call|calls|text|texts|txt|phone|cell|cellphone|mobile|mob|number|num|tel|telephone|"
     r"sms|whats\s?app|whatsapp|wa|reach|contact|ring|digits|hmu|signal|telegram|viber|imessage|"
     r"facetime|nummer|numero|telefono|telefon|movil|celular|handy|portable|llamame|appelle)\b"
@@ -131,8 +145,8 @@ def _first_words(pattern: re.Pattern[str]) -> frozenset[str]:
     return frozenset(re.split(r"\\s\??|\\s", alt)[0] for alt in body.split("|"))
 
 
-TRACKING_WORDS = _first_words(TRACKING_CONTEXT) | {"spee"}
-PHONE_CUE_WORDS = _first_words(PHONE_CUE) | {"whats"}
+TRACKING_WORDS: Final = _first_words(TRACKING_CONTEXT) | {"spee"}
+PHONE_CUE_WORDS: Final = _first_words(PHONE_CUE) | {"whats"}
 
 
 # `_WORD_LED` and `_ID_RE` match only where a token (a run of [a-z0-9], as the phone finder
@@ -140,16 +154,16 @@ PHONE_CUE_WORDS = _first_words(PHONE_CUE) | {"whats"}
 # non-word character), or a word the number is glued to or follows ("size10", "size 10",
 # "ms-65", "march 4"). A text without such a token, which is most of them, is spared both
 # expressions and their many alternatives tried at every word.
-_TOKEN = re.compile(r"[a-z0-9]+")
-_LEADING_LETTERS = re.compile(r"[a-z]*")
+_TOKEN: Final = re.compile(r"[a-z0-9]+")
+_LEADING_LETTERS: Final = re.compile(r"[a-z]*")
 # The id words that are one token each; "s/n" and "p/n" are looked for as they are.
-_ID_TOKENS = frozenset(w for w in _ID_WORDS.split("|") if "/" not in w)
+ID_TOKENS: Final = frozenset(w for w in _ID_WORDS.split("|") if "/" not in w)
 # The words a `_WORD_LED` phrase starts with (months by their first three letters).
 # fmt: off
-MONTH_PREFIXES = frozenset((
+MONTH_PREFIXES: Final = frozenset((
     "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
 ))
-LEADING_WORDS = frozenset((
+LEADING_WORDS: Final = frozenset((
     "size", "sz", "qty", "quantity", "lot", "set", "pack", "box", "roll", "tube", "us", "uk",
     "eu", "mens", "womens", "gen", "series", "version", "ver", "iphone", "galaxy", "pixel", "rtx",
     "gtx", "rx", "ps", "model", "ms", "pf", "pr", "sp", "au", "xf", "ef", "vf", "vg", "ag", "fr",
@@ -169,30 +183,40 @@ def leads(token: str) -> bool:
     return lead in LEADING_WORDS or token[:3] in MONTH_PREFIXES
 
 
+def _digit_led_spans(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
+    """The spans `_DIGIT_LED.finditer(text, lo, hi)` gives, found with `_DIGIT_LED_HINTED`
+    (the dozen alternatives skipped where the hint says they cannot match: most digits)."""
+    return [m.span() for m in _DIGIT_LED_HINTED.finditer(text, lo, hi)]
+
+
 def trap_spans(
     text: str,
     windows: list[tuple[int, int]] | None = None,
     tokens: Collection[str] | None = None,
     led: bool | None = None,
+    named_id: bool | None = None,
 ) -> list[tuple[int, int]]:
     """Spans of `text` (normalised) holding prices, measures, dates, grades or named ids.
 
     With `windows`, only those stretches of the text are searched (around candidate numbers).
-    `tokens`, the text's [a-z0-9] runs, may be given when the caller has them, and `led`,
-    whether `leads` holds for one of them.
+    `tokens`, the text's [a-z0-9] runs, may be given when the caller has them, `led`, whether
+    `leads` holds for one of them, and `named_id`, whether one is in ID_TOKENS.
     """
-    if tokens is None:
+    if tokens is None and (led is None or named_id is None):
         tokens = set(_TOKEN.findall(text))
     if led is None:
+        assert tokens is not None
         led = any(map(leads, tokens))
     word_led = led or "$" in text or "€" in text or "£" in text or "¥" in text
-    named_id = not _ID_TOKENS.isdisjoint(tokens) or "s/n" in text or "p/n" in text
+    if named_id is None:
+        assert tokens is not None
+        named_id = not ID_TOKENS.isdisjoint(tokens)
+    named_id = named_id or "s/n" in text or "p/n" in text
     # In ASCII text the look-behinds already make every match start a word.
     ascii = text.isascii()
     spans: list[tuple[int, int]] = []
     for lo, hi in windows if windows is not None else [(0, len(text))]:
-        if _DIGIT_LED_HINT.search(text, lo, hi) is not None:
-            spans += [m.span() for m in _DIGIT_LED.finditer(text, lo, hi)]
+        spans += _digit_led_spans(text, lo, hi)
         if word_led:
             spans += [
                 m.span()

@@ -17,12 +17,20 @@ __all__ = ["trie_pattern"]
 _Node = dict[str, "_Node | str"]
 
 
-def trie_pattern(words: Iterable[str], tail: Callable[[str], str] | None = None) -> str:
+def trie_pattern(
+    words: Iterable[str], tail: Callable[[str], str] | None = None, after_first: str = ""
+) -> str:
     """An alternation matching each of `words`, spelled as a trie; `tail(word)` is a pattern
-    (usually a look-ahead) required after that word.
+    (usually a look-ahead) required after that word, `after_first` one (a look-behind)
+    required after its first character.
 
     Only whether a branch matches is preserved, not which one is tried first: fine for
     patterns used to find where something starts, or closed by a look-ahead.
+
+    `after_first` serves a pattern that must start a word: "(?<![a-z])" in front of the
+    alternation makes the engine try it at every position, while "(?<![a-z].)" after the
+    first letter leaves an expression that starts with a letter of a few, which the engine
+    skips ahead to (a word of one character then ends with it: its tail follows).
     """
     root: _Node = {}
     for word in sorted(set(words)):
@@ -32,15 +40,15 @@ def trie_pattern(words: Iterable[str], tail: Callable[[str], str] | None = None)
             assert isinstance(child, dict)
             node = child
         node[""] = tail(word) if tail is not None else ""
-    return _spell(root)
+    return _spell(root, after_first)
 
 
-def _spell(node: _Node) -> str:
+def _spell(node: _Node, after_first: str = "") -> str:
     branches = []
     for c, child in sorted(node.items()):
         if c:
             assert isinstance(child, dict)
-            branches.append(re.escape(c) + _spell(child))
+            branches.append(re.escape(c) + after_first + _spell(child))
     end = node.get("")
     if end is not None:
         assert isinstance(end, str)

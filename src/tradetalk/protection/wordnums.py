@@ -9,6 +9,7 @@ Words arrive already normalised: lower case, accents stripped ("fünf" -> "funf"
 from __future__ import annotations
 
 import re
+from typing import Final
 
 __all__ = [
     "COMPOUND_PATTERN",
@@ -18,7 +19,7 @@ __all__ = [
     "words_to_digits",
 ]
 
-_UNITS: dict[str, int] = {
+_UNITS: Final[dict[str, int]] = {
     # English ("oh" and "o" are the usual spoken zero)
     "zero": 0, "oh": 0, "o": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
     "six": 6, "seven": 7, "eight": 8, "nine": 9,
@@ -33,7 +34,7 @@ _UNITS: dict[str, int] = {
     "sechs": 6, "sieben": 7, "acht": 8, "neun": 9,
 }  # fmt: skip
 
-_TEENS: dict[str, int] = {
+_TEENS: Final[dict[str, int]] = {
     "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
     "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
     "diez": 10, "once": 11, "doce": 12, "trece": 13, "catorce": 14, "quince": 15,
@@ -43,7 +44,7 @@ _TEENS: dict[str, int] = {
     "funfzehn": 15, "sechzehn": 16, "siebzehn": 17, "achtzehn": 18, "neunzehn": 19,
 }  # fmt: skip
 
-_TENS: dict[str, int] = {
+_TENS: Final[dict[str, int]] = {
     "twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "sixty": 60,
     "seventy": 70, "eighty": 80, "ninety": 90,
     "veinte": 20, "treinta": 30, "cuarenta": 40, "cincuenta": 50, "sesenta": 60, "setenta": 70,
@@ -54,23 +55,23 @@ _TENS: dict[str, int] = {
     "siebzig": 70, "achtzig": 80, "neunzig": 90,
 }  # fmt: skip
 
-_REPEAT: dict[str, int] = {
+_REPEAT: Final[dict[str, int]] = {
     "double": 2, "triple": 3, "doble": 2, "doppel": 2, "dreifach": 3,
 }  # fmt: skip
-_HUNDRED = frozenset({"hundred", "cien", "ciento", "cent", "hundert"})
-CONNECTORS = frozenset({"and", "y", "et", "und"})
+_HUNDRED: Final = frozenset({"hundred", "cien", "ciento", "cent", "hundert"})
+CONNECTORS: Final = frozenset({"and", "y", "et", "und"})
 
 # German writes 21-99 as one word, units first ("funfundfunfzig" = 55); Spanish 21-29 likewise
 # ("veinticinco").
-_DE_UNIT = "ein|eins|zwei|drei|vier|funf|fuenf|sechs|sieben|acht|neun"
-_DE_TENS = "zwanzig|dreissig|vierzig|funfzig|sechzig|siebzig|achtzig|neunzig"
-_ES_UNIT = "uno|un|dos|tres|cuatro|cinco|seis|siete|ocho|nueve"
-_DE_COMPOUND = re.compile(rf"({_DE_UNIT})und({_DE_TENS})")
-_ES_VEINTI = re.compile(rf"veinti({_ES_UNIT})")
+_DE_UNIT: Final = "ein|eins|zwei|drei|vier|funf|fuenf|sechs|sieben|acht|neun"
+_DE_TENS: Final = "zwanzig|dreissig|vierzig|funfzig|sechzig|siebzig|achtzig|neunzig"
+_ES_UNIT: Final = "uno|un|dos|tres|cuatro|cinco|seis|siete|ocho|nueve"
+_DE_COMPOUND: Final = re.compile(rf"({_DE_UNIT})und({_DE_TENS})")
+_ES_VEINTI: Final = re.compile(rf"veinti({_ES_UNIT})")
 # Either compound, for expressions that look for number words in running text.
-COMPOUND_PATTERN = rf"(?:{_DE_UNIT})und(?:{_DE_TENS})|veinti(?:{_ES_UNIT})"
+COMPOUND_PATTERN: Final = rf"(?:{_DE_UNIT})und(?:{_DE_TENS})|veinti(?:{_ES_UNIT})"
 
-NUMBER_WORDS: frozenset[str] = frozenset(
+NUMBER_WORDS: Final[frozenset[str]] = frozenset(
     set(_UNITS) | set(_TEENS) | set(_TENS) | set(_REPEAT) | _HUNDRED
 )
 

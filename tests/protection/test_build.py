@@ -1,0 +1,44 @@
+"""Which build of the shield the tests run against: `make pytest-compiled-shield` sets
+TRADETALK_EXPECT_COMPILED_SHIELD, so a compiled build that failed to import (and left the pure
+Python modules in its place) fails the run instead of passing unnoticed."""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import pytest
+
+# The modules setup.py compiles.
+COMPILED = [
+    "detector",
+    "keywords",
+    "links",
+    "normalize",
+    "phones",
+    "tracking",
+    "traps",
+    "trie",
+    "wordnums",
+]
+
+
+@pytest.mark.skipif(
+    not os.environ.get("TRADETALK_EXPECT_COMPILED_SHIELD"), reason="pure Python build expected"
+)
+@pytest.mark.parametrize("name", COMPILED)
+def test_compiled_modules_are_the_ones_imported(name: str) -> None:
+    module = importlib.import_module(f"tradetalk.protection.{name}")
+    assert (module.__file__ or "").endswith(".so"), module.__file__
+
+
+def test_findings_stay_immutable() -> None:
+    # Finding lives in a module the compiled build leaves as Python, so it refuses assignment
+    # in either build.
+    from dataclasses import FrozenInstanceError
+
+    from tradetalk.protection.detector import Detector
+
+    finding = Detector().scan("call me at 415-555-0199")[0]
+    with pytest.raises(FrozenInstanceError):
+        finding.kind = "other"  # type: ignore[misc]
