@@ -166,6 +166,7 @@ def _ping_on_checkout(engine: AsyncEngine) -> None:
     def _ping(_dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
         driver = record.driver_connection
         try:
+            assert driver is not None  # a checked-out entry always holds its connection
             await_only(driver.execute("SELECT 1"))  # no arguments: the simple query protocol
         except Exception as exc:
             # The pool discards this connection and draws another (or connects anew).

@@ -274,19 +274,17 @@ async def do_send(
     `sender_role` is for senders who are not members (support in a dispute)."""
     session = uow.session
     if payload.client_message_id is not None:
+        # A concurrent retry may be committing the same client id: take the conversation's
+        # lock first (which the send needs for its position anyway), so that look-up below
+        # sees that retry's message once it has committed. One look-up, not one on each side
+        # of the lock: a round trip fewer for every send, and a retry waits no longer than
+        # the send it repeats. (SQLite: the transaction already excludes other writers.)
+        await conversations_repo.lock(session, conversation.id)
         existing = await conversations_repo.by_client_id(
             session, conversation.id, sender.id, payload.client_message_id
         )
         if existing is not None:
             return existing  # a retry: the same message, nothing emitted twice
-        # A concurrent retry may be committing the same client id: wait for it, then look again
-        # (needless where the transaction already excludes other writers).
-        if await conversations_repo.lock(session, conversation.id):
-            existing = await conversations_repo.by_client_id(
-                session, conversation.id, sender.id, payload.client_message_id
-            )
-            if existing is not None:
-                return existing
     members = await conversations_repo.participants(session, conversation.id)
     role = sender_role or next((p.role for p in members if p.user_id == sender.id), None)
     if role is None:  # get_visible guarantees membership; this guards direct service callers
