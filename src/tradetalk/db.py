@@ -27,7 +27,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.util import await_only
 
 from tradetalk.config import Settings
-from tradetalk.errors import CommittedRefusal, DatabaseUnavailable, problem_response
+from tradetalk.errors import CommittedRefusal, DatabaseUnavailable, Overloaded, problem_response
 from tradetalk.kit.sqlite_inline import inline_creator
 from tradetalk.notifications import outbox as outbox_repo
 from tradetalk.notifications.outbox import PendingSideEffect
@@ -101,10 +101,15 @@ def is_unavailable(exc: BaseException) -> bool:
 
 
 def unavailable_from(exc: BaseException) -> DatabaseUnavailable | None:
-    """The 503 to raise instead of `exc` when it means the database is away, else None (also
-    when `exc` is that 503 already)."""
+    """The 503 to raise instead of `exc` when it means the database is away (or, for a pool
+    that had no connection to give in time, that this process is overloaded), else None (also
+    when `exc` is such a 503 already)."""
     if isinstance(exc, DatabaseUnavailable):
         return None
+    if any(isinstance(cause, sa_errors.TimeoutError) for cause in _causes(exc)):
+        # SQLAlchemy's pool timeout: the database answers, but every connection was busy.
+        log.warning("database pool exhausted", error=f"{type(exc).__name__}: {exc}"[:300])
+        return Overloaded()
     if is_unavailable(exc):
         log.warning("database unavailable", error=f"{type(exc).__name__}: {exc}"[:300])
         return DatabaseUnavailable()
