@@ -265,13 +265,15 @@ async def do_send(
     payload: MessageCreate,
     *,
     sender_role: SenderRole | None = None,
+    locked: bool = False,
 ) -> Message:
     """Store the message once per client_message_id and emit it to the participants.
 
     A message the shield blocks is not stored: the attempt is recorded (a strike) and
     ContactInfoBlocked is raised, which commits that record with the 422.
 
-    `sender_role` is for senders who are not members (support in a dispute)."""
+    `sender_role` is for senders who are not members (support in a dispute); `locked` says
+    that the caller holds the conversation's row lock already (get_readable with lock)."""
     session = uow.session
     if payload.client_message_id is not None:
         # A concurrent retry may be committing the same client id: take the conversation's
@@ -279,7 +281,8 @@ async def do_send(
         # sees that retry's message once it has committed. One look-up, not one on each side
         # of the lock: a round trip fewer for every send, and a retry waits no longer than
         # the send it repeats. (SQLite: the transaction already excludes other writers.)
-        await conversations_repo.lock(session, conversation.id)
+        if not locked:
+            await conversations_repo.lock(session, conversation.id)
         existing = await conversations_repo.by_client_id(
             session, conversation.id, sender.id, payload.client_message_id
         )
