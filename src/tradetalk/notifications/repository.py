@@ -244,10 +244,12 @@ async def blank_bodies(
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def _fold_statement(conversation_id: int | None) -> Executable:
+def _fold_statement(*, about_a_conversation: bool) -> Executable:
+    # The unseen item is picked by a subquery (LIMIT 1, as a look-up would) and counted up in
+    # SQL, so two sends folding into it at the same moment both count.
     about = (
         Notification.conversation_id == bindparam("b_conversation_id")
-        if conversation_id is not None
+        if about_a_conversation
         else Notification.conversation_id.is_(None)
     )
     unseen = (
@@ -281,7 +283,7 @@ def _fold_statement(conversation_id: int | None) -> Executable:
     )
 
 
-_FOLD_ABOUT_CONVERSATION = _fold_statement(0)
+_FOLD_ABOUT_CONVERSATION = _fold_statement(about_a_conversation=True)
 
 
 async def fold_unseen(
@@ -310,7 +312,7 @@ async def fold_unseen(
         statement = _FOLD_ABOUT_CONVERSATION
         params["b_conversation_id"] = conversation_id
     else:
-        statement = _fold_statement(None)
+        statement = _fold_statement(about_a_conversation=False)
     return (await session.scalars(statement, params)).first()
 
 
