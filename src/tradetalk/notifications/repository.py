@@ -279,7 +279,7 @@ def _fold_statement(*, about_a_conversation: bool) -> Executable:
             created_at=bindparam("b_now", type_=Notification.created_at.type),
         )
         .returning(Notification)
-        .execution_options(populate_existing=True)
+        .execution_options(populate_existing=True, synchronize_session=False)
     )
 
 
