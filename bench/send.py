@@ -163,17 +163,7 @@ async def bench_database(kind: str, options: argparse.Namespace, folder: Path) -
     counts = [n for n in options.server_workers if n == 1 or kind == "postgresql"] or [1]
     if counts != options.server_workers:
         progress(f"{kind}: one server process only (several need PostgreSQL)")
-    async with fresh_database(kind, folder) as url, AsyncExitStack() as stack:
-        # Every server runs from the start, on the same database; only one is driven at a time.
-        servers = {}
-        for n in counts:
-            redis = (
-                {}
-                if n == 1
-                else {"redis_url": REDIS_URL, "redis_prefix": f"bench-{uuid.uuid4().hex[:8]}"}
-            )
-            servers[n] = await stack.enter_async_context(Server(url, folder, workers=n, **redis))
-        server = servers[counts[0]]
+    async with fresh_database(kind, folder) as url, Server(url, folder) as server:
         progress(f"{kind}: seeding {options.conversations} conversations through the API")
         began = time.perf_counter()
         threads = await seed(server, options.conversations)
@@ -199,12 +189,25 @@ async def bench_database(kind: str, options: argparse.Namespace, folder: Path) -
                     kind, url, limit_threads, concurrency=concurrency, duration=options.duration
                 )
                 sends: dict[int, dict[str, Any]] = {}
-                for n, each in servers.items():
+                for n in counts:
                     progress(f"{kind}: sends at concurrency {concurrency}, {n} server process(es)")
-                    sends[n] = await drive_sends(
-                        each, threads, concurrency=concurrency, duration=options.duration,
-                        client_ids=options.client_ids, seed_value=concurrency,
-                    )  # fmt: skip
+                    async with AsyncExitStack() as stack:
+                        # The one-process server runs throughout, as it always has; one of
+                        # several processes runs only for its own sends (and its warm-up), so
+                        # that the limit's pgbench clients find connection slots free.
+                        each = server if n == 1 else await stack.enter_async_context(
+                            Server(url, folder, workers=n, redis_url=REDIS_URL,
+                                   redis_prefix=f"bench-{uuid.uuid4().hex[:8]}")
+                        )  # fmt: skip
+                        if n > 1 and options.warmup > 0:
+                            await drive_sends(
+                                each, threads, concurrency=concurrency, duration=options.warmup,
+                                client_ids=options.client_ids, seed_value=-concurrency,
+                            )  # fmt: skip
+                        sends[n] = await drive_sends(
+                            each, threads, concurrency=concurrency, duration=options.duration,
+                            client_ids=options.client_ids, seed_value=concurrency,
+                        )  # fmt: skip
                 send = sends[counts[0]]
                 progress(f"{kind}: the limit again at concurrency {concurrency}")
                 after = await limit_rate(
