@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import func, select
 
 from harness import (
@@ -137,16 +138,22 @@ async def drive_sends(
             body: dict[str, Any] = {"body": BODY.format(n=n)}
             if client_ids:
                 body["client_message_id"] = uuid.uuid4().hex
-            response = await api.post(
-                f"/v1/conversations/{thread.conversation_id}/messages",
-                json=body,
-                headers={"Authorization": f"Bearer {party.token}"},
-            )
+            try:
+                response = await api.post(
+                    f"/v1/conversations/{thread.conversation_id}/messages",
+                    json=body,
+                    headers={"Authorization": f"Bearer {party.token}"},
+                )
+            except httpx.TransportError:
+                return 0  # no answer (connection refused or dropped): counted as error "0"
             return response.status_code
 
-        return await closed_loop(
+        result = await closed_loop(
             send, concurrency=concurrency, duration=duration, ok=201, server_cpu=server.cpu_seconds
         )
+    if result["errors"]:
+        progress(f"errors {result['errors']}; the server's log ends:\n{server.errors_logged()}")
+    return result
 
 
 async def count_rows(database: Database, table: str) -> int:
