@@ -192,10 +192,28 @@ async def stop_process(process: asyncio.subprocess.Process, *, grace: float) -> 
         await process.wait()
 
 
-class Server:
-    """`tradetalk serve` in its own process on a free loopback port."""
+def process_tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and of all its live descendants (`serve --workers N`)."""
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            total += process_cpu_seconds(current)
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        pending += [int(child) for child in children]
+    return total
 
-    def __init__(self, database_url: str, folder: Path, **settings: str) -> None:
+
+class Server:
+    """`tradetalk serve` in its own process on a free loopback port (`workers` processes:
+    `serve --workers N`, which needs PostgreSQL and `redis_url` in `settings`)."""
+
+    def __init__(
+        self, database_url: str, folder: Path, *, workers: int = 1, **settings: str
+    ) -> None:
+        self.workers = workers
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = folder / f"server-{self.port}.log"
@@ -219,9 +237,18 @@ class Server:
         with self.log_path.open("wb") as log:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "tradetalk.cli", "serve", "--port", str(self.port),
+                # Only when asked: an older tradetalk (an A/B run) has no --workers.
+                *(["--workers", str(self.workers)] if self.workers > 1 else []),
                 env=self.env, cwd=self.folder, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
         problem = await wait_until_ready(self.process, f"{self.base_url}/readyz", within=60)
+        # Every process must listen before the load starts, or the first connections (kept
+        # alive for the whole run) all go to the processes that were up first.
+        deadline = time.monotonic() + 60
+        while problem is None and len(self.listeners()) < self.workers:
+            if time.monotonic() > deadline:
+                problem = f"never had {self.workers} processes listening"
+            await asyncio.sleep(0.1)
         if problem is None:
             return self
         await self.__aexit__()
@@ -234,9 +261,18 @@ class Server:
         self.process = None
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time the server process has used so far (all its threads)."""
+        """User + system CPU time the server has used so far (all its threads and, with
+        several workers, all its processes)."""
         assert self.process is not None
-        return process_cpu_seconds(self.process.pid)
+        return process_tree_cpu_seconds(self.process.pid)
+
+    def listeners(self) -> list[str]:
+        """The listening sockets on the server's port (one per serving process), from /proc."""
+        port = f":{self.port:04X}"
+        lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+        return [
+            line for line in lines if line.split()[1].endswith(port) and line.split()[3] == "0A"
+        ]
 
     def errors_logged(self) -> str:
         """The server's log (WARNING and above), for the report when something failed."""

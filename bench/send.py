@@ -8,24 +8,32 @@ For each database (SQLite, PostgreSQL) and each concurrency level this measures,
   writes, with no application code (bench/send_writes.py: pgbench -M prepared on PostgreSQL,
   a plain sqlite3 loop on SQLite), at the same concurrency, before and after the sends;
 - ratio = send rate / raw commit rate (the design asks for at least 0.5), and the server's CPU
-  time per message (from /proc/<pid>/stat), which the design compares with Synapse's ~23 ms.
+  time per message (from /proc/<pid>/stat, all its processes), which the design compares with
+  Synapse's ~23 ms;
+- with `--server-workers 1,2`, the sends of each level are measured once per server, side by
+  side between the same two limit runs: `tradetalk serve` (one process, in-process broker) and
+  `tradetalk serve --workers 2` (two processes on one port, Redis for fan-out; PostgreSQL only).
 
 The load generator and the server share the machine's cores. Prints one JSON document.
 
     python bench/send.py [--quick] [--databases sqlite,postgresql] [--concurrency 16,64]
-                         [--duration 10] [--conversations 1000] [--out FILE]
+                         [--server-workers 1,2] [--duration 10] [--conversations 1000]
+                         [--out FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import time
 import uuid
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import func, select
 
 from harness import (
@@ -45,6 +53,7 @@ from tradetalk.config import Settings
 from tradetalk.db import Database
 
 TARGET_RATIO = 0.5
+REDIS_URL = os.environ.get("TRADETALK_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 SELLER_SHARE = 10  # conversations per seller: sellers are busier than buyers
 BODY = "Hi! Is the 1921 Morgan dollar still available, and can you ship it tomorrow? #{n}"
 
@@ -129,16 +138,22 @@ async def drive_sends(
             body: dict[str, Any] = {"body": BODY.format(n=n)}
             if client_ids:
                 body["client_message_id"] = uuid.uuid4().hex
-            response = await api.post(
-                f"/v1/conversations/{thread.conversation_id}/messages",
-                json=body,
-                headers={"Authorization": f"Bearer {party.token}"},
-            )
+            try:
+                response = await api.post(
+                    f"/v1/conversations/{thread.conversation_id}/messages",
+                    json=body,
+                    headers={"Authorization": f"Bearer {party.token}"},
+                )
+            except httpx.TransportError:
+                return 0  # no answer (connection refused or dropped): counted as error "0"
             return response.status_code
 
-        return await closed_loop(
+        result = await closed_loop(
             send, concurrency=concurrency, duration=duration, ok=201, server_cpu=server.cpu_seconds
         )
+    if result["errors"]:
+        progress(f"errors {result['errors']}; the server's log ends:\n{server.errors_logged()}")
+    return result
 
 
 async def count_rows(database: Database, table: str) -> int:
@@ -152,6 +167,9 @@ async def count_rows(database: Database, table: str) -> int:
 
 async def bench_database(kind: str, options: argparse.Namespace, folder: Path) -> dict[str, Any]:
     """Every measurement for one kind of database, on a fresh database of that kind."""
+    counts = [n for n in options.server_workers if n == 1 or kind == "postgresql"] or [1]
+    if counts != options.server_workers:
+        progress(f"{kind}: one server process only (several need PostgreSQL)")
     async with fresh_database(kind, folder) as url, Server(url, folder) as server:
         progress(f"{kind}: seeding {options.conversations} conversations through the API")
         began = time.perf_counter()
@@ -177,11 +195,27 @@ async def bench_database(kind: str, options: argparse.Namespace, folder: Path) -
                 before = await limit_rate(
                     kind, url, limit_threads, concurrency=concurrency, duration=options.duration
                 )
-                progress(f"{kind}: sends at concurrency {concurrency}")
-                send = await drive_sends(
-                    server, threads, concurrency=concurrency, duration=options.duration,
-                    client_ids=options.client_ids, seed_value=concurrency,
-                )  # fmt: skip
+                sends: dict[int, dict[str, Any]] = {}
+                for n in counts:
+                    progress(f"{kind}: sends at concurrency {concurrency}, {n} server process(es)")
+                    async with AsyncExitStack() as stack:
+                        # The one-process server runs throughout, as it always has; one of
+                        # several processes runs only for its own sends (and its warm-up), so
+                        # that the limit's pgbench clients find connection slots free.
+                        each = server if n == 1 else await stack.enter_async_context(
+                            Server(url, folder, workers=n, redis_url=REDIS_URL,
+                                   redis_prefix=f"bench-{uuid.uuid4().hex[:8]}")
+                        )  # fmt: skip
+                        if n > 1 and options.warmup > 0:
+                            await drive_sends(
+                                each, threads, concurrency=concurrency, duration=options.warmup,
+                                client_ids=options.client_ids, seed_value=-concurrency,
+                            )  # fmt: skip
+                        sends[n] = await drive_sends(
+                            each, threads, concurrency=concurrency, duration=options.duration,
+                            client_ids=options.client_ids, seed_value=concurrency,
+                        )  # fmt: skip
+                send = sends[counts[0]]
                 progress(f"{kind}: the limit again at concurrency {concurrency}")
                 after = await limit_rate(
                     kind, url, limit_threads, concurrency=concurrency, duration=options.duration
@@ -199,13 +233,28 @@ async def bench_database(kind: str, options: argparse.Namespace, folder: Path) -
                     "ratio": round(ratio, 3) if ratio is not None else None,
                     "meets_target": ratio is not None and ratio >= TARGET_RATIO,
                 }
+                if len(sends) > 1:  # `send` and `ratio` above are those of the first count
+                    levels[str(concurrency)]["server_processes"] = {
+                        str(n): {
+                            "send": each,
+                            "ratio": round(each["per_second"] / raw["per_second"], 3)
+                            if raw["per_second"]
+                            else None,
+                        }
+                        for n, each in sends.items()
+                    }
             stored = {
                 "messages": await count_rows(database, "messages"),
                 "events": await count_rows(database, "events"),
             }
         finally:
             await database.dispose()
-        acknowledged = sum(level["send"]["messages"] for level in levels.values())
+        acknowledged = sum(
+            sum(each["send"]["messages"] for each in level["server_processes"].values())
+            if "server_processes" in level
+            else level["send"]["messages"]
+            for level in levels.values()
+        )
         return {
             "setup": {
                 "conversations": len(threads),
@@ -215,6 +264,7 @@ async def bench_database(kind: str, options: argparse.Namespace, folder: Path) -
                 "seed_seconds": round(seeded, 2),
                 "client_message_id": options.client_ids,
                 "server_pool": "app defaults",
+                "server_processes": counts,
             },
             "concurrency": levels,
             # Warm-up sends are stored too; every measured 201 must be among the stored rows.
@@ -230,6 +280,13 @@ def parse_args() -> argparse.Namespace:
         type=lambda v: [int(x) for x in v.split(",")],
         default=[16, 64],
         help="comma-separated concurrency levels (default 16,64)",
+    )
+    parser.add_argument(
+        "--server-workers",
+        type=lambda v: [int(x) for x in v.split(",")],
+        default=[1],
+        help="server process counts to measure side by side, e.g. 1,2 (more than one: "
+        "PostgreSQL only, with Redis at TRADETALK_BENCH_REDIS_URL)",
     )
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of unmeasured sends")

@@ -72,7 +72,10 @@ on the client endpoints.
 
 **Errors** are `application/problem+json` with a stable `code`: `unauthenticated` (401),
 `not_found` (404, also for anything the caller may not see), `validation_error` (422),
-`rate_limited` (429, with `Retry-After`), and the specific codes listed per endpoint.
+`rate_limited` (429, with `Retry-After`), and the specific codes listed per endpoint. Any
+endpoint may answer 503 with `Retry-After`: `database_unavailable` while the database cannot be
+reached, `overloaded` while every database connection stays busy for too long; retrying is
+safe (sends are idempotent on `client_message_id`).
 
 **Lists** take `limit` (1 to 100, default 50) and return `{"items", "next_cursor"}`.
 """

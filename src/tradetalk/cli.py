@@ -27,22 +27,35 @@ def _err(message: str) -> None:
     typer.echo(message, err=True)
 
 
-def _run_server(settings: Settings) -> None:
+def _run_server(settings: Settings, *, shared_port: bool = False) -> None:
     from tradetalk.app import create_app
     from tradetalk.kit.server import uvicorn_config
+    from tradetalk.kit.supervisor import listening_socket
     from tradetalk.observability import configure_logging
 
     configure_logging(settings.log_level, settings.log_json)
     server = uvicorn.Server(uvicorn_config(create_app(settings), settings))
-    server.run()
+    if shared_port:  # one of `serve --workers N`'s processes
+        server.run(sockets=[listening_socket(settings.host, settings.port)])
+    else:
+        server.run()
 
 
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default TRADETALK_PORT or 8000).")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Server processes on this port (PostgreSQL and TRADETALK_REDIS_URL needed for "
+            "more than one; about one per core).",
+        ),
+    ] = 1,
+    process_of_many: Annotated[bool, typer.Option(hidden=True)] = False,
 ) -> None:
     """Migrate the database if needed and serve the API, event stream and pages."""
+    from tradetalk.kit.supervisor import Supervisor, refusal
     from tradetalk.migrate import upgrade
 
     settings = Settings()
@@ -63,9 +76,19 @@ def serve(
     if missing:
         _err(f"Set {' and '.join(missing)} (long random strings) before serving.")
         raise typer.Exit(2)
+    if process_of_many:  # started by the supervisor below, which migrated already
+        _run_server(settings, shared_port=True)
+        return
+    if (reason := refusal(settings, workers)) is not None:
+        _err(reason)
+        raise typer.Exit(2)
     upgrade(settings.database_url)
-    _err(f"tradetalk listening on http://{settings.host}:{settings.port}")
-    _run_server(settings)
+    processes = f" ({workers} processes)" if workers > 1 else ""
+    _err(f"tradetalk listening on http://{settings.host}:{settings.port}{processes}")
+    if workers == 1:
+        _run_server(settings)
+        return
+    raise typer.Exit(Supervisor(settings, workers).run())
 
 
 @app.command()

@@ -116,8 +116,7 @@ class ServiceUnavailable(DomainError):
 
 
 class DatabaseUnavailable(ServiceUnavailable):
-    """The database cannot be reached right now: stopped, restarting, unreachable, or every
-    pooled connection busy for too long.
+    """The database cannot be reached right now: stopped, restarting or unreachable.
 
     Retrying is safe: a write whose connection broke was rolled back, or (when it broke during
     the commit itself) may have been stored, which the retry finds by its client id."""
@@ -133,6 +132,21 @@ class DatabaseUnavailable(ServiceUnavailable):
             extra={"retry_after_seconds": retry},
             headers={"Retry-After": str(retry)},
         )
+
+
+class Overloaded(DatabaseUnavailable):
+    """Every pooled database connection stayed busy for longer than the pool's timeout: the
+    database is there, but this process has more requests than connections to serve them.
+
+    A kind of DatabaseUnavailable (whoever handles that handles this), with its own code so
+    that a client or an operator can tell load from an outage, and a shorter Retry-After."""
+
+    code = "overloaded"
+    title = "The service is overloaded"
+    retry_after_seconds: ClassVar[int] = 2
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail or "Too many requests are waiting for the database; retry shortly.")
 
 
 def problem_response(error: DomainError) -> JSONResponse:

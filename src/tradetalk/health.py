@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from tradetalk.db import unavailable_from
 from tradetalk.deps import Ctx
 from tradetalk.errors import DatabaseUnavailable
 from tradetalk.observability import Metrics
@@ -26,7 +27,10 @@ async def readyz(ctx: Ctx) -> dict[str, str]:
         async with ctx.db.read_engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except Exception as exc:
-        raise DatabaseUnavailable("The database cannot be reached.") from exc
+        # Overloaded (every pooled connection busy) when that is why; unavailable otherwise.
+        raise unavailable_from(exc) or DatabaseUnavailable(
+            "The database cannot be reached."
+        ) from exc
     return {"status": "ready", "database": ctx.db.dialect}
 
 

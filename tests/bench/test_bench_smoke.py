@@ -22,7 +22,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 DATABASES = ["sqlite", "postgresql"]
 
 
-def run_quick(script: str, database: str, tmp_path: Path) -> dict[str, Any]:
+def run_quick(script: str, database: str, tmp_path: Path, *extra: str) -> dict[str, Any]:
     if database == "postgresql":
         require_service("PostgreSQL", "127.0.0.1", 5432)
     out = tmp_path / "result.json"
@@ -30,7 +30,16 @@ def run_quick(script: str, database: str, tmp_path: Path) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRADETALK_")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
     result = subprocess.run(
-        [sys.executable, str(BENCH / script), "--quick", "--databases", database, "--out", out],
+        [
+            sys.executable,
+            str(BENCH / script),
+            "--quick",
+            "--databases",
+            database,
+            "--out",
+            out,
+            *extra,
+        ],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -63,6 +72,24 @@ def test_send_benchmark_reports_sends_beside_raw_commits(database: str, tmp_path
         assert "per_second" in raw
         assert level["ratio"] is not None
     # Every acknowledged send is stored (warm-up sends may add more).
+    assert result["stored"]["messages"] >= result["stored"]["acknowledged_in_measurements"]
+
+
+def test_send_benchmark_measures_one_and_two_server_processes_side_by_side(
+    tmp_path: Path,
+) -> None:
+    require_service("Redis", "127.0.0.1", 6379)
+    document = run_quick("send.py", "postgresql", tmp_path, "--server-workers", "1,2")
+    result = document["postgresql"]
+    assert result["setup"]["server_processes"] == [1, 2]
+    for level in result["concurrency"].values():
+        by_count = level["server_processes"]
+        assert by_count.keys() == {"1", "2"}
+        assert level["send"] == by_count["1"]["send"]
+        for each in by_count.values():
+            assert each["send"]["messages"] > 0 and each["send"]["errors"] == {}
+            assert each["send"]["server_cpu_ms_per_message"] > 0
+            assert each["ratio"] is not None
     assert result["stored"]["messages"] >= result["stored"]["acknowledged_in_measurements"]
 
 
@@ -108,3 +135,17 @@ def test_run_all_lists_every_benchmark_with_its_quick_command() -> None:
     assert result.returncode == 0, result.stderr
     names = [line.split()[0] for line in result.stdout.splitlines()]
     assert {"send", "inbox", "realtime_fanout", "redis_pubsub", "twonode", "synapse"} <= set(names)
+
+
+def test_send_ab_benchmark_pairs_two_versions_window_by_window(tmp_path: Path) -> None:
+    # Both "versions" are this checkout here: only the shape of the comparison is checked.
+    package_root = Path(tradetalk.__file__).resolve().parents[1]
+    document = run_quick("send_ab.py", "sqlite", tmp_path, "--old", str(package_root))
+    summary = document["sqlite"]["summary"]
+    assert summary.keys() == document["sqlite"]["windows"].keys()
+    for level in summary.values():
+        assert level.keys() == {"old", "new"}
+        assert len(level["old"]["sends_per_second"]) == len(level["new"]["sends_per_second"]) == 2
+        assert level["old"]["errors"] == level["new"]["errors"] == 0
+        assert level["new"]["rate_vs_old_paired_median"] > 0
+        assert level["new"]["cpu_vs_old_paired_median"] > 0

@@ -213,3 +213,43 @@ async def test_the_pool_recovers_when_postgresql_drops_its_connections(
             "after the restart",
             "before the restart",
         ]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_every_connection_busy_answers_503_overloaded_not_database_unavailable(
+    settings: Settings, clock: ManualClock
+) -> None:
+    """The database is there but this process has no connection free in time: a distinct code
+    (load, not an outage) with a short Retry-After; the retry succeeds once one is free."""
+    application = create_app(
+        settings.model_copy(update={"db_pool_size": 1, "db_pool_timeout_seconds": 0.3}),
+        clock=clock,
+    )
+    async with (
+        LifespanManager(application),
+        Marketplace(application, server_key=SERVER_KEY) as market,
+    ):
+        deal = await market.transaction()
+        cid = await market.conversation_id(deal)
+        url = f"/v1/conversations/{cid}/messages"
+        body = {"body": "is it still there?", "client_message_id": "busy-1"}
+        engine = application.state.ctx.db.write_engine
+        # A pool of one plus one overflow connection: both held elsewhere.
+        async with engine.connect() as first, engine.connect() as second:
+            await first.execute(text("SELECT 1"))
+            await second.execute(text("SELECT 1"))
+            started = time.monotonic()
+            response = await deal.buyer.client.post(url, json=body)
+            waited = time.monotonic() - started
+            readiness = await market.server.get("/readyz")
+        assert response.status_code == 503, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        problem = response.json()
+        assert problem["code"] == "overloaded"
+        assert problem["retry_after_seconds"] == 2 and response.headers["Retry-After"] == "2"
+        assert waited < FAST
+        assert readiness.status_code == 503 and readiness.json()["code"] == "overloaded"
+        retried = await deal.buyer.client.post(url, json=body)
+        assert retried.status_code == 201, retried.text
+        history = await deal.buyer.client.get(url)
+        assert [m["body"] for m in history.json()["items"]] == ["is it still there?"]

@@ -208,11 +208,14 @@ async def send_message(
     `contact_info_blocked` (and its `findings`), delivered masked, or delivered and flagged.
     403 `messaging_paused` / `messaging_restricted` when the sender's privileges are limited.
     Support in an open dispute posts as Support (`sender_role: "support"`); both parties get it."""
-    access = await get_readable(uow.session, conversation_id, actor, uow.now)
+    # Locked at once: the send needs the conversation's lock, and one statement does both.
+    access = await get_readable(uow.session, conversation_id, actor, uow.now, lock=True)
     if access.is_support:
         message = await disputes_service.do_support_send(uow, access, actor, payload)
     else:
-        message = await conversations_service.do_send(uow, access.conversation, actor, payload)
+        message = await conversations_service.do_send(
+            uow, access.conversation, actor, payload, locked=True
+        )
     if not payload.attachment_ids:
         return message_out(message)  # a text message has no details to load
     return (await messages_out(uow.session, [message], uow.now))[0]

@@ -265,28 +265,29 @@ async def do_send(
     payload: MessageCreate,
     *,
     sender_role: SenderRole | None = None,
+    locked: bool = False,
 ) -> Message:
     """Store the message once per client_message_id and emit it to the participants.
 
     A message the shield blocks is not stored: the attempt is recorded (a strike) and
     ContactInfoBlocked is raised, which commits that record with the 422.
 
-    `sender_role` is for senders who are not members (support in a dispute)."""
+    `sender_role` is for senders who are not members (support in a dispute); `locked` says
+    that the caller holds the conversation's row lock already (get_readable with lock)."""
     session = uow.session
     if payload.client_message_id is not None:
+        # A concurrent retry may be committing the same client id: take the conversation's
+        # lock first (which the send needs for its position anyway), so that look-up below
+        # sees that retry's message once it has committed. One look-up, not one on each side
+        # of the lock: a round trip fewer for every send, and a retry waits no longer than
+        # the send it repeats. (SQLite: the transaction already excludes other writers.)
+        if not locked:
+            await conversations_repo.lock(session, conversation.id)
         existing = await conversations_repo.by_client_id(
             session, conversation.id, sender.id, payload.client_message_id
         )
         if existing is not None:
             return existing  # a retry: the same message, nothing emitted twice
-        # A concurrent retry may be committing the same client id: wait for it, then look again
-        # (needless where the transaction already excludes other writers).
-        if await conversations_repo.lock(session, conversation.id):
-            existing = await conversations_repo.by_client_id(
-                session, conversation.id, sender.id, payload.client_message_id
-            )
-            if existing is not None:
-                return existing
     members = await conversations_repo.participants(session, conversation.id)
     role = sender_role or next((p.role for p in members if p.user_id == sender.id), None)
     if role is None:  # get_visible guarantees membership; this guards direct service callers

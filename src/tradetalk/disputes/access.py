@@ -57,16 +57,22 @@ _CONVERSATION_AND_MEMBERSHIP = (
     )
     .where(Conversation.id == bindparam("b_conversation_id"))
 )
+# The same, holding the conversation's row lock until commit (PostgreSQL; SQLite's writers
+# exclude each other anyway): a send needs that lock for its position in the thread, and taking
+# it here saves the statement that would take it afterwards.
+_CONVERSATION_AND_MEMBERSHIP_LOCKED = _CONVERSATION_AND_MEMBERSHIP.with_for_update(of=Conversation)
 
 
 async def get_readable(
-    session: AsyncSession, conversation_id: int, user: User, now: datetime
+    session: AsyncSession, conversation_id: int, user: User, now: datetime, *, lock: bool = False
 ) -> Access:
     """The conversation and the reader's capacity; NotFound (never 403) when they may not read it.
 
-    One query for participants, the common case; support pays two more."""
+    One query for participants, the common case; support pays two more. With `lock`, the
+    conversation's row is also locked until commit, as conversations_repo.lock does."""
     params = {"b_user_id": user.id, "b_conversation_id": conversation_id}
-    row = (await session.execute(_CONVERSATION_AND_MEMBERSHIP, params)).tuples().one_or_none()
+    statement = _CONVERSATION_AND_MEMBERSHIP_LOCKED if lock else _CONVERSATION_AND_MEMBERSHIP
+    row = (await session.execute(statement, params)).tuples().one_or_none()
     if row is not None:
         conversation, member = row
         if member is not None:

@@ -6,9 +6,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, bindparam, case, func, or_, select, update
+from sqlalchemy import String, and_, bindparam, case, cast, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
 
 from tradetalk.accounts.models import User
 from tradetalk.conversations.models import (
@@ -58,16 +59,6 @@ _PREVIOUS_EXCHANGE = (
         Message.kind != MessageKind.SYSTEM.value,
     )
     .order_by(Message.seq.desc())
-    .limit(1)
-)
-_UNSEEN_LIKE = (
-    select(Notification)
-    .where(
-        Notification.user_id == bindparam("b_user_id"),
-        Notification.seen_at.is_(None),
-        Notification.type == bindparam("b_type"),
-        Notification.conversation_id == bindparam("b_conversation_id"),
-    )
     .limit(1)
 )
 
@@ -253,20 +244,76 @@ async def blank_bodies(
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def unseen_like(
-    session: AsyncSession, user_id: str, type_: str, conversation_id: int | None
-) -> Notification | None:
-    """The user's unseen item of this type about this conversation, if any."""
-    if conversation_id is not None:
-        params = {"b_user_id": user_id, "b_type": type_, "b_conversation_id": conversation_id}
-        return (await session.scalars(_UNSEEN_LIKE, params)).first()
-    stmt = select(Notification).where(
-        Notification.user_id == user_id,
-        Notification.seen_at.is_(None),
-        Notification.type == type_,
-        Notification.conversation_id == conversation_id,
+def _fold_statement(*, about_a_conversation: bool) -> Executable:
+    # The unseen item is picked by a subquery (LIMIT 1, as a look-up would) and counted up in
+    # SQL, so two sends folding into it at the same moment both count.
+    about = (
+        Notification.conversation_id == bindparam("b_conversation_id")
+        if about_a_conversation
+        else Notification.conversation_id.is_(None)
     )
-    return (await session.scalars(stmt.limit(1))).first()
+    unseen = (
+        select(Notification.id)
+        .where(
+            Notification.user_id == bindparam("b_user_id"),
+            Notification.seen_at.is_(None),
+            Notification.type == bindparam("b_type"),
+            about,
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
+    count = Notification.count + 1
+    title = (
+        bindparam("b_before", type_=String)
+        + cast(count, String)
+        + bindparam("b_after", type_=String)
+    )
+    return (
+        update(Notification)
+        .where(Notification.id == unseen)
+        .values(
+            count=count,
+            title=func.substr(title, 1, 200),
+            body=bindparam("b_body", type_=String),
+            created_at=bindparam("b_now", type_=Notification.created_at.type),
+        )
+        .returning(Notification)
+        .execution_options(populate_existing=True, synchronize_session=False)
+    )
+
+
+_FOLD_ABOUT_CONVERSATION = _fold_statement(about_a_conversation=True)
+
+
+async def fold_unseen(
+    session: AsyncSession,
+    user_id: str,
+    type_: str,
+    conversation_id: int | None,
+    *,
+    fold_title: str,
+    body: str,
+    now: datetime,
+) -> Notification | None:
+    """Fold one more event into the user's unseen item of this type about this conversation
+    (count + 1, `fold_title` with `{count}` filled in, the new body and time), in one
+    statement; None when there is no such item."""
+    before, _, after = fold_title.partition("{count}")
+    params = {
+        "b_user_id": user_id,
+        "b_type": type_,
+        "b_before": before,
+        "b_after": after,
+        "b_body": body,
+        "b_now": now,
+    }
+    if conversation_id is not None:
+        statement = _FOLD_ABOUT_CONVERSATION
+        params["b_conversation_id"] = conversation_id
+    else:
+        statement = _fold_statement(about_a_conversation=False)
+    return (await session.scalars(statement, params)).first()
 
 
 async def feed_page(

@@ -126,12 +126,11 @@ async def do_notify(
     `announce=False` no event is sent (when another event already tells the same news)."""
     item = None
     if fold_title is not None:
-        item = await notifications_repo.unseen_like(uow.session, user_id, type_, conversation_id)
-    if item is not None and fold_title is not None:
-        item.count += 1
-        item.title = fold_title.replace("{count}", str(item.count))[:200]
-        item.body = body
-        item.created_at = uow.now
+        item = await notifications_repo.fold_unseen(
+            uow.session, user_id, type_, conversation_id, fold_title=fold_title, body=body,
+            now=uow.now,
+        )  # fmt: skip
+    if item is not None:
         event = "notification.updated"
     else:
         item = Notification(

@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradetalk.accounts.models import User
-from tradetalk.kit.orm import table_of
+from tradetalk.kit.orm import dialect_name, table_of
 from tradetalk.realtime import events
 from tradetalk.realtime.broker import Delivery
 from tradetalk.realtime.models import Event
@@ -30,7 +30,25 @@ _RESERVE_EVENT_IDS_OF_TWO = (
     .values(last_event_id=_users.c.last_event_id + bindparam("b_size"))
     .returning(_users.c.id, _users.c.last_event_id)
 )
-_INSERT_EVENTS = insert(table_of(Event))
+_events = table_of(Event)
+_INSERT_EVENTS = insert(_events)
+# PostgreSQL: one event for two people (a send) in one statement, ids reserved and rows
+# written together, a round trip fewer than the two statements above.
+_reserved = _RESERVE_EVENT_IDS_OF_TWO.cte("reserved")
+_RESERVE_AND_INSERT_ONE_FOR_TWO = (
+    insert(_events)
+    .from_select(
+        ["user_id", "id", "type", "data", "created_at"],
+        select(
+            _reserved.c.id,
+            _reserved.c.last_event_id,
+            bindparam("b_type", type_=_events.c.type.type),
+            bindparam("b_data", type_=_events.c.data.type),
+            bindparam("b_now", type_=_events.c.created_at.type),
+        ),
+    )
+    .returning(_events.c.user_id, _events.c.id)
+)
 
 
 async def store(
@@ -45,6 +63,8 @@ async def store(
             counts[user_id] = counts.get(user_id, 0) + 1
     if not counts:
         return []
+    if len(pending) == 1 and len(counts) == 2 and dialect_name(session) == "postgresql":
+        return await _store_one_for_two(session, pending[0], now)
     # Reserving ids under the recipients' row locks keeps each user's ids gapless and in
     # commit order, so a client replaying with after= can never skip a late commit.
     # Users are locked in id order so that concurrent sends cannot deadlock.
@@ -95,6 +115,29 @@ async def store(
             deliveries.append(Delivery(user_id=user_id, event_id=event_id, frame=frame))
     await session.execute(_INSERT_EVENTS, rows)
     return deliveries
+
+
+async def _store_one_for_two(
+    session: AsyncSession, pending: tuple[str, Mapping[str, Any], frozenset[str]], now: datetime
+) -> list[Delivery]:
+    event_type, data, recipients = pending
+    first, second = sorted(recipients)
+    data_json = events.data_json(data)
+    params = {
+        "b_first": first,
+        "b_second": second,
+        "b_size": 1,
+        "b_type": event_type,
+        "b_data": data_json,
+        "b_now": now,
+    }
+    stored = (await session.execute(_RESERVE_AND_INSERT_ONE_FOR_TWO, params)).tuples()
+    return [
+        Delivery(
+            user_id=user_id, event_id=event_id, frame=events.frame(event_id, event_type, data_json)
+        )
+        for user_id, event_id in sorted(stored)
+    ]
 
 
 async def last_id(session: AsyncSession, user_id: str) -> int:
