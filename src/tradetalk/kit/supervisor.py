@@ -5,6 +5,10 @@ processes. Each is a complete `tradetalk serve` (its own app, pool, outbox worke
 subscription) listening on the same address with SO_REUSEPORT: the kernel spreads new
 connections over the processes evenly (by their address and port), with no process in front.
 This one only starts them, restarts one that dies, and stops them all on SIGTERM or SIGINT.
+Not uvicorn's own `--workers`: its processes share one listening socket and take connections
+in whatever order they wake, so with keep-alive clients one busy process can hold most of them;
+it also builds the app from an import string in each child, which would bypass `serve`'s
+settings checks and migration.
 
 Several processes need PostgreSQL (SQLite takes one writer at a time, and a process orders its
 own writers only) and Redis (an event reaches a WebSocket held by another process through it).
