@@ -15,6 +15,7 @@ SHIELD_MODULES = [
     f"src/tradetalk/protection/{name}.py"
     for name in (
         "detector",
+        "hit",
         "keywords",
         "links",
         "normalize",

@@ -12,6 +12,7 @@ import pytest
 # The modules setup.py compiles.
 COMPILED = [
     "detector",
+    "hit",
     "keywords",
     "links",
     "normalize",

@@ -22,6 +22,7 @@ from tradetalk.protection import keywords as kw
 from tradetalk.protection import links, traps
 from tradetalk.protection import phones as ph
 from tradetalk.protection import tracking as tr
+from tradetalk.protection.hit import Hit
 from tradetalk.protection.normalize import _normalize_by_character, deobfuscate, normalize
 from tradetalk.protection.wordnums import NUMBER_WORDS, is_number_word
 
@@ -243,7 +244,7 @@ def _compare_shortcuts(message: str) -> None:
     assert ph.find_phones(*args) == full
 
 
-def _solicitation_the_long_way(text: str, words: list[str]) -> list[kw.KeywordHit]:
+def _solicitation_the_long_way(text: str, words: list[str]) -> list[Hit]:
     # Each phrase whose gate words are among the words or the tokens, searched for.
     tokens = re.findall("[a-z0-9]+", text)
     hits = []
@@ -251,7 +252,7 @@ def _solicitation_the_long_way(text: str, words: list[str]) -> list[kw.KeywordHi
         if not gate.isdisjoint(words) or not gate.isdisjoint(tokens):
             for m in pattern.finditer(text):
                 if not kw.refused(text, m.start(), m.end()):
-                    hits.append(kw.KeywordHit(m.start(), m.end(), "solicitation", name))
+                    hits.append(Hit(m.start(), m.end(), "solicitation", name))
     return hits
 
 

@@ -18,6 +18,7 @@ from tradetalk.protection import normalize as _normalize
 from tradetalk.protection import phones as _phones
 from tradetalk.protection import tracking as _tracking
 from tradetalk.protection.finding import Finding
+from tradetalk.protection.hit import Hit
 from tradetalk.protection.keywords import (
     KEYWORD_PREFIXES,
     NEGATION_WORDS,
@@ -27,7 +28,6 @@ from tradetalk.protection.keywords import (
     find_solicitation,
 )
 from tradetalk.protection.links import (
-    LinkHit,
     find_emails,
     find_handles,
     find_urls,
@@ -204,13 +204,13 @@ class Detector:
             cwords = _words(ctext)
             cflags = _flags_of(cwords)
 
-        url_hits: list[LinkHit] = []
+        url_hits: list[Hit] = []
         if "." in ctext or "://" in ctext or cflags & _WWW:
             url_hits = find_urls(ctext, self._url_allowed)
             for h in url_hits:
                 a, b = clean.span(h.start, h.end)
                 out.append((h.kind, a, b, h.rule))
-        email_hits: list[LinkHit] = []
+        email_hits: list[Hit] = []
         if "@" in ctext or (
             cflags & _SPOKEN_AT
             and (

@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection
 from collections.abc import Set as AbstractSet
 from typing import Final
 
+from tradetalk.protection.hit import Hit
 from tradetalk.protection.normalize import leet_skeleton
 from tradetalk.protection.trie import trie_pattern
 
@@ -22,42 +23,11 @@ __all__ = [
     "NEGATION_WORDS",
     "REFUSAL_WORDS",
     "SOLICIT_WORDS",
-    "KeywordHit",
     "clear_caches",
     "find_keywords",
     "find_solicitation",
     "prefixes",
 ]
-
-
-class KeywordHit:
-    """A keyword or phrase finding in the de-obfuscated view (view coordinates).
-
-    (A plain class with slots: made several times per message, it costs a fraction of a
-    NamedTuple, above all once compiled.)
-    """
-
-    __slots__ = ("end", "kind", "rule", "start")
-
-    def __init__(self, start: int, end: int, kind: str, rule: str) -> None:
-        self.start = start
-        self.end = end
-        self.kind = kind
-        self.rule = rule
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, KeywordHit) and (
-            self.start == other.start
-            and self.end == other.end
-            and self.kind == other.kind
-            and self.rule == other.rule
-        )
-
-    def __hash__(self) -> int:
-        return hash((self.start, self.end, self.kind, self.rule))
-
-    def __repr__(self) -> str:
-        return f"KeywordHit({self.start!r}, {self.end!r}, {self.kind!r}, {self.rule!r})"
 
 
 _MSG, _SOCIAL, _PAY, _MARKET, _EMAIL, _SOLICIT = (
@@ -529,7 +499,7 @@ def find_keywords(
     *,
     negation: bool = True,
     refusal_after: bool = True,
-) -> list[KeywordHit]:
+) -> list[Hit]:
     """Outside channels named in an inviting way in the de-obfuscated view `text`.
 
     `names=False` (no word's `prefixes` is in KEYWORD_PREFIXES) skips the pass over names.
@@ -539,14 +509,14 @@ def find_keywords(
     without context.
     `mixed_words=False` (no word mixes letters with digits or symbols) skips the leetspeak pass.
     """
-    hits: list[KeywordHit] = []
+    hits: list[Hit] = []
     if names:
         for start, end, index in _keyword_matches(text):
             name, kind, strong, _ = _ENTRIES[index]
             handle_end = _handle_after(text, end, not strong)
             odd = disguised is not None and disguised(start, end)
             if handle_end is not None and (strong or kind != _MARKET):
-                hits.append(KeywordHit(start, handle_end, kind, f"{name}_handle"))
+                hits.append(Hit(start, handle_end, kind, f"{name}_handle"))
                 continue
             # (A name ends before anything but a letter, so the words after it are whole.)
             if (
@@ -555,14 +525,14 @@ def find_keywords(
             ):
                 continue
             if strong or odd:
-                hits.append(KeywordHit(start, end, kind, f"{name}_mention"))
+                hits.append(Hit(start, end, kind, f"{name}_mention"))
                 continue
             before = text[max(0, start - 40) : start]
             if (
                 _WEAK_BEFORE[kind].search(before) is not None
                 or _WEAK_AFTER[kind].match(text, end) is not None
             ):
-                hits.append(KeywordHit(start, end, kind, f"{name}_context"))
+                hits.append(Hit(start, end, kind, f"{name}_context"))
     if not mixed_words or _LEET_HINT.search(text) is None:
         return hits
     for m in _LEET_TOKEN.finditer(text):
@@ -575,7 +545,7 @@ def find_keywords(
         if any(h.start <= start < h.end for h in hits) or refused(text, start, end):
             continue
         handle_end = _handle_after(text, end, False)
-        hits.append(KeywordHit(start, handle_end or end, kind, f"{name}_leet"))
+        hits.append(Hit(start, handle_end or end, kind, f"{name}_leet"))
     return hits
 
 
@@ -731,7 +701,7 @@ def find_solicitation(
     words: Collection[str],
     plain: bool = False,
     negation: bool = True,
-) -> list[KeywordHit]:
+) -> list[Hit]:
     """Invitations to move the conversation or the payment off the platform.
 
     `words` are the text's words; a phrase is looked for only when its gate words are among
@@ -742,7 +712,7 @@ def find_solicitation(
     `negation` is passed to `refused` (a phrase starts a word, so the words before it are
     whole).
     """
-    hits: list[KeywordHit] = []
+    hits: list[Hit] = []
     # What each word gates and starts, or-ed: one lookup per word instead of a set operation
     # per phrase (`_SOLICIT_BITS`).
     present = 0
@@ -766,7 +736,7 @@ def find_solicitation(
         for m in _word_led_matches(pattern, text, first_words):
             start, end = m.span()
             if not refused(text, start, end, negation):
-                hits.append(KeywordHit(start, end, _SOLICIT, name))
+                hits.append(Hit(start, end, _SOLICIT, name))
     return hits
 
 

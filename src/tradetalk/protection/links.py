@@ -13,33 +13,9 @@ from typing import Final
 
 import tldextract
 
-__all__ = ["LinkHit", "find_emails", "find_handles", "find_urls", "may_hold_url"]
+from tradetalk.protection.hit import Hit
 
-
-class LinkHit:
-    """A finding in the de-obfuscated view (view coordinates); a plain class, as KeywordHit."""
-
-    __slots__ = ("end", "kind", "rule", "start")
-
-    def __init__(self, start: int, end: int, kind: str, rule: str) -> None:
-        self.start = start
-        self.end = end
-        self.kind = kind
-        self.rule = rule
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, LinkHit) and (
-            self.start == other.start
-            and self.end == other.end
-            and self.kind == other.kind
-            and self.rule == other.rule
-        )
-
-    def __hash__(self) -> int:
-        return hash((self.start, self.end, self.kind, self.rule))
-
-    def __repr__(self) -> str:
-        return f"LinkHit({self.start!r}, {self.end!r}, {self.kind!r}, {self.rule!r})"
+__all__ = ["find_emails", "find_handles", "find_urls", "may_hold_url"]
 
 
 @lru_cache(maxsize=1)
@@ -264,9 +240,9 @@ _LETTER: Final = re.compile("[a-z]")
 
 def find_emails(
     text: str, allowed_emails: frozenset[str], allowed_domains: frozenset[str]
-) -> list[LinkHit]:
+) -> list[Hit]:
     """E-mail addresses, also "john at gmail dot com" once the view has "john at gmail.com"."""
-    hits: list[LinkHit] = []
+    hits: list[Hit] = []
     if "@" in text:
         for m in _EMAIL_AT.finditer(text):
             domain = _SPACE.sub("", m.group(2)).rstrip(".")
@@ -277,7 +253,7 @@ def find_emails(
             if address in allowed_emails or _allowed(domain, allowed_domains):
                 continue
             end = m.start(2) + len(m.group(2).rstrip(". "))
-            hits.append(LinkHit(m.start(), end, "email", "email_address"))
+            hits.append(Hit(m.start(), end, "email", "email_address"))
     if (
         " at " in text
         or " arroba " in text
@@ -293,7 +269,7 @@ def find_emails(
                 continue
             if f"{local}@{domain}" in allowed_emails or _allowed(domain, allowed_domains):
                 continue
-            hits.append(LinkHit(m.start(), m.start(3) + len(domain), "email", "email_spoken"))
+            hits.append(Hit(m.start(), m.start(3) + len(domain), "email", "email_spoken"))
     return hits
 
 
@@ -489,11 +465,11 @@ def may_hold_url(text: str) -> bool:
 _DOT_BEFORE_LETTER: Final = re.compile(r"\.(?<=[^\W_]\.)(?=[^\W\d_])")
 
 
-def find_urls(text: str, allowed_domains: frozenset[str]) -> list[LinkHit]:
+def find_urls(text: str, allowed_domains: frozenset[str]) -> list[Hit]:
     """Links to outside pages; `allowed_domains` (operator, carriers) are left alone."""
     if not may_hold_url(text):
         return []
-    hits: list[LinkHit] = []
+    hits: list[Hit] = []
     for m in _URL.finditer(text):
         raw = m.group().rstrip(_TRAIL)
         if not raw:
@@ -519,7 +495,7 @@ def find_urls(text: str, allowed_domains: frozenset[str]) -> list[LinkHit]:
         if _allowed(host_key, allowed_domains):
             continue
         kind, rule = known or ("url", "url")
-        hits.append(LinkHit(m.start(), m.start() + len(raw), kind, rule))
+        hits.append(Hit(m.start(), m.start() + len(raw), kind, rule))
     return hits
 
 
@@ -536,18 +512,18 @@ _CURRENCIES: Final = frozenset(
 _AT_STOP: Final = frozenset(["home", "work", "me", "you", "the", "a", "noon", "night"])
 
 
-def find_handles(text: str) -> list[LinkHit]:
+def find_handles(text: str) -> list[Hit]:
     """Stand-alone "@name" (social) and "$name" (Cash App) handles."""
-    hits: list[LinkHit] = []
+    hits: list[Hit] = []
     if "@" in text:
         for m in _AT_HANDLE.finditer(text):
             name = m.group(1)
             if name.isdigit() or name in _AT_STOP or not any(c.isalpha() for c in name):
                 continue
-            hits.append(LinkHit(m.start(), m.end(), "social_handle", "at_handle"))
+            hits.append(Hit(m.start(), m.end(), "social_handle", "at_handle"))
     if "$" in text:
         for m in _CASHTAG.finditer(text):
             if m.group(1) in _CURRENCIES:
                 continue
-            hits.append(LinkHit(m.start(), m.end(), "payment_handle", "cashtag"))
+            hits.append(Hit(m.start(), m.end(), "payment_handle", "cashtag"))
     return hits
