@@ -6,7 +6,6 @@ process and out through another, not only that it arrived."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -21,8 +20,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests.conftest import SECRET, SERVER_KEY, require_service
+from tests.fixtures.processes import free_port, stop_gracefully, until_answering
 from tests.realtime.conftest import WAIT, EventSocket, events_url
-from tests.realtime.test_two_nodes import REDIS_URL, ROOT, _free_port, _token
+from tests.realtime.test_two_nodes import REDIS_URL, ROOT, _token
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -70,7 +70,7 @@ class Served:
     """`tradetalk serve --workers 2` in a subprocess."""
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.http = f"http://127.0.0.1:{self.port}"
         self.ws = f"ws://127.0.0.1:{self.port}"
         self.log = log
@@ -86,26 +86,16 @@ class Served:
 
     async def wait_serving(self, processes: int = 2) -> None:
         """Until `processes` processes listen on the port and the server answers."""
-        async with httpx.AsyncClient(base_url=self.http) as client, asyncio.timeout(60):
-            while True:
-                assert self.process.poll() is None, self.log.read_text()
-                if _listeners(self.port) == processes and len(self.workers()) == processes:
-                    try:
-                        if (await client.get("/readyz")).status_code == 200:
-                            return
-                    except httpx.TransportError:
-                        pass
-                await asyncio.sleep(0.1)
+        await until_answering(
+            self.http,
+            "/readyz",
+            alive=lambda: self.process.poll() is None,
+            output=self.log.read_text,
+            also=lambda: _listeners(self.port) == processes and len(self.workers()) == processes,
+        )
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return stop_gracefully(self.process, seconds=20)
 
 
 @pytest.fixture
@@ -135,7 +125,7 @@ def served(env: dict[str, str], tmp_path: Path) -> Iterator[Served]:
 
 def _serve(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tradetalk.cli", "serve", "--port", str(_free_port()), *args],
+        [sys.executable, "-m", "tradetalk.cli", "serve", "--port", str(free_port()), *args],
         env=env, capture_output=True, text=True, timeout=60, cwd=ROOT,
     )  # fmt: skip
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import uuid
@@ -19,24 +17,18 @@ import pytest_asyncio
 from websockets.asyncio.client import connect
 
 from tests.conftest import SECRET, SERVER_KEY, require_service
+from tests.fixtures.processes import free_port, stop_gracefully, until_answering
 from tests.realtime.conftest import WAIT, EventSocket, events_url
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class Node:
     """One `tradetalk serve` subprocess."""
 
     def __init__(self, name: str, env: dict[str, str], log_dir: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.http = f"http://127.0.0.1:{self.port}"
         self.ws = f"ws://127.0.0.1:{self.port}"
         self.log = log_dir / f"{name}.log"
@@ -50,24 +42,15 @@ class Node:
             )
 
     async def wait_healthy(self) -> None:
-        async with httpx.AsyncClient(base_url=self.http) as client, asyncio.timeout(60):
-            while True:
-                assert self.process.poll() is None, self.log.read_text()
-                try:
-                    if (await client.get("/healthz")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
+        await until_answering(
+            self.http,
+            "/healthz",
+            alive=lambda: self.process.poll() is None,
+            output=self.log.read_text,
+        )
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_gracefully(self.process, seconds=15)
 
 
 @pytest.fixture

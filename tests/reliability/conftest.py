@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,17 +20,10 @@ import httpx
 import pytest
 
 from tests.conftest import PG_ADMIN_URL, SECRET, SERVER_KEY, require_service
+from tests.fixtures.processes import free_port, until_answering
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0  # seconds for a subprocess to migrate and answer /readyz
-
-
-def free_port() -> int:
-    """A TCP port on loopback that nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class Laps:
@@ -108,16 +100,13 @@ class Server(Proc):
 
     async def wait_ready(self) -> None:
         """Wait until the server answers /readyz (it migrates the database first)."""
-        async with httpx.AsyncClient(base_url=self.url) as client:
-            async with asyncio.timeout(START_TIMEOUT):
-                while True:
-                    assert self.alive, f"{self.name} exited:\n{self.output()}"
-                    try:
-                        if (await client.get("/readyz")).status_code == 200:
-                            return
-                    except httpx.TransportError:
-                        pass
-                    await asyncio.sleep(0.1)
+        await until_answering(
+            self.url,
+            "/readyz",
+            alive=lambda: self.alive,
+            output=lambda: f"{self.name} exited:\n{self.output()}",
+            seconds=START_TIMEOUT,
+        )
 
 
 class Processes:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,17 +18,10 @@ from pathlib import Path
 import httpx
 
 import tradetalk
+from tests.fixtures.processes import free_port
 
 SERVER_KEY = "served-server-key-5f0c2a"
 SECRET_KEY = "served-secret-key-that-is-long-enough-for-hs256-9d1e"
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass
