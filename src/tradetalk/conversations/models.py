@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -61,6 +62,16 @@ class Conversation(Base):
     # The seq of the newest message; bumping it under the row lock orders the thread.
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Membership(Protocol):
+    """A member as the send path needs one: a `Participant`, or a plain row of the two."""
+
+    @property
+    def user_id(self) -> str: ...
+
+    @property
+    def role(self) -> str: ...
 
 
 class Participant(Base):

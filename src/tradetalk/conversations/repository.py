@@ -13,14 +13,11 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
-    case,
     func,
-    insert,
     literal_column,
     or_,
     select,
     text,
-    update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
@@ -35,6 +32,7 @@ from tradetalk.conversations.models import (
 )
 from tradetalk.errors import NotFound
 from tradetalk.kit.orm import dialect_name, table_of
+from tradetalk.kit.rawsql import RawSql
 from tradetalk.kit.sqlite_inline import off_the_loop
 from tradetalk.marketplace.models import Transaction
 
@@ -179,46 +177,52 @@ async def lock(session: AsyncSession, conversation_id: int) -> bool:
     return True
 
 
-# The statements every send runs, built once. Core statements on the tables rather than ORM
-# statements on the classes: SQLAlchemy then skips the ORM's per-execution set-up and reuses
-# the statement's cache key, which profiling showed as a good part of a send's CPU time.
-_conversations = table_of(Conversation)
-_participants = table_of(Participant)
 _messages = table_of(Message)
 
-_NEXT_SEQ = (
-    update(_conversations)
-    .where(_conversations.c.id == bindparam("b_conversation_id"))
-    .values(last_seq=_conversations.c.last_seq + 1, last_message_at=bindparam("b_now"))
-    .returning(_conversations.c.last_seq)
+# The statements every send runs: on the driver connection (kit/rawsql.py says why).
+_NEXT_SEQ = RawSql(
+    "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = :now"
+    " WHERE id = :conversation_id RETURNING last_seq"
 )
-_INSERT_MESSAGE = insert(_messages).returning(_messages.c.id)
-_is_sender = _participants.c.user_id == bindparam("b_sender_id")
-_RECORD_ACTIVITY = (
-    update(_participants)
-    .where(_participants.c.conversation_id == bindparam("b_conversation_id"))
-    .values(
-        last_activity_at=bindparam("b_created_at"),
-        last_read_seq=case((_is_sender, bindparam("b_seq")), else_=_participants.c.last_read_seq),
-        last_read_message_id=case(
-            (_is_sender, bindparam("b_message_id")), else_=_participants.c.last_read_message_id
-        ),
-    )
+_INSERT_MESSAGE = RawSql(
+    "INSERT INTO messages (conversation_id, seq, kind, sender_id, sender_role, body,"
+    " client_message_id, created_at, edited_at, edit_count, withdrawn_at)"
+    " VALUES (:conversation_id, :seq, :kind, :sender_id, :sender_role, :body,"
+    " :client_message_id, :created_at, :edited_at, :edit_count, :withdrawn_at) RETURNING id"
+)
+# The sender has read everything up to their own message; everyone's inbox moves it up.
+_RECORD_ACTIVITY = RawSql(
+    "UPDATE participants SET last_activity_at = :created_at,"
+    " last_read_seq = CASE WHEN user_id = :sender_id THEN :seq ELSE last_read_seq END,"
+    " last_read_message_id ="
+    " CASE WHEN user_id = :sender_id THEN :message_id ELSE last_read_message_id END"
+    " WHERE conversation_id = :conversation_id"
+)
+_CLIENT_ID_TAKEN = RawSql(
+    "SELECT id FROM messages WHERE conversation_id = :conversation_id"
+    " AND sender_id = :sender_id AND client_message_id = :client_message_id"
+)
+_MEMBER_ROLES = RawSql(
+    "SELECT user_id, role FROM participants WHERE conversation_id = :conversation_id"
 )
 
 
-async def _flush_pending(session: AsyncSession) -> None:
-    # Core statements do not autoflush as ORM ones do: write what the transaction has pending
-    # first (a conversation's participants just added, say), or the statement would miss it.
-    if session.new or session.dirty or session.deleted:
-        await session.flush()
+class MemberRole(NamedTuple):
+    """Who is in a conversation, and as what: all a send needs to know of its members."""
+
+    user_id: str
+    role: str
+
+
+async def member_roles(session: AsyncSession, conversation_id: int) -> list[MemberRole]:
+    """The members of a conversation with their roles (plain rows, for the send path)."""
+    rows = await _MEMBER_ROLES.rows(session, conversation_id=conversation_id)
+    return [MemberRole(user_id, role) for user_id, role in rows]
 
 
 async def next_seq(session: AsyncSession, conversation_id: int, now: datetime) -> int:
     """Reserve the next position in the thread (and lock the conversation row)."""
-    await _flush_pending(session)
-    result = await session.execute(_NEXT_SEQ, {"b_conversation_id": conversation_id, "b_now": now})
-    return int(result.scalar_one())
+    return int(await _NEXT_SEQ.scalar(session, conversation_id=conversation_id, now=now))
 
 
 async def add_message(session: AsyncSession, message: Message) -> Message:
@@ -226,16 +230,16 @@ async def add_message(session: AsyncSession, message: Message) -> Message:
 
     One INSERT ... RETURNING instead of the ORM's flush, which costs several times as much
     CPU for a single row; afterwards the object behaves as if it had been flushed."""
+    if message.edit_count is None:
+        message.edit_count = 0
     values = {
         column.key: getattr(message, column.key)
         for column in _messages.columns
         if column.key != "id"
     }
-    values["edit_count"] = values["edit_count"] or 0
     for key, value in values.items():  # every column set: none is left to load later
         setattr(message, key, value)
-    await _flush_pending(session)
-    message.id = int((await session.execute(_INSERT_MESSAGE, values)).scalar_one())
+    message.id = int(await _INSERT_MESSAGE.scalar(session, **values))
     make_transient_to_detached(message)
     session.add(message)
     return message
@@ -247,37 +251,28 @@ async def record_activity(
     """Move the conversation to the top of every member's inbox; the sender has read it all.
 
     A system item (no sender) moves the conversation up without reading it for anyone."""
-    await _flush_pending(session)
-    await session.execute(
-        _RECORD_ACTIVITY,
-        {
-            "b_conversation_id": conversation_id,
-            # No participant has an empty id: a system item reads nothing for anyone.
-            "b_sender_id": sender_id if sender_id is not None else "",
-            "b_created_at": message.created_at,
-            "b_seq": message.seq,
-            "b_message_id": message.id,
-        },
+    await _RECORD_ACTIVITY.rows(
+        session,
+        conversation_id=conversation_id,
+        # No participant has an empty id: a system item reads nothing for anyone.
+        sender_id=sender_id if sender_id is not None else "",
+        created_at=message.created_at,
+        seq=message.seq,
+        message_id=message.id,
     )
-
-
-_BY_CLIENT_ID = select(Message).where(
-    Message.conversation_id == bindparam("b_conversation_id"),
-    Message.sender_id == bindparam("b_sender_id"),
-    Message.client_message_id == bindparam("b_client_message_id"),
-)
 
 
 async def by_client_id(
     session: AsyncSession, conversation_id: int, sender_id: str, client_message_id: str
 ) -> Message | None:
     """The message this sender already stored under this client id, if any."""
-    params = {
-        "b_conversation_id": conversation_id,
-        "b_sender_id": sender_id,
-        "b_client_message_id": client_message_id,
-    }
-    return (await session.scalars(_BY_CLIENT_ID, params)).one_or_none()
+    found = await _CLIENT_ID_TAKEN.scalar(
+        session,
+        conversation_id=conversation_id,
+        sender_id=sender_id,
+        client_message_id=client_message_id,
+    )
+    return None if found is None else await session.get(Message, found)
 
 
 async def message_in(

@@ -18,6 +18,7 @@ from tradetalk.conversations import repository as conversations_repo
 from tradetalk.conversations.models import (
     Conversation,
     ConversationKind,
+    Membership,
     Message,
     MessageKind,
     Participant,
@@ -226,7 +227,7 @@ async def check_may_post(
     uow: UnitOfWork,
     conversation: Conversation,
     sender: User,
-    members: Sequence[Participant] | None = None,
+    members: Sequence[Membership] | None = None,
 ) -> None:
     """Raise when the sender may not post in this conversation now (any kind of item)."""
     settings = uow.ctx.settings
@@ -248,7 +249,7 @@ async def check_send(
     uow: UnitOfWork,
     conversation: Conversation,
     sender: User,
-    members: Sequence[Participant],
+    members: Sequence[Membership],
     body: str,
 ) -> Verdict:
     """Raise when the sender may not post now; return the shield's verdict on the text."""
@@ -288,7 +289,7 @@ async def do_send(
         )
         if existing is not None:
             return existing  # a retry: the same message, nothing emitted twice
-    members = await conversations_repo.participants(session, conversation.id)
+    members = await conversations_repo.member_roles(session, conversation.id)
     role = sender_role or next((p.role for p in members if p.user_id == sender.id), None)
     if role is None:  # get_visible guarantees membership; this guards direct service callers
         raise NotFound("No such conversation.")
@@ -336,7 +337,7 @@ async def do_announce(
     conversation: Conversation,
     message: Message,
     public: MessageOut,
-    members: Sequence[Participant] | None = None,
+    members: Sequence[Membership] | None = None,
     sender: User | None = None,
     *,
     attachments: Sequence[Attachment] = (),

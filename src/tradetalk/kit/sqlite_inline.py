@@ -170,6 +170,11 @@ class InlineConnection:
         return self._busy_ms
 
     @property
+    def raw(self) -> sqlite3.Connection:
+        """The sqlite3 connection itself (kit/rawsql.py runs hot statements on it directly)."""
+        return self._conn
+
+    @property
     def isolation_level(self) -> str | None:
         """The sqlite3 module's transaction handling (None: we issue BEGIN ourselves)."""
         return self._conn.isolation_level

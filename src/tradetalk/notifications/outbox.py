@@ -8,12 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tradetalk.kit.orm import dialect_name, table_of
-from tradetalk.notifications.models import OutboxItem, OutboxStatus
+from tradetalk.kit.rawsql import RawSql
+from tradetalk.notifications.models import OutboxStatus
 
 
 @dataclass(slots=True)
@@ -26,15 +24,13 @@ class PendingSideEffect:
     idempotency_key: str | None
 
 
-# Built once per dialect, on the table (see conversations/repository.py).
-_INSERT = {
-    "postgresql": postgresql_insert(table_of(OutboxItem)).on_conflict_do_nothing(
-        index_elements=["idempotency_key"]
-    ),
-    "sqlite": sqlite_insert(table_of(OutboxItem)).on_conflict_do_nothing(
-        index_elements=["idempotency_key"]
-    ),
-}
+# On the driver connection, as the rest of a send (kit/rawsql.py says why). A key already in
+# the outbox (a retried request) is skipped by the database itself.
+_INSERT = RawSql(
+    "INSERT INTO outbox (kind, payload, idempotency_key, status, attempts, run_after,"
+    " created_at) VALUES (:kind, :payload, :idempotency_key, :status, 0, :run_after, :now)"
+    " ON CONFLICT (idempotency_key) DO NOTHING"
+)
 
 
 async def store(session: AsyncSession, pending: Sequence[PendingSideEffect], now: datetime) -> int:
@@ -55,13 +51,9 @@ async def store(session: AsyncSession, pending: Sequence[PendingSideEffect], now
                 "payload": json.dumps(item.payload, separators=(",", ":"), default=str),
                 "idempotency_key": item.idempotency_key,
                 "status": OutboxStatus.PENDING.value,
-                "attempts": 0,
                 "run_after": item.run_after or now,
-                "created_at": now,
+                "now": now,
             }
         )
-    if not values:
-        return 0
-    statement = _INSERT[dialect_name(session)]
-    await session.execute(statement, values)
+    await _INSERT.many(session, values)
     return len(values)

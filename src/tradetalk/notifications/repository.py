@@ -6,10 +6,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import String, and_, bindparam, case, cast, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql import Executable
 
 from tradetalk.accounts.models import User
 from tradetalk.conversations.models import (
@@ -21,6 +20,7 @@ from tradetalk.conversations.models import (
     SenderRole,
 )
 from tradetalk.kit.orm import dialect_name
+from tradetalk.kit.rawsql import RawSql
 from tradetalk.marketplace.models import Transaction
 from tradetalk.notifications.models import (
     EmailCursor,
@@ -44,9 +44,7 @@ async def settings_of(session: AsyncSession, user_id: str) -> NotificationSettin
 
 # Statements of every send, built once (see conversations/repository.py).
 # An expanding IN is rewritten on every execution; the one-recipient form is not.
-_EMAIL_MODE = select(NotificationSettings.user_id, NotificationSettings.email_mode).where(
-    NotificationSettings.user_id == bindparam("b_user_id")
-)
+_EMAIL_MODE = RawSql("SELECT email_mode FROM notification_settings WHERE user_id = :user_id")
 _EMAIL_MODES = select(NotificationSettings.user_id, NotificationSettings.email_mode).where(
     NotificationSettings.user_id.in_(bindparam("b_user_ids", expanding=True))
 )
@@ -70,9 +68,11 @@ async def email_modes(session: AsyncSession, user_ids: Iterable[str]) -> dict[st
     if not ids:
         return modes
     if len(ids) == 1:  # the usual case: the one other party of a send
-        rows = await session.execute(_EMAIL_MODE, {"b_user_id": ids[0]})
-    else:
-        rows = await session.execute(_EMAIL_MODES, {"b_user_ids": ids})
+        mode = await _EMAIL_MODE.scalar(session, user_id=ids[0])
+        if mode is not None:
+            modes[ids[0]] = EmailMode(mode)
+        return modes
+    rows = await session.execute(_EMAIL_MODES, {"b_user_ids": ids})
     for user_id, mode in rows.tuples():
         modes[user_id] = EmailMode(mode)
     return modes
@@ -244,46 +244,22 @@ async def blank_bodies(
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def _fold_statement(*, about_a_conversation: bool) -> Executable:
-    # The unseen item is picked by a subquery (LIMIT 1, as a look-up would) and counted up in
-    # SQL, so two sends folding into it at the same moment both count.
-    about = (
-        Notification.conversation_id == bindparam("b_conversation_id")
-        if about_a_conversation
-        else Notification.conversation_id.is_(None)
-    )
-    unseen = (
-        select(Notification.id)
-        .where(
-            Notification.user_id == bindparam("b_user_id"),
-            Notification.seen_at.is_(None),
-            Notification.type == bindparam("b_type"),
-            about,
-        )
-        .limit(1)
-        .scalar_subquery()
-    )
-    count = Notification.count + 1
-    title = (
-        bindparam("b_before", type_=String)
-        + cast(count, String)
-        + bindparam("b_after", type_=String)
-    )
-    return (
-        update(Notification)
-        .where(Notification.id == unseen)
-        .values(
-            count=count,
-            title=func.substr(title, 1, 200),
-            body=bindparam("b_body", type_=String),
-            created_at=bindparam("b_now", type_=Notification.created_at.type),
-        )
-        .returning(Notification)
-        .execution_options(populate_existing=True, synchronize_session=False)
-    )
-
-
-_FOLD_ABOUT_CONVERSATION = _fold_statement(about_a_conversation=True)
+# Folding an event into an unseen item: the item is picked by a subquery (LIMIT 1, as a
+# look-up would) and counted up in SQL, so two sends folding into it at once both count.
+# On the driver connection, as the rest of a send (kit/rawsql.py says why).
+_FOLD = """UPDATE notifications SET count = count + 1,
+ title = substr(CAST(:before AS VARCHAR) || CAST(count + 1 AS VARCHAR) || CAST(:after AS VARCHAR),
+ 1, 200), body = :body, created_at = :now
+ WHERE id = (SELECT id FROM notifications WHERE user_id = :user_id AND seen_at IS NULL
+ AND type = :type AND {about} LIMIT 1)
+ RETURNING id, title, count"""
+_FOLD_ABOUT_CONVERSATION = RawSql(_FOLD.format(about="conversation_id = :conversation_id"))
+_FOLD_ABOUT_NOTHING = RawSql(_FOLD.format(about="conversation_id IS NULL"))
+_ADD_NOTIFICATION = RawSql(
+    "INSERT INTO notifications (user_id, type, title, body, conversation_id, count, created_at)"
+    " VALUES (:user_id, :type, :title, :body, :conversation_id, :count, :created_at)"
+    " RETURNING id"
+)
 
 
 async def fold_unseen(
@@ -298,22 +274,47 @@ async def fold_unseen(
 ) -> Notification | None:
     """Fold one more event into the user's unseen item of this type about this conversation
     (count + 1, `fold_title` with `{count}` filled in, the new body and time), in one
-    statement; None when there is no such item."""
+    statement; None when there is no such item. The item returned is not in the session."""
     before, _, after = fold_title.partition("{count}")
-    params = {
-        "b_user_id": user_id,
-        "b_type": type_,
-        "b_before": before,
-        "b_after": after,
-        "b_body": body,
-        "b_now": now,
-    }
-    if conversation_id is not None:
-        statement = _FOLD_ABOUT_CONVERSATION
-        params["b_conversation_id"] = conversation_id
+    params = {"user_id": user_id, "type": type_, "before": before, "after": after}
+    if conversation_id is None:
+        row = await _FOLD_ABOUT_NOTHING.row(session, **params, body=body, now=now)
     else:
-        statement = _fold_statement(about_a_conversation=False)
-    return (await session.scalars(statement, params)).first()
+        row = await _FOLD_ABOUT_CONVERSATION.row(
+            session, **params, body=body, now=now, conversation_id=conversation_id
+        )
+    if row is None:
+        return None
+    item_id, title, count = row
+    return Notification(
+        id=item_id,
+        user_id=user_id,
+        type=type_,
+        title=title,
+        body=body,
+        conversation_id=conversation_id,
+        count=count,
+        created_at=now,
+        seen_at=None,
+    )
+
+
+async def add_notification(session: AsyncSession, item: Notification) -> Notification:
+    """Insert a new feed item; it gets its id but is not kept in the session."""
+    item.id = int(
+        await _ADD_NOTIFICATION.scalar(
+            session,
+            user_id=item.user_id,
+            type=item.type,
+            title=item.title,
+            body=item.body,
+            conversation_id=item.conversation_id,
+            count=item.count,
+            created_at=item.created_at,
+        )
+    )
+    item.seen_at = None
+    return item
 
 
 async def feed_page(

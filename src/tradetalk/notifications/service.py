@@ -16,8 +16,8 @@ from tradetalk.accounts.models import User
 from tradetalk.config import Settings
 from tradetalk.conversations.models import (
     Conversation,
+    Membership,
     Message,
-    Participant,
     ParticipantRole,
     SenderRole,
 )
@@ -133,18 +133,19 @@ async def do_notify(
     if item is not None:
         event = "notification.updated"
     else:
-        item = Notification(
-            user_id=user_id,
-            type=type_,
-            title=title[:200],
-            body=body,
-            conversation_id=conversation_id,
-            count=1,
-            created_at=uow.now,
+        item = await notifications_repo.add_notification(
+            uow.session,
+            Notification(
+                user_id=user_id,
+                type=type_,
+                title=title[:200],
+                body=body,
+                conversation_id=conversation_id,
+                count=1,
+                created_at=uow.now,
+            ),
         )
-        uow.session.add(item)
         event = "notification.created"
-    await uow.session.flush()
     if announce:
         uow.emit(event, notification_out(item).model_dump(mode="json"), to=[user_id])
     return item
@@ -179,7 +180,7 @@ async def on_message_created(
     uow: UnitOfWork,
     conversation: Conversation,
     message: Message,
-    members: Sequence[Participant],
+    members: Sequence[Membership],
     sender: User,
     data: Mapping[str, Any],
 ) -> None:

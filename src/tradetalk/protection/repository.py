@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import and_, bindparam, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tradetalk.conversations.models import Message, MessageKind
+from tradetalk.kit.rawsql import RawSql
 from tradetalk.protection.models import (
     ModerationAction,
     ModerationItem,
@@ -16,16 +17,17 @@ from tradetalk.protection.models import (
     UserBlock,
 )
 
-# Statements of every send, built once (see conversations/repository.py).
-_RECENT_BODIES = (
-    select(Message.body)
-    .where(
-        Message.conversation_id == bindparam("b_conversation_id"),
-        Message.sender_id == bindparam("b_sender_id"),
-        Message.kind == MessageKind.TEXT.value,
-    )
-    .order_by(Message.seq.desc())
-    .limit(bindparam("b_limit"))
+# Statements of every send, on the driver connection (kit/rawsql.py says why).
+_RECENT_BODIES = RawSql(
+    "SELECT body FROM messages WHERE conversation_id = :conversation_id"
+    " AND sender_id = :sender_id AND kind = 'text' ORDER BY seq DESC LIMIT :limit"
+)
+# The longest-lasting first: an open-ended restriction, then the latest end.
+_RESTRICTION_IN_FORCE = RawSql(
+    "SELECT kind, ends_at FROM restrictions WHERE user_id = :user_id AND lifted_at IS NULL"
+    " AND (ends_at IS NULL OR ends_at > :now)"
+    " ORDER BY ends_at IS NULL DESC, ends_at DESC LIMIT 1",
+    datetimes=[1],
 )
 _ACTIVE_RESTRICTION = (
     select(Restriction)
@@ -45,8 +47,25 @@ async def recent_bodies(
     """The sender's last delivered texts in this conversation, oldest first (shield context)."""
     if limit <= 0:
         return []
-    params = {"b_conversation_id": conversation_id, "b_sender_id": sender_id, "b_limit": limit}
-    return list(reversed((await session.scalars(_RECENT_BODIES, params)).all()))
+    rows = await _RECENT_BODIES.rows(
+        session, conversation_id=conversation_id, sender_id=sender_id, limit=limit
+    )
+    return [body for (body,) in reversed(rows)]
+
+
+class RestrictionInForce(NamedTuple):
+    """What a send needs to know of the sender's current pause or restriction."""
+
+    kind: str
+    ends_at: datetime | None
+
+
+async def restriction_in_force(
+    session: AsyncSession, user_id: str, now: datetime
+) -> RestrictionInForce | None:
+    """The kind and end of the user's current pause or restriction, the longest-lasting."""
+    row = await _RESTRICTION_IN_FORCE.row(session, user_id=user_id, now=now)
+    return None if row is None else RestrictionInForce(*row)
 
 
 async def active_restriction(

@@ -90,7 +90,7 @@ def screen_plain(uow: UnitOfWork, text: str) -> Verdict:
 
 async def check_may_send(uow: UnitOfWork, sender: User) -> None:
     """Raise when the sender's messaging is paused or restricted."""
-    restriction = await protection_repo.active_restriction(uow.session, sender.id, uow.now)
+    restriction = await protection_repo.restriction_in_force(uow.session, sender.id, uow.now)
     if restriction is None:
         return
     if restriction.kind == RestrictionKind.PAUSE.value and restriction.ends_at is not None:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradetalk.accounts.models import User
 from tradetalk.kit.orm import dialect_name, table_of
+from tradetalk.kit.rawsql import RawSql
 from tradetalk.realtime import events
 from tradetalk.realtime.broker import Delivery
 from tradetalk.realtime.models import Event
@@ -32,22 +33,22 @@ _RESERVE_EVENT_IDS_OF_TWO = (
 )
 _events = table_of(Event)
 _INSERT_EVENTS = insert(_events)
-# PostgreSQL: one event for two people (a send) in one statement, ids reserved and rows
-# written together, a round trip fewer than the two statements above.
-_reserved = _RESERVE_EVENT_IDS_OF_TWO.cte("reserved")
-_RESERVE_AND_INSERT_ONE_FOR_TWO = (
-    insert(_events)
-    .from_select(
-        ["user_id", "id", "type", "data", "created_at"],
-        select(
-            _reserved.c.id,
-            _reserved.c.last_event_id,
-            bindparam("b_type", type_=_events.c.type.type),
-            bindparam("b_data", type_=_events.c.data.type),
-            bindparam("b_now", type_=_events.c.created_at.type),
-        ),
-    )
-    .returning(_events.c.user_id, _events.c.id)
+# One event for two people, the event of every send: on the driver connection (kit/rawsql.py
+# says why). PostgreSQL reserves the ids and writes the rows in one statement; SQLite, whose
+# CTEs cannot update, in two (its transaction already excludes every other writer).
+_RESERVE_AND_INSERT_ONE_FOR_TWO = RawSql(
+    postgresql="WITH reserved AS (UPDATE users SET last_event_id = last_event_id + 1"
+    " WHERE id IN (:first, :second) RETURNING id, last_event_id)"
+    " INSERT INTO events (user_id, id, type, data, created_at)"
+    " SELECT id, last_event_id, :type, :data, :now FROM reserved RETURNING user_id, id"
+)
+_RESERVE_ONE_EACH = RawSql(
+    "UPDATE users SET last_event_id = last_event_id + 1 WHERE id IN (:first, :second)"
+    " RETURNING id, last_event_id"
+)
+_INSERT_EVENT = RawSql(
+    "INSERT INTO events (user_id, id, type, data, created_at)"
+    " VALUES (:user_id, :id, :type, :data, :now)"
 )
 
 
@@ -63,7 +64,7 @@ async def store(
             counts[user_id] = counts.get(user_id, 0) + 1
     if not counts:
         return []
-    if len(pending) == 1 and len(counts) == 2 and dialect_name(session) == "postgresql":
+    if len(pending) == 1 and len(counts) == 2:
         return await _store_one_for_two(session, pending[0], now)
     # Reserving ids under the recipients' row locks keeps each user's ids gapless and in
     # commit order, so a client replaying with after= can never skip a late commit.
@@ -123,15 +124,22 @@ async def _store_one_for_two(
     event_type, data, recipients = pending
     first, second = sorted(recipients)
     data_json = events.data_json(data)
-    params = {
-        "b_first": first,
-        "b_second": second,
-        "b_size": 1,
-        "b_type": event_type,
-        "b_data": data_json,
-        "b_now": now,
-    }
-    stored = (await session.execute(_RESERVE_AND_INSERT_ONE_FOR_TWO, params)).tuples()
+    params = {"first": first, "second": second}
+    if dialect_name(session) == "postgresql":
+        rows = await _RESERVE_AND_INSERT_ONE_FOR_TWO.rows(
+            session, **params, type=event_type, data=data_json, now=now
+        )
+    else:
+        rows = await _RESERVE_ONE_EACH.rows(session, **params)
+        await _INSERT_EVENT.many(
+            session,
+            [
+                {"user_id": user_id, "id": event_id, "type": event_type, "data": data_json,
+                 "now": now}
+                for user_id, event_id in rows
+            ],
+        )  # fmt: skip
+    stored: list[tuple[str, int]] = [(user_id, event_id) for user_id, event_id in rows]
     return [
         Delivery(
             user_id=user_id, event_id=event_id, frame=events.frame(event_id, event_type, data_json)

@@ -3,25 +3,55 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradetalk.conversations.models import Conversation, Participant
+from tradetalk.kit.rawsql import RawSql
 from tradetalk.record.models import MessageVersion, RecordEntry, VersionReason
 
-# Built once: every new thread item reads the head of its chain.
-_HEAD = (
-    select(RecordEntry)
-    .where(RecordEntry.conversation_id == bindparam("b_conversation_id"))
-    .order_by(RecordEntry.position.desc())
-    .limit(1)
+# Every new thread item reads the head of its chain and appends to it: on the driver
+# connection (kit/rawsql.py says why).
+_HEAD = RawSql(
+    "SELECT position, hash FROM record_entries WHERE conversation_id = :conversation_id"
+    " ORDER BY position DESC LIMIT 1"
+)
+_APPEND = RawSql(
+    "INSERT INTO record_entries (conversation_id, position, kind, payload, salt, digest,"
+    " prev_hash, hash, created_at) VALUES (:conversation_id, :position, :kind, :payload,"
+    " :salt, :digest, :prev_hash, :hash, :created_at)"
 )
 
 
-async def head(session: AsyncSession, conversation_id: int) -> RecordEntry | None:
-    """The newest entry of a conversation's ledger, if any."""
-    return (await session.scalars(_HEAD, {"b_conversation_id": conversation_id})).one_or_none()
+class Head(NamedTuple):
+    """Where a conversation's ledger ends: its newest entry's position and hash."""
+
+    position: int
+    hash: str
+
+
+async def head(session: AsyncSession, conversation_id: int) -> Head | None:
+    """The position and hash of the newest entry of a conversation's ledger, if any."""
+    row = await _HEAD.row(session, conversation_id=conversation_id)
+    return None if row is None else Head(*row)
+
+
+async def add_entry(session: AsyncSession, entry: RecordEntry) -> None:
+    """Insert a new ledger entry (entries are only ever inserted)."""
+    await _APPEND.rows(
+        session,
+        conversation_id=entry.conversation_id,
+        position=entry.position,
+        kind=entry.kind,
+        payload=entry.payload,
+        salt=entry.salt,
+        digest=entry.digest,
+        prev_hash=entry.prev_hash,
+        hash=entry.hash,
+        created_at=entry.created_at,
+    )
 
 
 async def entries(session: AsyncSession, conversation_id: int) -> list[RecordEntry]:

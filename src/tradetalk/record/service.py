@@ -109,7 +109,7 @@ async def append(
         hash=link.hash,
         created_at=uow.now,
     )
-    session.add(entry)
+    await record_repo.add_entry(session, entry)
     return entry
 
 
