@@ -167,6 +167,32 @@ def test_word_flags_mean_what_they_say(text: str) -> None:
     assert not spoken_at or flags & det._SPOKEN_AT
 
 
+_WORD_PIECES = st.one_of(
+    st.text(alphabet="abdeinoptuvwx0159#@$&'-\u00e9", max_size=12),
+    st.sampled_from(
+        sorted(det._LETTER_WORD_FLAGS.keys() | kw.KEYWORD_PREFIXES | traps.MONTH_PREFIXES)
+    ),
+    st.sampled_from(["funfundfunfzig", "veinticinco", "www", "dotcom", "punto", "3", "415"]),
+)
+
+
+@RANDOM
+@given(st.lists(_WORD_PIECES, min_size=1, max_size=3))
+@example(["whatsapp"])
+@example(["marchand"])
+@example(["7"])
+def test_word_flags_of_letters_and_digits_as_in_general(pieces: list[str]) -> None:
+    word = "".join(pieces)
+    if word:
+        assert det._word_flags(word) == det._word_flags_in_general(word), word
+
+
+@pytest.mark.parametrize("message", TEXTS)
+def test_word_flags_of_the_corpus_as_in_general(message: str) -> None:
+    for word in det._words(normalize(message).text):
+        assert det._word_flags(word) == det._word_flags_in_general(word), word
+
+
 # --- fast path against full path ----------------------------------------------------------------
 
 

@@ -350,8 +350,50 @@ _LISTED_FLAGS: Final[dict[str, int]] = {
 }
 
 
+# The flags an ASCII word of letters gets from being in a list, as a word and as the one token
+# it is (see `_word_flags`): one lookup instead of a dozen set tests.
+_LETTER_WORD_FLAGS: Final[dict[str, int]] = {
+    word: _LISTED_FLAGS.get(word, 0)
+    | (_SOLICIT | _TRIGGER if word in SOLICIT_WORDS else 0)
+    | (_ID_TOKEN if word in ID_TOKENS else 0)
+    | (_NEGATION if word in NEGATION_WORDS else 0)
+    | (_REFUSAL if word in REFUSAL_WORDS else 0)
+    | (_NUMBER_TOKEN if word in NUMBER_WORDS else 0)
+    | (_LEADS if word in LEADING_WORDS else 0)
+    for word in _LISTED_FLAGS.keys() | SOLICIT_WORDS | ID_TOKENS | NUMBER_WORDS | LEADING_WORDS
+}
+# No listed word or token is all digits, and no keyword prefix either: a word of ASCII digits
+# has no flag but these two (see `_word_flags`).
+assert not any(w.isdigit() for w in _LETTER_WORD_FLAGS.keys() | KEYWORD_PREFIXES)
+
+
 def _word_flags(word: str) -> int:
     """What `word` can set off (the flags above), worked out."""
+    # Most new words are ASCII letters or ASCII digits: their flags, as the general way below
+    # works them out, in a few tests (each string method call is a generic call, compiled too).
+    if word.isascii():
+        if word.isalpha():
+            flags = _LETTER_WORD_FLAGS.get(word, 0)
+            if len(word) == 1:
+                flags |= _SINGLE
+            if word[:4] in KEYWORD_PREFIXES:
+                flags |= _KEYWORD_PREFIX
+            if "dot" in word or "punt" in word or "point" in word:
+                flags |= _DOTTED
+            if "www" in word:
+                flags |= _WWW
+            if len(word) > 9 and ("und" in word or word.startswith("veinti")):
+                flags |= _SPOKEN | _NUMBER_TOKEN  # (a compound: see `_may_be_number_word`)
+            if word[:3] in MONTH_PREFIXES:
+                flags |= _LEADS
+            return flags
+        if word.isdigit():
+            return _HAS_DIGIT | _SINGLE if len(word) == 1 else _HAS_DIGIT
+    return _word_flags_in_general(word)
+
+
+def _word_flags_in_general(word: str) -> int:
+    """`_word_flags` of any word, worked out the long way (the reference for the fast paths)."""
     flags = _LISTED_FLAGS.get(word, 0)
     if len(word) == 1:
         flags |= _SINGLE

@@ -146,10 +146,31 @@ def _alternatives(pattern: str) -> list[str]:
 # those of the entries' patterns one after the other.
 _BRANCHES: Final = [(alt, i) for i, entry in enumerate(_ENTRIES) for alt in _alternatives(entry[3])]
 assert all(alt[0].isalpha() and alt[1:2] not in ("?", "*", "+", "{") for alt, _ in _BRANCHES)
-_ENTRY_OF_BRANCH: Final = tuple(i for _, i in _BRANCHES)
-_KEYWORD_RE: Final = re.compile(
-    r"(?<![a-z0-9])(?:" + "|".join(f"{alt}()" for alt, _ in _BRANCHES) + r")(?![a-z])"
-)
+
+
+def _by_first_letter(branches: list[tuple[str, int]]) -> tuple[str, tuple[int, ...]]:
+    """The branches as one alternation per first letter, and the entry of each empty group in
+    the order the groups now stand.
+
+    Even with the letter checked first, the engine still steps through all 120-odd branches at
+    each word it tries; grouped by their first letter it steps through two dozen letters, then
+    the few branches of one. Branches with different first letters never match at the same
+    place, and those with the same one keep their order, so the matches are the same.
+    """
+    by_letter: dict[str, list[tuple[str, int]]] = {}
+    for alt, entry in branches:
+        by_letter.setdefault(alt[0], []).append((alt[1:], entry))
+    parts: list[str] = []
+    entries: list[int] = []
+    for letter, rests in by_letter.items():
+        parts.append(letter + "(?:" + "|".join(f"{rest}()" for rest, _ in rests) + ")")
+        entries.extend(entry for _, entry in rests)
+    return "|".join(parts), tuple(entries)
+
+
+_BY_LETTER: Final = _by_first_letter(_BRANCHES)
+_ENTRY_OF_BRANCH: Final = _BY_LETTER[1]
+_KEYWORD_RE: Final = re.compile(r"(?<![a-z0-9])(?:" + _BY_LETTER[0] + r")(?![a-z])")
 
 # Word prefixes (first four letters) that can start a keyword: a set lookup decides whether the
 # keyword expression needs to run at all.
