@@ -174,21 +174,21 @@ def _asyncpg_options(settings: Settings) -> dict[str, Any]:
 
 
 def _ping_on_checkout(engine: AsyncEngine) -> None:
-    """Check a pooled PostgreSQL connection with one round trip before handing it out.
+    """Check a pooled PostgreSQL connection before handing it out, by beginning its transaction.
 
-    SQLAlchemy's own pool_pre_ping costs three on asyncpg (BEGIN, an empty query, ROLLBACK:
-    an explicit transaction so that pgbouncer's transaction mode keeps the prepared query on
-    one server connection). A query without parameters goes over the simple query protocol as
-    one message, so it needs neither the transaction nor a prepared statement: one round trip
-    instead of three on every request, with the same effect (a dead connection is replaced
-    unnoticed). Not an empty query: asyncpg's execute fails on its reply, which has no tag."""
+    SQLAlchemy's own pool_pre_ping costs three round trips on asyncpg (BEGIN, an empty query,
+    ROLLBACK), on top of the BEGIN that every unit of work then sends. Every checkout here is
+    for a transaction, so the check is that BEGIN, sent at checkout the way SQLAlchemy's asyncpg
+    adapter sends it before its first statement (which then finds the transaction open and
+    sends none): one round trip for both. A dead connection fails it, and the pool replaces the
+    connection unnoticed, as with pool_pre_ping. (The check relies on the adapter's
+    `_started` / `_start_transaction`, as kit/rawsql.py does; tests/reliability covers both.)"""
 
     @event.listens_for(engine.sync_engine, "checkout")
-    def _ping(_dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
-        driver = record.driver_connection
+    def _ping(dbapi_connection: Any, _record: ConnectionPoolEntry, _proxy: Any) -> None:
         try:
-            assert driver is not None  # a checked-out entry always holds its connection
-            await_only(driver.execute("SELECT 1"))  # no arguments: the simple query protocol
+            if not dbapi_connection._started:
+                await_only(dbapi_connection._start_transaction())
         except Exception as exc:
             # The pool discards this connection and draws another (or connects anew).
             raise sa_errors.DisconnectionError(f"pooled connection is dead: {exc!r}") from exc

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradetalk.accounts.models import User
+from tradetalk.kit.orm import adopt
+from tradetalk.kit.rawsql import RawSql
 
 
 async def get(session: AsyncSession, user_id: str) -> User | None:
@@ -15,14 +17,32 @@ async def get(session: AsyncSession, user_id: str) -> User | None:
     return await session.get(User, user_id)
 
 
-# Built once: every authenticated request runs it.
-_BY_ID = select(User).where(User.id == bindparam("b_user_id"))
+# Every authenticated request runs it: on the driver connection (kit/rawsql.py says why).
+_BY_ID = RawSql(
+    "SELECT id, display_name, email, is_support, token_generation, last_event_id, created_at,"
+    " updated_at FROM users WHERE id = :user_id",
+    datetimes=[6, 7],
+)
 
 
 async def load(session: AsyncSession, user_id: str) -> User | None:
     """The user with this id, read from the database: for a request's first look at its
-    caller (a prebuilt statement, cheaper than `get` when the user is not loaded yet)."""
-    return (await session.scalars(_BY_ID, {"b_user_id": user_id})).one_or_none()
+    caller (cheaper than `get` when the user is not loaded yet)."""
+    row = await _BY_ID.row(session, user_id=user_id)
+    if row is None:
+        return None
+    id_, display_name, email, is_support, generation, last_event_id, created, updated = row
+    user = User(
+        id=id_,
+        display_name=display_name,
+        email=email,
+        is_support=bool(is_support),  # SQLite answers 0 or 1
+        token_generation=generation,
+        last_event_id=last_event_id,
+        created_at=created,
+        updated_at=updated,
+    )
+    return adopt(session, user)
 
 
 async def get_many(session: AsyncSession, user_ids: Iterable[str]) -> dict[str, User]:

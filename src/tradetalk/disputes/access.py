@@ -7,14 +7,15 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradetalk.accounts.models import User
-from tradetalk.conversations.models import Conversation, Participant
+from tradetalk.conversations.models import Conversation
 from tradetalk.disputes import repository as disputes_repo
 from tradetalk.disputes.models import Dispute, SupportGrant
 from tradetalk.errors import NotFound
+from tradetalk.kit.orm import adopt
+from tradetalk.kit.rawsql import RawSql
 
 
 class Capacity(enum.StrEnum):
@@ -45,22 +46,21 @@ class Access:
         return self.capacity is Capacity.PARTICIPANT or self.dispute is not None
 
 
-# Built once: every request about a conversation runs it.
-_CONVERSATION_AND_MEMBERSHIP = (
-    select(Conversation, Participant.user_id)
-    .outerjoin(
-        Participant,
-        and_(
-            Participant.conversation_id == Conversation.id,
-            Participant.user_id == bindparam("b_user_id"),
-        ),
-    )
-    .where(Conversation.id == bindparam("b_conversation_id"))
-)
+# Every request about a conversation runs it: on the driver connection (kit/rawsql.py says
+# why). The conversation, and whether the reader is one of its members.
+_CONVERSATION_AND_MEMBERSHIP = """SELECT c.id, c.kind, c.transaction_id, c.direct_key,
+ c.created_by, c.created_at, c.last_seq, c.last_message_at, p.user_id
+ FROM conversations c LEFT JOIN participants p
+ ON p.conversation_id = c.id AND p.user_id = :user_id WHERE c.id = :conversation_id"""
+_READABLE = RawSql(_CONVERSATION_AND_MEMBERSHIP, datetimes=[5, 7])
 # The same, holding the conversation's row lock until commit (PostgreSQL; SQLite's writers
 # exclude each other anyway): a send needs that lock for its position in the thread, and taking
 # it here saves the statement that would take it afterwards.
-_CONVERSATION_AND_MEMBERSHIP_LOCKED = _CONVERSATION_AND_MEMBERSHIP.with_for_update(of=Conversation)
+_READABLE_LOCKED = RawSql(
+    postgresql=_CONVERSATION_AND_MEMBERSHIP + " FOR UPDATE OF c",
+    sqlite=_CONVERSATION_AND_MEMBERSHIP,
+    datetimes=[5, 7],
+)
 
 
 async def get_readable(
@@ -70,11 +70,23 @@ async def get_readable(
 
     One query for participants, the common case; support pays two more. With `lock`, the
     conversation's row is also locked until commit, as conversations_repo.lock does."""
-    params = {"b_user_id": user.id, "b_conversation_id": conversation_id}
-    statement = _CONVERSATION_AND_MEMBERSHIP_LOCKED if lock else _CONVERSATION_AND_MEMBERSHIP
-    row = (await session.execute(statement, params)).tuples().one_or_none()
+    statement = _READABLE_LOCKED if lock else _READABLE
+    row = await statement.row(session, user_id=user.id, conversation_id=conversation_id)
     if row is not None:
-        conversation, member = row
+        id_, kind, transaction_id, direct_key, created_by, created_at, last_seq, last_at, member = (
+            row
+        )
+        conversation = Conversation(
+            id=id_,
+            kind=kind,
+            transaction_id=transaction_id,
+            direct_key=direct_key,
+            created_by=created_by,
+            created_at=created_at,
+            last_seq=last_seq,
+            last_message_at=last_at,
+        )
+        conversation = adopt(session, conversation)
         if member is not None:
             return Access(conversation, Capacity.PARTICIPANT)
         if user.is_support:

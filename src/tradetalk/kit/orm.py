@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import BigInteger, DateTime, Dialect, Integer, MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -61,3 +62,20 @@ def table_of(model: type[Any]) -> Table:
     """The table of a mapped class, for Core statements on hot paths (they skip the ORM's
     per-execution work)."""
     return cast(Table, model.__table__)
+
+
+_Entity = TypeVar("_Entity")
+
+
+def adopt(session: AsyncSession, entity: _Entity) -> _Entity:
+    """Make an entity built from a row just read or written by a raw statement (kit/rawsql.py)
+    part of the session, as if the ORM had loaded it: it is in the identity map, clean, and a
+    change to it is flushed as an UPDATE. When the session holds that row already, its object
+    wins, as it would for an ORM query."""
+    sync = session.sync_session
+    existing = sync.identity_map.get(identity_key(instance=entity))
+    if existing is not None:
+        return existing
+    make_transient_to_detached(entity)
+    sync.add(entity)
+    return entity

@@ -34,6 +34,9 @@ from sqlalchemy.util import greenlet_spawn
 
 Row = Sequence[Any]
 
+# Where a session keeps the connection of its current transaction (see `_pooled`).
+_CONNECTION_KEY = "tradetalk.rawsql.connection"
+
 # ":name" placeholders (not PostgreSQL's "::type" casts).
 _PLACEHOLDER = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -107,12 +110,12 @@ class RawSql:
         if self._postgresql_text is None:
             raise NotImplementedError("this statement has no PostgreSQL text")
         adapted, driver = pooled.dbapi_connection, pooled.driver_connection
-        # SQLAlchemy's asyncpg adapter opens its transaction with the first statement it runs;
-        # when this is the first, open it the same way, or this would run outside it.
-        if not adapted._started:
-            await adapted._start_transaction()
         _announce(connection, self._postgresql_text, args)
         try:
+            # SQLAlchemy's asyncpg adapter opens its transaction with the first statement it
+            # runs; when this is the first, open it the same way, or this would run outside it.
+            if not adapted._started:
+                await adapted._start_transaction()
             if method == "fetch":
                 return list(await driver.fetch(self._postgresql_text, *args))
             return await driver.executemany(self._postgresql_text, args)
@@ -163,15 +166,22 @@ def sqlite_datetime(value: datetime) -> str:
 async def _pooled(session: AsyncSession) -> tuple[AsyncConnection, Any]:
     """The session's connection (joining its transaction, beginning it if need be) and the
     pooled driver connection under it."""
+    sync_session = session.sync_session
     # Autoflush, as an ORM query does: what the transaction has pending (participants just
     # added, say) must be written before a statement that reads or updates those rows.
-    if session.new or session.dirty or session.deleted:
+    if sync_session.new or sync_session.dirty or sync_session.deleted:
         await session.flush()
+    # Looked up once per transaction: `session.connection()` is a greenlet hop every time.
+    transaction = sync_session.get_transaction()
+    known = sync_session.info.get(_CONNECTION_KEY)
+    if known is not None and transaction is not None and known[0] is transaction:
+        return known[1], known[2]
     connection = await session.connection()
     sync = connection.sync_connection
     assert sync is not None
     # A plain attribute, unless the connection was invalidated and must be replaced (I/O).
     pooled = await connection.get_raw_connection() if sync.invalidated else sync.connection
+    sync_session.info[_CONNECTION_KEY] = (sync_session.get_transaction(), connection, pooled)
     return connection, pooled
 
 
