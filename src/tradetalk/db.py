@@ -218,10 +218,14 @@ class Database:
             # Fail fast when PostgreSQL is away: a bounded connect and a bounded wait for a pooled
             # connection; the ping replaces connections that died while idle in the pool (after
             # a restart) instead of failing the request that draws one.
+            # Up to twice TRADETALK_DB_POOL_SIZE connections, opened as needed and all kept:
+            # as "overflow" (beyond pool_size) they would be closed as soon as they came back,
+            # and a steady load just above pool_size then opened a new connection (connect,
+            # authenticate, prepare every statement again) for a few sends in a hundred.
             self.write_engine = create_async_engine(
                 url,
-                pool_size=settings.db_pool_size,
-                max_overflow=settings.db_pool_size,
+                pool_size=2 * settings.db_pool_size,
+                max_overflow=0,
                 pool_timeout=settings.db_pool_timeout_seconds,
                 connect_args=_asyncpg_options(settings),
             )
