@@ -13,6 +13,7 @@ import math
 import os
 import platform
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -360,3 +361,25 @@ def parse_databases(value: str) -> list[str]:
     if unknown or not kinds:
         raise SystemExit(f"--databases takes a comma-separated subset of {', '.join(DATABASES)}")
     return kinds
+
+
+def ensure_debian_package(package: str, find: Callable[[], str | None], *, needed_by: str) -> str:
+    """A program from Debian's `package`: `find()` locates it; installed with apt-get when
+    missing (as root), else a clear exit saying what to install."""
+    found = find()
+    if found:
+        return found
+    how = f"apt-get install -y {package}"
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise SystemExit(f"{needed_by} needs {package}; install it first (Debian: `sudo {how}`)")
+    progress(f"{package} not found: {how}")
+    env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-q", package]
+    if subprocess.run(install, env=env, stdout=subprocess.DEVNULL).returncode != 0:
+        progress("apt-get install failed; updating the package lists and trying again")
+        subprocess.run(["apt-get", "update", "-q"], env=env, stdout=subprocess.DEVNULL, check=True)
+        subprocess.run(install, env=env, stdout=subprocess.DEVNULL, check=True)
+    found = find()
+    if not found:
+        raise SystemExit(f"{package} is still missing after apt-get install")
+    return found

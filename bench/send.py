@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import tempfile
 import time
 import uuid
 from contextlib import AsyncExitStack
@@ -40,6 +41,7 @@ from harness import (
     Server,
     closed_loop,
     emit,
+    ensure_debian_package,
     fresh_database,
     gather_limited,
     machine,
@@ -51,6 +53,7 @@ from harness import (
 from send_writes import limit_rate
 from tradetalk.config import Settings
 from tradetalk.db import Database
+from wrk_load import closed_loop_wrk, find_wrk, write_script
 
 TARGET_RATIO = 0.5
 REDIS_URL = os.environ.get("TRADETALK_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -127,8 +130,23 @@ async def drive_sends(
     duration: float,
     client_ids: bool,
     seed_value: int,
+    load: str = "httpx",
 ) -> dict[str, Any]:
-    """`concurrency` clients sending back to back for `duration` seconds."""
+    """`concurrency` clients sending back to back for `duration` seconds, from this process
+    (httpx) or from wrk (`load="wrk"`, see wrk_load.py)."""
+    if load == "wrk":
+        with tempfile.TemporaryDirectory() as folder:
+            script = write_script(
+                Path(folder), threads, body_prefix=BODY.split("{")[0], client_ids=client_ids,
+                seed=seed_value,
+            )  # fmt: skip
+            result = await closed_loop_wrk(
+                server.base_url, script, concurrency=concurrency, duration=duration, ok=201,
+                server_cpu=server.cpu_seconds,
+            )  # fmt: skip
+        if result["errors"]:
+            progress(f"errors {result['errors']}; the server's log ends:\n{server.errors_logged()}")
+        return result
     rng = random.Random(seed_value)
     async with server.client(connections=concurrency) as api:
 
@@ -185,7 +203,7 @@ async def bench_database(kind: str, options: argparse.Namespace, folder: Path) -
             if options.warmup > 0:
                 await drive_sends(
                     server, threads, concurrency=min(options.concurrency), duration=options.warmup,
-                    client_ids=options.client_ids, seed_value=0,
+                    client_ids=options.client_ids, seed_value=0, load=options.load,
                 )  # fmt: skip
             levels: dict[str, Any] = {}
             for concurrency in options.concurrency:
@@ -210,10 +228,12 @@ async def bench_database(kind: str, options: argparse.Namespace, folder: Path) -
                             await drive_sends(
                                 each, threads, concurrency=concurrency, duration=options.warmup,
                                 client_ids=options.client_ids, seed_value=-concurrency,
+                                load=options.load,
                             )  # fmt: skip
                         sends[n] = await drive_sends(
                             each, threads, concurrency=concurrency, duration=options.duration,
                             client_ids=options.client_ids, seed_value=concurrency,
+                            load=options.load,
                         )  # fmt: skip
                 send = sends[counts[0]]
                 progress(f"{kind}: the limit again at concurrency {concurrency}")
@@ -264,6 +284,7 @@ async def bench_database(kind: str, options: argparse.Namespace, folder: Path) -
                 "seed_seconds": round(seeded, 2),
                 "client_message_id": options.client_ids,
                 "server_pool": "app defaults",
+                "load_generator": options.load,
                 "server_processes": counts,
             },
             "concurrency": levels,
@@ -297,12 +318,21 @@ def parse_args() -> argparse.Namespace:
         action="store_false",
         help="send without client_message_id (skips the idempotency lookup and lock)",
     )
+    parser.add_argument(
+        "--load",
+        choices=["wrk", "httpx"],
+        default="wrk",
+        help="load generator: wrk with a Lua script (installed with apt-get when missing, as "
+        "root), or httpx in this process (which costs more CPU per send than the server at 64)",
+    )
     parser.add_argument("--quick", action="store_true", help="a few seconds: smoke run only")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     options = parser.parse_args()
     if options.quick:
         options.duration, options.warmup, options.conversations = 0.5, 0.0, 6
         options.concurrency = [4]
+    if options.load == "wrk":
+        ensure_debian_package("wrk", find_wrk, needed_by="send.py --load wrk")
     return options
 
 
@@ -313,6 +343,7 @@ async def main(options: argparse.Namespace) -> dict[str, Any]:
         "target": f"send rate >= {TARGET_RATIO} x raw commit rate at the same concurrency",
         "machine": machine(),
         "duration_seconds": options.duration,
+        "load_generator": options.load,
     }
     with workdir() as folder:
         for kind in options.databases:

@@ -54,6 +54,7 @@ from harness import (
     CLOCK_TICKS,
     Server,
     emit,
+    ensure_debian_package,
     free_port,
     fresh_database,
     machine,
@@ -142,23 +143,7 @@ def find_nginx() -> str | None:
 
 def ensure_nginx() -> str:
     """nginx from Debian: installed with apt-get when missing (as root), else a clear exit."""
-    found = find_nginx()
-    if found:
-        return found
-    how = "apt-get install -y nginx"
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise SystemExit(f"twonode.py needs nginx; install it first (Debian: `sudo {how}`)")
-    progress(f"nginx not found: {how}")
-    env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "-q", "nginx"]
-    if subprocess.run(install, env=env, stdout=subprocess.DEVNULL).returncode != 0:
-        progress("apt-get install failed; updating the package lists and trying again")
-        subprocess.run(["apt-get", "update", "-q"], env=env, stdout=subprocess.DEVNULL, check=True)
-        subprocess.run(install, env=env, stdout=subprocess.DEVNULL, check=True)
-    found = find_nginx()
-    if not found:
-        raise SystemExit("nginx is still missing after apt-get install")
-    return found
+    return ensure_debian_package("nginx", find_nginx, needed_by="twonode.py")
 
 
 def nginx_version(binary: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 
 import tradetalk
-from tests.conftest import require_service
+from tests.conftest import IN_CI, require_service
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 DATABASES = ["sqlite", "postgresql"]
@@ -57,9 +58,24 @@ def has_percentiles(figures: dict[str, Any]) -> bool:
     return {"p50_ms", "p95_ms", "p99_ms"} <= figures.keys()
 
 
+def require_wrk() -> None:
+    """Skip (or, under CI, fail) when wrk, the send benchmark's load generator, is missing."""
+    if shutil.which("wrk") is None:
+        reason = "wrk is not installed (Debian package wrk)"
+        if IN_CI:
+            pytest.fail(f"{reason}; CI runs every tier")
+        pytest.skip(reason)
+
+
+@pytest.mark.parametrize("load", ["wrk", "httpx"])
 @pytest.mark.parametrize("database", DATABASES)
-def test_send_benchmark_reports_sends_beside_raw_commits(database: str, tmp_path: Path) -> None:
-    document = run_quick("send.py", database, tmp_path)
+def test_send_benchmark_reports_sends_beside_raw_commits(
+    database: str, load: str, tmp_path: Path
+) -> None:
+    if load == "wrk":
+        require_wrk()
+    document = run_quick("send.py", database, tmp_path, "--load", load)
+    assert document["load_generator"] == load
     result = document[database]
     assert result["concurrency"], "no concurrency level measured"
     for level in result["concurrency"].values():
@@ -79,6 +95,7 @@ def test_send_benchmark_measures_one_and_two_server_processes_side_by_side(
     tmp_path: Path,
 ) -> None:
     require_service("Redis", "127.0.0.1", 6379)
+    require_wrk()
     document = run_quick("send.py", "postgresql", tmp_path, "--server-workers", "1,2")
     result = document["postgresql"]
     assert result["setup"]["server_processes"] == [1, 2]

@@ -4,8 +4,8 @@ Why not through SQLAlchemy like every other query: its execution pipeline (a gre
 execution context, the asyncpg cursor adapter, result rows) costs 160-250 µs of CPU per
 statement here, against about 60 µs for asyncpg itself (measured on this machine with
 `session.execute` against `Connection.fetch` on the same one-row query). A send runs a dozen
-statements, so that pipeline was a third of a send's CPU. The statements below skip it and
-nothing else:
+statements, so that pipeline was a third of a send's CPU. Statements run through `RawSql` skip
+it and nothing else:
 
 - they run on the session's connection, inside its transaction (begun here when it has not
   been yet), so that they commit or roll back with everything else the unit of work did, and
@@ -17,8 +17,9 @@ nothing else:
 - values are stored exactly as SQLAlchemy stores them: on SQLite a datetime is UTC text in
   SQLAlchemy's own format (see `kit/orm.UTCDateTime`), which ORM queries read back unchanged.
 
-Only statements whose columns are plain numbers, text and datetimes belong here; anything
-else stays with SQLAlchemy.
+Only statements whose columns are plain numbers, text, booleans (SQLite answers 0 or 1) and
+datetimes belong here; anything else stays with SQLAlchemy. A `:name` inside a quoted literal
+would be taken for a placeholder: pass such values as parameters.
 """
 
 from __future__ import annotations
