@@ -48,16 +48,12 @@ _EMAIL_MODE = RawSql("SELECT email_mode FROM notification_settings WHERE user_id
 _EMAIL_MODES = select(NotificationSettings.user_id, NotificationSettings.email_mode).where(
     NotificationSettings.user_id.in_(bindparam("b_user_ids", expanding=True))
 )
-_PREVIOUS_EXCHANGE = (
-    select(Message)
-    .where(
-        Message.conversation_id == bindparam("b_conversation_id"),
-        Message.seq < bindparam("b_seq"),
-        Message.sender_role.in_((SenderRole.BUYER.value, SenderRole.SELLER.value)),
-        Message.kind != MessageKind.SYSTEM.value,
-    )
-    .order_by(Message.seq.desc())
-    .limit(1)
+# Who spoke last before a buyer's message (every buyer's send asks): on the driver connection
+# (kit/rawsql.py says why).
+_PREVIOUS_SPEAKER = RawSql(
+    "SELECT sender_role FROM messages WHERE conversation_id = :conversation_id"
+    " AND seq < :seq AND sender_role IN ('buyer', 'seller') AND kind <> 'system'"
+    " ORDER BY seq DESC LIMIT 1"
 )
 
 
@@ -200,12 +196,13 @@ async def member_with_role(
     return (await session.scalars(stmt)).first()
 
 
-async def previous_exchange(
+async def previous_speaker(
     session: AsyncSession, conversation_id: int, before_seq: int
-) -> Message | None:
-    """The newest buyer or seller item before this position of the thread."""
-    params = {"b_conversation_id": conversation_id, "b_seq": before_seq}
-    return (await session.scalars(_PREVIOUS_EXCHANGE, params)).first()
+) -> str | None:
+    """The role (buyer or seller) of the newest item of either before this position of the
+    thread; None when there is none."""
+    role = await _PREVIOUS_SPEAKER.scalar(session, conversation_id=conversation_id, seq=before_seq)
+    return None if role is None else str(role)
 
 
 async def seller_replied_after(session: AsyncSession, conversation_id: int, seq: int) -> bool:

@@ -223,8 +223,8 @@ async def on_message_created(
 
 async def _queue_reminders(uow: UnitOfWork, conversation: Conversation, message: Message) -> None:
     # Only the buyer's first unanswered message starts the clock; follow-ups do not restart it.
-    previous = await notifications_repo.previous_exchange(uow.session, conversation.id, message.seq)
-    if previous is not None and previous.sender_role != SenderRole.SELLER.value:
+    previous = await notifications_repo.previous_speaker(uow.session, conversation.id, message.seq)
+    if previous is not None and previous != SenderRole.SELLER.value:
         return
     for stage, after, _ in REMINDERS:
         uow.outbox(
