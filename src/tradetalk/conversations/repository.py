@@ -20,7 +20,6 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
 
 from tradetalk.accounts.models import User
 from tradetalk.conversations.models import (
@@ -31,7 +30,7 @@ from tradetalk.conversations.models import (
     Participant,
 )
 from tradetalk.errors import NotFound
-from tradetalk.kit.orm import dialect_name, table_of
+from tradetalk.kit.orm import adopt, dialect_name, table_of
 from tradetalk.kit.rawsql import RawSql
 from tradetalk.kit.sqlite_inline import off_the_loop
 from tradetalk.marketplace.models import Transaction
@@ -240,9 +239,7 @@ async def add_message(session: AsyncSession, message: Message) -> Message:
     for key, value in values.items():  # every column set: none is left to load later
         setattr(message, key, value)
     message.id = int(await _INSERT_MESSAGE.scalar(session, **values))
-    make_transient_to_detached(message)
-    session.add(message)
-    return message
+    return adopt(session, message)
 
 
 async def record_activity(

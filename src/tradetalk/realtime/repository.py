@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradetalk.accounts.models import User
@@ -25,14 +25,14 @@ _RESERVE_EVENT_IDS = (
     .values(last_event_id=_users.c.last_event_id + bindparam("b_size"))
     .returning(_users.c.id, _users.c.last_event_id)
 )
-_RESERVE_EVENT_IDS_OF_TWO = (
-    update(_users)
-    .where(_users.c.id.in_([bindparam("b_first"), bindparam("b_second")]))
-    .values(last_event_id=_users.c.last_event_id + bindparam("b_size"))
-    .returning(_users.c.id, _users.c.last_event_id)
+_RESERVE_EVENT_IDS_OF_TWO = RawSql(
+    "UPDATE users SET last_event_id = last_event_id + :size WHERE id IN (:first, :second)"
+    " RETURNING id, last_event_id"
 )
-_events = table_of(Event)
-_INSERT_EVENTS = insert(_events)
+_INSERT_EVENT = RawSql(
+    "INSERT INTO events (user_id, id, type, data, created_at)"
+    " VALUES (:user_id, :id, :type, :data, :created_at)"
+)
 # One event for two people, the event of every send: on the driver connection (kit/rawsql.py
 # says why). PostgreSQL reserves the ids and writes the rows in one statement; SQLite, whose
 # CTEs cannot update, in two (its transaction already excludes every other writer).
@@ -41,14 +41,6 @@ _RESERVE_AND_INSERT_ONE_FOR_TWO = RawSql(
     " WHERE id IN (:first, :second) RETURNING id, last_event_id)"
     " INSERT INTO events (user_id, id, type, data, created_at)"
     " SELECT id, last_event_id, :type, :data, :now FROM reserved RETURNING user_id, id"
-)
-_RESERVE_ONE_EACH = RawSql(
-    "UPDATE users SET last_event_id = last_event_id + 1 WHERE id IN (:first, :second)"
-    " RETURNING id, last_event_id"
-)
-_INSERT_EVENT = RawSql(
-    "INSERT INTO events (user_id, id, type, data, created_at)"
-    " VALUES (:user_id, :id, :type, :data, :now)"
 )
 
 
@@ -77,11 +69,13 @@ async def store(
         size = sizes.pop()
         ids = sorted(counts)
         if len(ids) == 2:  # a buyer and a seller: no expanding IN to rewrite per execution
-            params = {"b_first": ids[0], "b_second": ids[1], "b_size": size}
-            result = await session.execute(_RESERVE_EVENT_IDS_OF_TWO, params)
+            reserved = await _RESERVE_EVENT_IDS_OF_TWO.rows(
+                session, first=ids[0], second=ids[1], size=size
+            )
         else:
             result = await session.execute(_RESERVE_EVENT_IDS, {"b_user_ids": ids, "b_size": size})
-        last_ids = {user_id: last - size for user_id, last in result.tuples()}
+            reserved = list(result.tuples())
+        last_ids = {user_id: last - size for user_id, last in reserved}
     else:
         for user_id in sorted(counts):
             result = await session.execute(
@@ -114,7 +108,7 @@ async def store(
             )
             frame = events.frame(event_id, event_type, data_json)
             deliveries.append(Delivery(user_id=user_id, event_id=event_id, frame=frame))
-    await session.execute(_INSERT_EVENTS, rows)
+    await _INSERT_EVENT.many(session, rows)
     return deliveries
 
 
@@ -130,12 +124,12 @@ async def _store_one_for_two(
             session, **params, type=event_type, data=data_json, now=now
         )
     else:
-        rows = await _RESERVE_ONE_EACH.rows(session, **params)
+        rows = await _RESERVE_EVENT_IDS_OF_TWO.rows(session, **params, size=1)
         await _INSERT_EVENT.many(
             session,
             [
                 {"user_id": user_id, "id": event_id, "type": event_type, "data": data_json,
-                 "now": now}
+                 "created_at": now}
                 for user_id, event_id in rows
             ],
         )  # fmt: skip
