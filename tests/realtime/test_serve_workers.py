@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,10 +18,10 @@ import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.conftest import SECRET, SERVER_KEY, require_service
+from tests.conftest import SERVER_KEY, require_service
 from tests.fixtures.processes import free_port, stop_gracefully, until_answering
 from tests.realtime.conftest import WAIT, EventSocket, events_url
-from tests.realtime.test_two_nodes import REDIS_URL, ROOT, _token
+from tests.realtime.test_two_nodes import ROOT, _token, server_env
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -101,17 +100,7 @@ class Served:
 @pytest.fixture
 def env(database_url: str) -> dict[str, str]:
     require_service("Redis", "127.0.0.1", 6379)
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("TRADETALK_")},
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
-        "TRADETALK_DATABASE_URL": database_url,
-        "TRADETALK_REDIS_URL": REDIS_URL,
-        "TRADETALK_REDIS_PREFIX": f"tt-test-{uuid.uuid4().hex[:8]}",
-        "TRADETALK_SECRET_KEY": SECRET,
-        "TRADETALK_SERVER_API_KEY": SERVER_KEY,
-        "TRADETALK_RATE_LIMITS": "false",
-        "TRADETALK_LOG_JSON": "false",
-    }
+    return server_env(database_url)
 
 
 @pytest.fixture

@@ -53,11 +53,11 @@ class Node:
         stop_gracefully(self.process, seconds=15)
 
 
-@pytest.fixture
-def nodes(database_url: str, tmp_path: Path) -> Iterator[tuple[Node, Node]]:
-    require_service("Redis", "127.0.0.1", 6379)
-    env = {
-        **os.environ,
+def server_env(database_url: str) -> dict[str, str]:
+    """The environment of a `tradetalk serve` process under test: this database, a Redis
+    prefix of its own, nothing inherited from the caller's TRADETALK_ settings."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("TRADETALK_")},
         "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
         "TRADETALK_DATABASE_URL": database_url,
         "TRADETALK_REDIS_URL": REDIS_URL,
@@ -67,6 +67,12 @@ def nodes(database_url: str, tmp_path: Path) -> Iterator[tuple[Node, Node]]:
         "TRADETALK_RATE_LIMITS": "false",
         "TRADETALK_LOG_JSON": "false",
     }
+
+
+@pytest.fixture
+def nodes(database_url: str, tmp_path: Path) -> Iterator[tuple[Node, Node]]:
+    require_service("Redis", "127.0.0.1", 6379)
+    env = server_env(database_url)
     started = [Node("a", env, tmp_path), Node("b", env, tmp_path)]
     try:
         yield started[0], started[1]
