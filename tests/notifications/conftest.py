@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
-import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -22,19 +21,13 @@ from pydantic import SecretStr
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from tests.fixtures.processes import free_port
 from tradetalk.config import Settings
 from tradetalk.kit.clock import ManualClock
 from tradetalk.notifications.worker import Worker
 
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"operator-webhook-secret-32-bytes").decode()
 RELAY_DOMAIN = "relay.tradetalk.test"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass

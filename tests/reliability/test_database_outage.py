@@ -17,7 +17,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import IN_CI, SECRET, SERVER_KEY
+from tests.fixtures.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 # Generous bounds a user would notice, not benchmarks.
@@ -45,13 +45,6 @@ RECOVERY_SECONDS = 30.0  # from PostgreSQL accepting connections to sends succee
 OUTAGE_SECONDS = 3.0  # how long PostgreSQL stays down
 SENDERS = 8  # concurrent clients
 DEALS = 4  # conversations they write to
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _missing(reason: str) -> None:
@@ -85,7 +78,7 @@ class PrivatePostgres:
             os.chown(self.dir, owner.pw_uid, owner.pw_gid)
         self.data = self.dir / "data"
         self.log = self.dir / "postgresql.log"
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/tradetalk"
 
     def _run(self, program: str, *args: str, timeout: float = 60) -> None:
@@ -152,7 +145,7 @@ class Server:
 
 @pytest.fixture
 def server(postgres: PrivatePostgres, tmp_path: Path) -> Iterator[Server]:
-    port = _free_port()
+    port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("TRADETALK_")}
     env |= {
         "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
