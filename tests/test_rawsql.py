@@ -129,3 +129,29 @@ async def test_statement_listeners_see_raw_statements(database: Database) -> Non
     finally:
         event.remove(engine, "before_cursor_execute", record)
     assert any("SELECT count(*) FROM users" in statement for statement in seen)
+
+
+_NAMES_OF = RawSql(
+    "SELECT id FROM users WHERE id IN (:ids) AND is_support = :support ORDER BY id",
+    lists={"ids": "VARCHAR"},
+)
+
+
+async def test_a_list_parameter_matches_its_items_whatever_its_length(database: Database) -> None:
+    async with database.write_sessions() as session:
+        for name in ("ann", "bob", "cy", "dee"):
+            await _ADD_USER.rows(session, id=name, name=name, is_support=name == "dee", at=WHEN)
+        for ids, expected in [
+            (["bob", "ann", "zed"], ["ann", "bob"]),
+            (["cy"], ["cy"]),
+            ([], []),
+            (["dee", "cy"], ["cy"]),  # dee is support: the other condition still applies
+            (["o'hara", 'a"b', "ann"], ["ann"]),  # quotes are data, not SQL
+        ]:
+            rows = await _NAMES_OF.rows(session, ids=ids, support=False)
+            assert [row[0] for row in rows] == expected, ids
+
+
+def test_a_list_parameter_must_be_written_as_in_a_list() -> None:
+    with pytest.raises(ValueError, match="IN \\(:ids\\)"):
+        RawSql("SELECT id FROM users WHERE id = ANY(:ids)", lists={"ids": "VARCHAR"})

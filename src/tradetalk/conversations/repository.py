@@ -15,18 +15,17 @@ from sqlalchemy import (
     bindparam,
     func,
     literal_column,
-    or_,
     select,
     text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tradetalk.accounts.models import User
 from tradetalk.conversations.models import (
     Conversation,
     ConversationKind,
     Message,
     MessageKind,
+    MessageRow,
     Participant,
 )
 from tradetalk.errors import NotFound
@@ -105,7 +104,7 @@ class ConversationView:
     members: list[Member]
     transaction: TransactionHead | None
     unread_count: int
-    last_message: Message | None
+    last_message: MessageRow | None
 
 
 async def get_visible(session: AsyncSession, conversation_id: int, user_id: str) -> Conversation:
@@ -192,10 +191,32 @@ _INSERT_MESSAGE = RawSql(
 # The sender has read everything up to their own message; everyone's inbox moves it up.
 _RECORD_ACTIVITY = RawSql(
     "UPDATE participants SET last_activity_at = :created_at,"
-    " last_read_seq = CASE WHEN user_id = :sender_id THEN :seq ELSE last_read_seq END,"
+    " last_read_seq = CASE WHEN user_id = :reader_id THEN :seq ELSE last_read_seq END,"
     " last_read_message_id ="
-    " CASE WHEN user_id = :sender_id THEN :message_id ELSE last_read_message_id END"
+    " CASE WHEN user_id = :reader_id THEN :message_id ELSE last_read_message_id END"
     " WHERE conversation_id = :conversation_id"
+)
+# The three above in one round trip, for PostgreSQL (SQLite's CTEs cannot write): every
+# data-modifying part of a WITH runs exactly once, in order of need, in one snapshot, and the
+# conversation's row lock is taken by the first as it would be by _NEXT_SEQ alone. Each round
+# trip saved is the driver's, the kernel's and the server's work for one statement.
+_APPEND_MESSAGE = RawSql(
+    postgresql="WITH position AS ("
+    "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = :now"
+    " WHERE id = :conversation_id RETURNING last_seq"
+    "), stored AS ("
+    "INSERT INTO messages (conversation_id, seq, kind, sender_id, sender_role, body,"
+    " client_message_id, created_at, edited_at, edit_count, withdrawn_at)"
+    " VALUES (:conversation_id, (SELECT last_seq FROM position), :kind, :sender_id,"
+    " :sender_role, :body, :client_message_id, :created_at, :edited_at, :edit_count,"
+    " :withdrawn_at) RETURNING id, seq"
+    "), activity AS ("
+    "UPDATE participants SET last_activity_at = :created_at,"
+    " last_read_seq = CASE WHEN user_id = :reader_id THEN stored.seq ELSE last_read_seq END,"
+    " last_read_message_id ="
+    " CASE WHEN user_id = :reader_id THEN stored.id ELSE last_read_message_id END"
+    " FROM stored WHERE conversation_id = :conversation_id"
+    ") SELECT id, seq FROM stored"
 )
 _CLIENT_ID_TAKEN = RawSql(
     "SELECT id FROM messages WHERE conversation_id = :conversation_id"
@@ -219,44 +240,48 @@ async def member_roles(session: AsyncSession, conversation_id: int) -> list[Memb
     return [MemberRole(user_id, role) for user_id, role in rows]
 
 
-async def next_seq(session: AsyncSession, conversation_id: int, now: datetime) -> int:
-    """Reserve the next position in the thread (and lock the conversation row)."""
-    return int(await _NEXT_SEQ.scalar(session, conversation_id=conversation_id, now=now))
+async def append_message(session: AsyncSession, message: Message) -> Message:
+    """Give a new thread item the next position, store it, and move the conversation up in
+    every member's inbox (its sender has read it all; a system item reads nothing for anyone).
 
-
-async def add_message(session: AsyncSession, message: Message) -> Message:
-    """Insert a new thread item and keep it in the session as a stored row (with its id).
-
-    One INSERT ... RETURNING instead of the ORM's flush, which costs several times as much
-    CPU for a single row; afterwards the object behaves as if it had been flushed."""
+    `message` comes without `seq` and `id`; it gets both and stays in the session as a stored
+    row. Takes the conversation's row lock (if the caller does not hold it yet), so items are
+    numbered and recorded in one order."""
     if message.edit_count is None:
         message.edit_count = 0
     values = {
         column.key: getattr(message, column.key)
         for column in _messages.columns
-        if column.key != "id"
+        if column.key not in ("id", "seq")
     }
+    # No participant has an empty id: a system item reads nothing for anyone.
+    reader_id = message.sender_id if message.sender_id is not None else ""
+    if dialect_name(session) == "postgresql":
+        row = await _APPEND_MESSAGE.row(
+            session, **values, now=message.created_at, reader_id=reader_id
+        )
+        if row is None:
+            raise LookupError(f"conversation {message.conversation_id} does not exist")
+        message_id, seq = row
+    else:
+        seq = await _NEXT_SEQ.scalar(
+            session, conversation_id=message.conversation_id, now=message.created_at
+        )
+        if seq is None:
+            raise LookupError(f"conversation {message.conversation_id} does not exist")
+        message_id = await _INSERT_MESSAGE.scalar(session, **values, seq=seq)
+        await _RECORD_ACTIVITY.rows(
+            session,
+            conversation_id=message.conversation_id,
+            reader_id=reader_id,
+            created_at=message.created_at,
+            seq=seq,
+            message_id=message_id,
+        )
     for key, value in values.items():  # every column set: none is left to load later
         setattr(message, key, value)
-    message.id = int(await _INSERT_MESSAGE.scalar(session, **values))
+    message.seq, message.id = int(seq), int(message_id)
     return adopt(session, message)
-
-
-async def record_activity(
-    session: AsyncSession, conversation_id: int, sender_id: str | None, message: Message
-) -> None:
-    """Move the conversation to the top of every member's inbox; the sender has read it all.
-
-    A system item (no sender) moves the conversation up without reading it for anyone."""
-    await _RECORD_ACTIVITY.rows(
-        session,
-        conversation_id=conversation_id,
-        # No participant has an empty id: a system item reads nothing for anyone.
-        sender_id=sender_id if sender_id is not None else "",
-        created_at=message.created_at,
-        seq=message.seq,
-        message_id=message.id,
-    )
 
 
 async def by_client_id(
@@ -322,60 +347,68 @@ async def unread_count(
 
 async def page_messages(
     session: AsyncSession, conversation_id: int, *, before_seq: int | None, limit: int
-) -> list[Message]:
+) -> list[MessageRow]:
     """Up to limit+1 items of a thread, newest first, older than `before_seq`."""
-    stmt = select(Message).where(Message.conversation_id == conversation_id)
-    if before_seq is not None:
-        stmt = stmt.where(Message.seq < before_seq)
-    stmt = stmt.order_by(Message.seq.desc()).limit(limit + 1)
-    return list(await session.scalars(stmt))
+    if before_seq is None:
+        rows = await _PAGE_LATEST.rows(session, conversation_id=conversation_id, limit=limit + 1)
+    else:
+        rows = await _PAGE_BEFORE.rows(
+            session, conversation_id=conversation_id, before_seq=before_seq, limit=limit + 1
+        )
+    return [MessageRow(*row) for row in rows]
 
 
-_MEMBERS = (
-    select(
-        Participant.conversation_id,
-        Participant.user_id,
-        User.display_name,
-        Participant.role,
-        Participant.last_read_seq,
-        Participant.last_read_message_id,
-        Participant.last_activity_at,
-    )
-    .join(User, User.id == Participant.user_id)
-    .order_by(Participant.conversation_id, Participant.role)
+# The inbox's statements, on the driver connection (kit/rawsql.py says why): SQLAlchemy's
+# statement building, its expanding IN lists (rendered anew for every page) and its result
+# processing were most of an inbox page's CPU.
+_MEMBERS = RawSql(
+    "SELECT p.conversation_id, p.user_id, u.display_name, p.role, p.last_read_seq,"
+    " p.last_read_message_id, p.last_activity_at"
+    " FROM participants p JOIN users u ON u.id = p.user_id"
+    " WHERE p.conversation_id IN (:ids) ORDER BY p.conversation_id, p.role",
+    lists={"ids": "BIGINT"},
+    datetimes=[6],
 )
 
 
 async def _members(
     session: AsyncSession, conversation_ids: Sequence[int]
 ) -> dict[int, list[Member]]:
-    stmt = _MEMBERS.where(Participant.conversation_id.in_(conversation_ids))
     members: dict[int, list[Member]] = {cid: [] for cid in conversation_ids}
-    for conversation_id, *member in await session.execute(stmt):
+    for conversation_id, *member in await _MEMBERS.rows(session, ids=list(conversation_ids)):
         members[conversation_id].append(Member(*member))
     return members
 
 
+_MESSAGE_COLUMNS = (
+    "m.id, m.conversation_id, m.seq, m.kind, m.sender_id, m.sender_role, m.body,"
+    " m.client_message_id, m.created_at, m.edited_at, m.edit_count, m.withdrawn_at"
+)
+_MESSAGE_DATETIMES = (8, 9, 11)
+# A join on the conversation's last_seq rather than `(conversation_id, seq) IN (...)`:
+# SQLite turns the row-value IN list into a scan of the whole messages index.
+_LAST_MESSAGES = RawSql(
+    f"SELECT {_MESSAGE_COLUMNS} FROM messages m JOIN conversations c"
+    " ON c.id = m.conversation_id AND c.last_seq = m.seq WHERE c.id IN (:ids)",
+    lists={"ids": "BIGINT"},
+    datetimes=_MESSAGE_DATETIMES,
+)
+_PAGE = f"SELECT {_MESSAGE_COLUMNS} FROM messages m WHERE m.conversation_id = :conversation_id"
+_PAGE_LATEST = RawSql(f"{_PAGE} ORDER BY m.seq DESC LIMIT :limit", datetimes=_MESSAGE_DATETIMES)
+_PAGE_BEFORE = RawSql(
+    f"{_PAGE} AND m.seq < :before_seq ORDER BY m.seq DESC LIMIT :limit",
+    datetimes=_MESSAGE_DATETIMES,
+)
+
+
 async def _last_messages(
     session: AsyncSession, conversations: Sequence[ConversationHead]
-) -> dict[int, Message]:
+) -> dict[int, MessageRow]:
     ids = [c.id for c in conversations if c.last_seq > 0]
     if not ids:
         return {}
-    # A join on the conversation's last_seq rather than `(conversation_id, seq) IN (...)`:
-    # SQLite turns the row-value IN list into a scan of the whole messages index.
-    stmt = (
-        select(Message)
-        .join(
-            Conversation,
-            and_(
-                Conversation.id == Message.conversation_id,
-                Conversation.last_seq == Message.seq,
-            ),
-        )
-        .where(Conversation.id.in_(ids))
-    )
-    return {m.conversation_id: m for m in await session.scalars(stmt)}
+    rows = await _LAST_MESSAGES.rows(session, ids=ids)
+    return {row[1]: MessageRow(*row) for row in rows}
 
 
 async def view(session: AsyncSession, conversation: Conversation, user_id: str) -> ConversationView:
@@ -408,6 +441,27 @@ async def view(session: AsyncSession, conversation: Conversation, user_id: str) 
     return ConversationView(head, me, members, transaction, unread, last)
 
 
+# A page of the inbox: the viewer's conversations by their latest activity (keyset: before
+# the last one of the previous page), with what each row shows and its unread count.
+_INBOX = """SELECT p.last_read_seq, p.last_read_message_id, p.last_activity_at,
+ c.id, c.kind, c.transaction_id, c.created_at, c.last_seq,
+ t.id, t.title, t.status, t.amount_minor, t.currency,
+ (SELECT count(*) FROM messages m WHERE m.conversation_id = p.conversation_id
+  AND m.seq > p.last_read_seq AND m.kind <> 'system' AND m.sender_id <> :user_id)
+ FROM participants p JOIN conversations c ON c.id = p.conversation_id
+ LEFT OUTER JOIN transactions t ON t.id = c.transaction_id
+ WHERE p.user_id = :user_id AND p.last_activity_at IS NOT NULL {after}
+ ORDER BY p.last_activity_at DESC, p.conversation_id DESC LIMIT :limit"""
+_INBOX_FIRST = RawSql(_INBOX.format(after=""), datetimes=[2, 6])
+_INBOX_AFTER = RawSql(
+    _INBOX.format(
+        after="AND (p.last_activity_at < :at"
+        " OR (p.last_activity_at = :at AND p.conversation_id < :conversation_id))"
+    ),
+    datetimes=[2, 6],
+)
+
+
 async def inbox(
     session: AsyncSession,
     user_id: str,
@@ -416,44 +470,13 @@ async def inbox(
     limit: int,
 ) -> list[ConversationView]:
     """Up to limit+1 of a user's conversations with messages, by latest activity."""
-    unread = (
-        select(func.count())
-        .select_from(Message)
-        .where(
-            Message.conversation_id == Participant.conversation_id,
-            *_unread_filter(user_id, Participant.last_read_seq),
-        )
-        .correlate(Participant)
-        .scalar_subquery()
-    )
-    stmt = (
-        select(
-            Participant.last_read_seq,
-            Participant.last_read_message_id,
-            Participant.last_activity_at,
-            *_CONVERSATION_HEAD,
-            *_TRANSACTION_HEAD,
-            unread,
-        )
-        .join(Conversation, Conversation.id == Participant.conversation_id)
-        .outerjoin(Transaction, Transaction.id == Conversation.transaction_id)
-        .where(Participant.user_id == user_id, Participant.last_activity_at.is_not(None))
-    )
-    if after is not None:
+    if after is None:
+        rows = await _INBOX_FIRST.rows(session, user_id=user_id, limit=limit + 1)
+    else:
         at, conversation_id = after
-        stmt = stmt.where(
-            or_(
-                Participant.last_activity_at < at,
-                and_(
-                    Participant.last_activity_at == at,
-                    Participant.conversation_id < conversation_id,
-                ),
-            )
+        rows = await _INBOX_AFTER.rows(
+            session, user_id=user_id, limit=limit + 1, at=at, conversation_id=conversation_id
         )
-    stmt = stmt.order_by(
-        Participant.last_activity_at.desc(), Participant.conversation_id.desc()
-    ).limit(limit + 1)
-    rows = (await session.execute(stmt)).all()
     if not rows:
         return []
     conversations = [ConversationHead(*row[3:8]) for row in rows]

@@ -24,6 +24,7 @@ from tradetalk.conversations.models import (
     Participant,
     ParticipantRole,
     SenderRole,
+    ShownMessage,
 )
 from tradetalk.conversations.schemas import MessageCreate, MessageOut
 from tradetalk.db import UnitOfWork
@@ -53,7 +54,7 @@ class CannotMessageSelf(InvalidRequest):
 
 
 def message_out(
-    message: Message,
+    message: ShownMessage,
     *,
     offer: OfferOut | None = None,
     shipping: ShippingUpdateOut | None = None,
@@ -69,7 +70,7 @@ def message_out(
 
 
 async def messages_out(
-    session: AsyncSession, messages: Sequence[Message], now: datetime
+    session: AsyncSession, messages: Sequence[ShownMessage], now: datetime
 ) -> list[MessageOut]:
     """Thread items in their public form, with offers, shipping updates and attachments
     loaded for the whole page at once (one query per kind of detail, none when absent)."""
@@ -230,10 +231,20 @@ async def check_may_post(
     members: Sequence[Membership] | None = None,
 ) -> None:
     """Raise when the sender may not post in this conversation now (any kind of item)."""
+    await protection_service.check_may_send(uow, sender)
+    await _check_conversation_takes(uow, conversation, sender, members)
+
+
+async def _check_conversation_takes(
+    uow: UnitOfWork,
+    conversation: Conversation,
+    sender: User,
+    members: Sequence[Membership] | None,
+) -> None:
+    # What check_may_post checks besides the sender's own standing: blocks and rate limits.
     settings = uow.ctx.settings
     if members is None:
         members = await conversations_repo.participants(uow.session, conversation.id)
-    await protection_service.check_may_send(uow, sender)
     if conversation.kind == ConversationKind.DIRECT.value:
         others = [p.user_id for p in members if p.user_id != sender.id]
         for other in others:
@@ -253,10 +264,11 @@ async def check_send(
     body: str,
 ) -> Verdict:
     """Raise when the sender may not post now; return the shield's verdict on the text."""
-    await check_may_post(uow, conversation, sender, members)
-    return await protection_service.screen(
-        uow, body, conversation_id=conversation.id, sender_id=sender.id
-    )
+    # check_may_post's checks, in its order; the sender's standing comes with the shield's
+    # context (their recent texts here) in one read.
+    history = await protection_service.check_may_send_in(uow, sender, conversation.id)
+    await _check_conversation_takes(uow, conversation, sender, members)
+    return protection_service.screen_in_context(uow, body, history)
 
 
 async def do_send(
@@ -298,18 +310,18 @@ async def do_send(
         await protection_service.do_refuse(
             uow, conversation, sender, payload.body, verdict, payload.client_message_id
         )
-    seq = await conversations_repo.next_seq(session, conversation.id, uow.now)
-    message = Message(
-        conversation_id=conversation.id,
-        seq=seq,
-        kind=MessageKind.TEXT.value,
-        sender_id=sender.id,
-        sender_role=role,
-        body=verdict.text_for_recipient,
-        client_message_id=payload.client_message_id,
-        created_at=uow.now,
+    message = await conversations_repo.append_message(
+        session,
+        Message(
+            conversation_id=conversation.id,
+            kind=MessageKind.TEXT.value,
+            sender_id=sender.id,
+            sender_role=role,
+            body=verdict.text_for_recipient,
+            client_message_id=payload.client_message_id,
+            created_at=uow.now,
+        ),
     )
-    await conversations_repo.add_message(session, message)
     attachments = await attachments_service.do_claim(
         uow,
         sender,
@@ -319,7 +331,6 @@ async def do_send(
     )
     if verdict.needs_review:
         await protection_service.do_queue_delivered(uow, message, payload.body, verdict)
-    await conversations_repo.record_activity(session, conversation.id, sender.id, message)
     await do_announce(
         uow,
         conversation,
@@ -346,7 +357,8 @@ async def do_announce(
     """Put a new thread item on the record and tell the participants (`public` is its API
     form): the `message.created` event, and for a person's item the notifications it causes.
 
-    Call it holding the conversation's lock (`next_seq` takes it), so the record stays a chain."""
+    Call it holding the conversation's lock (`append_message` takes it), so the record stays
+    a chain."""
     await record_service.record_posted(
         uow, message, attachments=attachments, details=record_details
     )
@@ -405,22 +417,18 @@ async def do_add_item(
     """Append a structured item (offer, shipping update, system note) to the thread.
 
     The caller emits `message.created` once the item's details are attached."""
-    seq = await conversations_repo.next_seq(uow.session, conversation.id, uow.now)
-    message = Message(
-        conversation_id=conversation.id,
-        seq=seq,
-        kind=kind.value,
-        sender_id=sender.user_id if sender else None,
-        sender_role=sender.role if sender else SenderRole.SYSTEM.value,
-        body=body,
-        client_message_id=None,
-        created_at=uow.now,
+    return await conversations_repo.append_message(
+        uow.session,
+        Message(
+            conversation_id=conversation.id,
+            kind=kind.value,
+            sender_id=sender.user_id if sender else None,
+            sender_role=sender.role if sender else SenderRole.SYSTEM.value,
+            body=body,
+            client_message_id=None,
+            created_at=uow.now,
+        ),
     )
-    await conversations_repo.add_message(uow.session, message)
-    await conversations_repo.record_activity(
-        uow.session, conversation.id, message.sender_id, message
-    )
-    return message
 
 
 async def do_post_system_item(uow: UnitOfWork, conversation: Conversation, body: str) -> Message:

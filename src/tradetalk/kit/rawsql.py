@@ -20,10 +20,17 @@ it and nothing else:
 Only statements whose columns are plain numbers, text, booleans (SQLite answers 0 or 1) and
 datetimes belong here; anything else stays with SQLAlchemy. A `:name` inside a quoted literal
 would be taken for a placeholder: pass such values as parameters.
+
+A list of values is one parameter, written `IN (:name)` and declared in `lists` with the SQL
+type of its items: PostgreSQL gets `= ANY(CAST($n AS type[]))` and the list as an array,
+SQLite `IN (SELECT value FROM json_each(:name))` and the list as JSON text. Either way the
+statement's text is the same for every length of list, so it is prepared once, where an
+expanding IN would be rendered and prepared anew for each length.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from collections.abc import Collection, Mapping, Sequence
@@ -48,7 +55,7 @@ class RawSql:
     `postgresql` / `sqlite` give a dialect its own text where the two differ; `datetimes`
     are the positions of result columns holding datetimes (SQLite returns them as text)."""
 
-    __slots__ = ("_datetimes", "_names", "_postgresql_text", "_sqlite_text")
+    __slots__ = ("_datetimes", "_lists", "_names", "_postgresql_text", "_sqlite_text")
 
     def __init__(
         self,
@@ -57,8 +64,20 @@ class RawSql:
         postgresql: str | None = None,
         sqlite: str | None = None,
         datetimes: Collection[int] = (),
+        lists: Mapping[str, str] | None = None,
     ) -> None:
         pg_text, sqlite_text = postgresql or text, sqlite or text
+        self._lists = frozenset(lists or ())
+        for name, item_type in (lists or {}).items():
+            written = f"IN (:{name})"
+            if not any(written in t for t in (pg_text, sqlite_text) if t):
+                raise ValueError(f"list parameter {name!r} is not written as {written!r}")
+            if pg_text:
+                pg_text = pg_text.replace(written, f"= ANY(CAST(:{name} AS {item_type}[]))")
+            if sqlite_text:
+                sqlite_text = sqlite_text.replace(
+                    written, f"IN (SELECT value FROM json_each(:{name}))"
+                )
         names: list[str] = []
 
         def number(match: re.Match[str]) -> str:
@@ -78,7 +97,9 @@ class RawSql:
             args = [params[name] for name in self._names]
             rows: list[Row] = await self._postgresql(connection, pooled, "fetch", args)
         else:
-            rows = await self._sqlite(connection, pooled, "execute", _sqlite_values(params))
+            rows = await self._sqlite(
+                connection, pooled, "execute", _sqlite_values(params, self._lists)
+            )
         if self._datetimes and rows and connection.dialect.name == "sqlite":
             rows = [self._with_datetimes(row) for row in rows]
         return rows
@@ -102,7 +123,7 @@ class RawSql:
             args = [[params[name] for name in self._names] for params in batch]
             await self._postgresql(connection, pooled, "executemany", args)
         else:
-            values = [_sqlite_values(params) for params in batch]
+            values = [_sqlite_values(params, self._lists) for params in batch]
             await self._sqlite(connection, pooled, "executemany", values)
 
     async def _postgresql(
@@ -150,11 +171,14 @@ class RawSql:
         return tuple(values)
 
 
-def _sqlite_values(params: Mapping[str, Any]) -> dict[str, Any]:
-    return {
+def _sqlite_values(params: Mapping[str, Any], lists: frozenset[str]) -> dict[str, Any]:
+    values = {
         key: sqlite_datetime(value) if isinstance(value, datetime) else value
         for key, value in params.items()
     }
+    for name in lists:
+        values[name] = json.dumps(list(values[name]))
+    return values
 
 
 def sqlite_datetime(value: datetime) -> str:

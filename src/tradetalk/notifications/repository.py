@@ -259,6 +259,21 @@ _ADD_NOTIFICATION = RawSql(
 )
 
 
+# What a new message does to one recipient's feed, for PostgreSQL in one round trip: fold it
+# into their unseen item about the conversation or, when there is none, add one; and read
+# their email mode, which says what else the message queues for them. Exactly one row.
+_NOTE_MESSAGE = RawSql(
+    postgresql="WITH folded AS ("
+    + _FOLD.format(about="conversation_id = :conversation_id")
+    + "), added AS (INSERT INTO notifications"
+    " (user_id, type, title, body, conversation_id, count, created_at)"
+    " SELECT :user_id, :type, :title, :body, :conversation_id, 1, :now"
+    " WHERE NOT EXISTS (SELECT 1 FROM folded) RETURNING id)"
+    " SELECT (SELECT email_mode FROM notification_settings WHERE user_id = :user_id)"
+    " FROM (SELECT id FROM folded UNION ALL SELECT id FROM added) AS item"
+)
+
+
 async def fold_unseen(
     session: AsyncSession,
     user_id: str,
@@ -294,6 +309,42 @@ async def fold_unseen(
         created_at=now,
         seen_at=None,
     )
+
+
+async def note_message(
+    session: AsyncSession,
+    user_id: str,
+    type_: str,
+    conversation_id: int,
+    *,
+    title: str,
+    fold_title: str,
+    body: str,
+    now: datetime,
+) -> EmailMode:
+    """Put a new message on a recipient's feed (folded into their unseen item about the
+    conversation, as `fold_unseen` does, or as a new item titled `title`) and return their
+    email mode; one round trip on PostgreSQL."""
+    if dialect_name(session) != "postgresql":
+        modes = await email_modes(session, [user_id])
+        folded = await fold_unseen(
+            session, user_id, type_, conversation_id, fold_title=fold_title, body=body, now=now
+        )
+        if folded is None:
+            await add_notification(
+                session,
+                Notification(
+                    user_id=user_id, type=type_, title=title, body=body,
+                    conversation_id=conversation_id, count=1, created_at=now,
+                ),
+            )  # fmt: skip
+        return modes[user_id]
+    before, _, after = fold_title.partition("{count}")
+    mode = await _NOTE_MESSAGE.scalar(
+        session, user_id=user_id, type=type_, conversation_id=conversation_id, title=title,
+        before=before, after=after, body=body, now=now,
+    )  # fmt: skip
+    return EmailMode.BATCHED if mode is None else EmailMode(mode)
 
 
 async def add_notification(session: AsyncSession, item: Notification) -> Notification:

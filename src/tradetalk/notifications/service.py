@@ -188,20 +188,19 @@ async def on_message_created(
     the `message.created` webhook (`data` is the message as the API shows it)."""
     settings = uow.ctx.settings
     recipients = [p for p in members if p.user_id != message.sender_id]
-    modes = await notifications_repo.email_modes(uow.session, [p.user_id for p in recipients])
     for recipient in recipients:
-        await do_notify(
-            uow,
+        # A feed item as do_notify makes it, without its event: the recipient's clients get
+        # message.created already, one event per message.
+        mode = await notifications_repo.note_message(
+            uow.session,
             recipient.user_id,
             FeedType.MESSAGE,
-            title=f"New message from {sender.display_name}",
+            conversation.id,
+            title=f"New message from {sender.display_name}"[:200],
             fold_title="{count} new messages from " + sender.display_name,
             body=_short(message.body),
-            conversation_id=conversation.id,
-            # The recipient's clients get message.created already; one event per message.
-            announce=False,
+            now=uow.now,
         )
-        mode = modes[recipient.user_id]
         if mode is EmailMode.OFF:
             continue
         delay = 0 if mode is EmailMode.IMMEDIATELY else settings.notify_delay_seconds

@@ -8,6 +8,7 @@ from typing import NamedTuple
 from sqlalchemy import and_, bindparam, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tradetalk.kit.orm import dialect_name
 from tradetalk.kit.rawsql import RawSql
 from tradetalk.protection.models import (
     ModerationAction,
@@ -28,6 +29,18 @@ _RESTRICTION_IN_FORCE = RawSql(
     " AND (ends_at IS NULL OR ends_at > :now)"
     " ORDER BY ends_at IS NULL DESC, ends_at DESC LIMIT 1",
     datetimes=[1],
+)
+# Both of the above in one round trip, for PostgreSQL: what a send needs to know of its
+# sender before it is scanned. Rows of part 0 are the restriction (at most one), rows of part
+# 1 the recent texts with their positions.
+_SENDER_STANDING = RawSql(
+    postgresql="(SELECT 0 AS part, kind AS text, ends_at, CAST(0 AS BIGINT) AS seq"
+    " FROM restrictions WHERE user_id = :user_id AND lifted_at IS NULL"
+    " AND (ends_at IS NULL OR ends_at > :now)"
+    " ORDER BY ends_at IS NULL DESC, ends_at DESC LIMIT 1)"
+    " UNION ALL (SELECT 1, body, NULL, seq FROM messages"
+    " WHERE conversation_id = :conversation_id AND sender_id = :user_id AND kind = 'text'"
+    " ORDER BY seq DESC LIMIT :limit)"
 )
 _ACTIVE_RESTRICTION = (
     select(Restriction)
@@ -66,6 +79,34 @@ async def restriction_in_force(
     """The kind and end of the user's current pause or restriction, the longest-lasting."""
     row = await _RESTRICTION_IN_FORCE.row(session, user_id=user_id, now=now)
     return None if row is None else RestrictionInForce(*row)
+
+
+class SenderStanding(NamedTuple):
+    """What a send needs to know of its sender: any pause or restriction in force, and their
+    last delivered texts in the conversation, oldest first (the shield's context)."""
+
+    restriction: RestrictionInForce | None
+    recent_bodies: list[str]
+
+
+async def sender_standing(
+    session: AsyncSession, user_id: str, conversation_id: int, now: datetime, history: int
+) -> SenderStanding:
+    """`restriction_in_force` and `recent_bodies` (at most `history` texts) together, in one
+    round trip on PostgreSQL."""
+    if dialect_name(session) != "postgresql":
+        return SenderStanding(
+            await restriction_in_force(session, user_id, now),
+            await recent_bodies(session, conversation_id, user_id, history),
+        )
+    rows = await _SENDER_STANDING.rows(
+        session, user_id=user_id, now=now, conversation_id=conversation_id, limit=max(history, 0)
+    )
+    restriction = next(
+        (RestrictionInForce(kind, ends_at) for part, kind, ends_at, _ in rows if part == 0), None
+    )
+    texts = sorted((seq, body) for part, body, _, seq in rows if part == 1)
+    return SenderStanding(restriction, [body for _, body in texts])
 
 
 async def active_restriction(

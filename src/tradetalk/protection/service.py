@@ -79,8 +79,7 @@ async def screen(
         history = await protection_repo.recent_bodies(
             uow.session, conversation_id, sender_id, uow.ctx.settings.shield_history
         )
-    findings = uow.ctx.detector.scan(text, history)
-    return judge(text, findings, uow.ctx.shield_policy)
+    return screen_in_context(uow, text, history)
 
 
 def screen_plain(uow: UnitOfWork, text: str) -> Verdict:
@@ -90,7 +89,27 @@ def screen_plain(uow: UnitOfWork, text: str) -> Verdict:
 
 async def check_may_send(uow: UnitOfWork, sender: User) -> None:
     """Raise when the sender's messaging is paused or restricted."""
-    restriction = await protection_repo.restriction_in_force(uow.session, sender.id, uow.now)
+    _check_unrestricted(await protection_repo.restriction_in_force(uow.session, sender.id, uow.now))
+
+
+async def check_may_send_in(uow: UnitOfWork, sender: User, conversation_id: int) -> list[str]:
+    """Raise when the sender's messaging is paused or restricted; otherwise return their
+    recent texts in this conversation, the context `screen_in_context` needs (both read in
+    one round trip)."""
+    standing = await protection_repo.sender_standing(
+        uow.session, sender.id, conversation_id, uow.now, uow.ctx.settings.shield_history
+    )
+    _check_unrestricted(standing.restriction)
+    return standing.recent_bodies
+
+
+def screen_in_context(uow: UnitOfWork, text: str, history: Sequence[str]) -> Verdict:
+    """Scan a text with the sender's recent texts in the conversation (`check_may_send_in`)
+    and apply policy."""
+    return judge(text, uow.ctx.detector.scan(text, history), uow.ctx.shield_policy)
+
+
+def _check_unrestricted(restriction: protection_repo.RestrictionInForce | None) -> None:
     if restriction is None:
         return
     if restriction.kind == RestrictionKind.PAUSE.value and restriction.ends_at is not None:

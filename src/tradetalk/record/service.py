@@ -78,7 +78,7 @@ async def append(
 ) -> RecordEntry:
     """Append one entry to a conversation's record, chained to the newest one.
 
-    Call it inside the change it records, holding the conversation's lock (`next_seq` or
+    Call it inside the change it records, holding the conversation's lock (`append_message` or
     `conversations.repository.lock`), so concurrent changes cannot fork the chain; the primary
     key (conversation_id, position) turns a missing lock into an error, never a silent fork.
     `payload` must be canonical JSON material: str, int, bool, None, lists and dicts, times
