@@ -29,12 +29,13 @@ def _err(message: str) -> None:
 
 def _run_server(settings: Settings, *, shared_port: bool = False) -> None:
     from tradetalk.app import create_app
-    from tradetalk.kit.server import uvicorn_config
+    from tradetalk.kit.server import tune_garbage_collector, uvicorn_config
     from tradetalk.kit.supervisor import listening_socket
     from tradetalk.observability import configure_logging
 
     configure_logging(settings.log_level, settings.log_json)
     server = uvicorn.Server(uvicorn_config(create_app(settings), settings))
+    tune_garbage_collector()
     if shared_port:  # one of `serve --workers N`'s processes
         server.run(sockets=[listening_socket(settings.host, settings.port)])
     else:
