@@ -214,7 +214,7 @@ async def send_message(
         message = await disputes_service.do_support_send(uow, access, actor, payload)
     else:
         message = await conversations_service.do_send(
-            uow, access.conversation, actor, payload, locked=True
+            uow, access.conversation, actor, payload, locked=True, members=access.members
         )
     if not payload.attachment_ids:
         return message_out(message)  # a text message has no details to load

@@ -74,6 +74,13 @@ class Membership(Protocol):
     def role(self) -> str: ...
 
 
+class MemberRole(NamedTuple):
+    """Who is in a conversation, and as what: all a send needs to know of its members."""
+
+    user_id: str
+    role: str
+
+
 class Participant(Base):
     """A user's membership of a conversation, with their read marker."""
 

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tradetalk.conversations.models import (
     Conversation,
     ConversationKind,
+    MemberRole,
     Message,
     MessageKind,
     MessageRow,
@@ -196,10 +197,11 @@ _RECORD_ACTIVITY = RawSql(
     " CASE WHEN user_id = :reader_id THEN :message_id ELSE last_read_message_id END"
     " WHERE conversation_id = :conversation_id"
 )
-# The three above in one round trip, for PostgreSQL (SQLite's CTEs cannot write): every
-# data-modifying part of a WITH runs exactly once, in order of need, in one snapshot, and the
-# conversation's row lock is taken by the first as it would be by _NEXT_SEQ alone. Each round
-# trip saved is the driver's, the kernel's and the server's work for one statement.
+# The three above in one round trip, for PostgreSQL (SQLite's CTEs cannot write): each
+# data-modifying part of a WITH runs exactly once and passes on what it RETURNs, the position
+# comes from the conversation's row as updated under its lock (as with _NEXT_SEQ alone), and
+# the participants' rows are updated in their latest versions. A round trip saved is the
+# driver's, the kernel's and the server's work for one statement.
 _APPEND_MESSAGE = RawSql(
     postgresql="WITH position AS ("
     "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = :now"
@@ -225,13 +227,6 @@ _CLIENT_ID_TAKEN = RawSql(
 _MEMBER_ROLES = RawSql(
     "SELECT user_id, role FROM participants WHERE conversation_id = :conversation_id"
 )
-
-
-class MemberRole(NamedTuple):
-    """Who is in a conversation, and as what: all a send needs to know of its members."""
-
-    user_id: str
-    role: str
 
 
 async def member_roles(session: AsyncSession, conversation_id: int) -> list[MemberRole]:
@@ -442,7 +437,8 @@ async def view(session: AsyncSession, conversation: Conversation, user_id: str) 
 
 
 # A page of the inbox: the viewer's conversations by their latest activity (keyset: before
-# the last one of the previous page), with what each row shows and its unread count.
+# the last one of the previous page), with what each row shows and its unread count (the
+# rule of `_unread_filter`: the other party's items after the marker, no system items).
 _INBOX = """SELECT p.last_read_seq, p.last_read_message_id, p.last_activity_at,
  c.id, c.kind, c.transaction_id, c.created_at, c.last_seq,
  t.id, t.title, t.status, t.amount_minor, t.currency,

@@ -279,6 +279,7 @@ async def do_send(
     *,
     sender_role: SenderRole | None = None,
     locked: bool = False,
+    members: Sequence[Membership] | None = None,
 ) -> Message:
     """Store the message once per client_message_id and emit it to the participants.
 
@@ -286,7 +287,8 @@ async def do_send(
     ContactInfoBlocked is raised, which commits that record with the 422.
 
     `sender_role` is for senders who are not members (support in a dispute); `locked` says
-    that the caller holds the conversation's row lock already (get_readable with lock)."""
+    that the caller holds the conversation's row lock already (get_readable with lock), and
+    `members` the conversation's members when the caller read them already."""
     session = uow.session
     if payload.client_message_id is not None:
         # A concurrent retry may be committing the same client id: take the conversation's
@@ -301,7 +303,8 @@ async def do_send(
         )
         if existing is not None:
             return existing  # a retry: the same message, nothing emitted twice
-    members = await conversations_repo.member_roles(session, conversation.id)
+    if members is None:
+        members = await conversations_repo.member_roles(session, conversation.id)
     role = sender_role or next((p.role for p in members if p.user_id == sender.id), None)
     if role is None:  # get_visible guarantees membership; this guards direct service callers
         raise NotFound("No such conversation.")

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradetalk.accounts.models import User
-from tradetalk.conversations.models import Conversation
+from tradetalk.conversations.models import Conversation, MemberRole
 from tradetalk.disputes import repository as disputes_repo
 from tradetalk.disputes.models import Dispute, SupportGrant
 from tradetalk.errors import NotFound
@@ -34,6 +34,9 @@ class Access:
     # What lets a support user in: the open dispute, or else the operator's grant.
     dispute: Dispute | None = None
     grant: SupportGrant | None = None
+    # Every member and their role, when the statement that locked the conversation read them
+    # too (`lock` on PostgreSQL); None otherwise.
+    members: tuple[MemberRole, ...] | None = None
 
     @property
     def is_support(self) -> bool:
@@ -55,9 +58,18 @@ _CONVERSATION_AND_MEMBERSHIP = """SELECT c.id, c.kind, c.transaction_id, c.direc
 _READABLE = RawSql(_CONVERSATION_AND_MEMBERSHIP, datetimes=[5, 7])
 # The same, holding the conversation's row lock until commit (PostgreSQL; SQLite's writers
 # exclude each other anyway): a send needs that lock for its position in the thread, and taking
-# it here saves the statement that would take it afterwards.
+# it here saves the statement that would take it afterwards. On PostgreSQL it also reads the
+# members with their roles, which a send needs next (ordered alike, so the two arrays pair up).
+# Read before the lock is granted, should the statement wait for it: a conversation's members
+# and their roles never change once it is made.
 _READABLE_LOCKED = RawSql(
-    postgresql=_CONVERSATION_AND_MEMBERSHIP + " FOR UPDATE OF c",
+    postgresql=_CONVERSATION_AND_MEMBERSHIP.replace(
+        " p.user_id\n",
+        " p.user_id,"
+        " ARRAY(SELECT user_id FROM participants WHERE conversation_id = c.id ORDER BY user_id),"
+        " ARRAY(SELECT role FROM participants WHERE conversation_id = c.id ORDER BY user_id)\n",
+    )
+    + " FOR UPDATE OF c",
     sqlite=_CONVERSATION_AND_MEMBERSHIP,
     datetimes=[5, 7],
 )
@@ -74,7 +86,12 @@ async def get_readable(
     row = await statement.row(session, user_id=user.id, conversation_id=conversation_id)
     if row is not None:
         id_, kind, transaction_id, direct_key, created_by, created_at, last_seq, last_at, member = (
-            row
+            row[:9]
+        )
+        members = (
+            tuple(MemberRole(*pair) for pair in zip(row[9], row[10], strict=True))
+            if len(row) > 9
+            else None
         )
         conversation = Conversation(
             id=id_,
@@ -88,7 +105,7 @@ async def get_readable(
         )
         conversation = adopt(session, conversation)
         if member is not None:
-            return Access(conversation, Capacity.PARTICIPANT)
+            return Access(conversation, Capacity.PARTICIPANT, members=members)
         if user.is_support:
             dispute = (
                 await disputes_repo.open_dispute(session, conversation.transaction_id)
@@ -97,5 +114,7 @@ async def get_readable(
             )
             grant = await disputes_repo.active_grant(session, conversation.id, user.id, now)
             if dispute is not None or grant is not None:
-                return Access(conversation, Capacity.SUPPORT, dispute=dispute, grant=grant)
+                return Access(
+                    conversation, Capacity.SUPPORT, dispute=dispute, grant=grant, members=members
+                )
     raise NotFound("No such conversation.")
