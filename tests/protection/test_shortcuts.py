@@ -181,6 +181,11 @@ _WORD_PIECES = st.one_of(
 @example(["whatsapp"])
 @example(["marchand"])
 @example(["7"])
+@example(["s10"])
+@example(["10am"])
+@example(["march4"])
+@example(["size10"])
+@example(["wh4tsapp"])
 def test_word_flags_of_letters_and_digits_as_in_general(pieces: list[str]) -> None:
     word = "".join(pieces)
     if word:
