@@ -375,20 +375,21 @@ def _tracking_spans(text: str, msg_starts: list[int]) -> list[tuple[int, int]]:
             joined = "".join(pieces[:k])
             if len(joined) < 8 or _digit_total(joined) < 8:
                 break
+            distinctive = not joined.isdigit() or len(joined) >= 12
+            # A bare 10-14 digit number passes some check by chance one time in ten: only
+            # believe it next to a carrier or tracking word in the same message. Such a
+            # number without one is passed over before its formats are tried (a phone number
+            # near "shipped" is: the formats are the costlier test).
+            if not distinctive and not _tracking_context(text, msg_starts, bounds[i][0], context):
+                continue
             found = compact_candidates(joined.upper())  # (tokens: no spaces to strip)
             if not found:
                 continue
-            distinctive = not joined.isdigit() or len(joined) >= 12
-            if not (distinctive and found[0].checked):
-                # A bare 10-14 digit number passes some check by chance one time in ten:
-                # only believe it next to a carrier or tracking word in the same message.
-                m = bisect.bisect_right(msg_starts, bounds[i][0]) - 1
-                if m not in context:
-                    lo = msg_starts[m]
-                    hi = msg_starts[m + 1] if m + 1 < len(msg_starts) else len(text)
-                    context[m] = TRACKING_CONTEXT.search(text, lo, hi) is not None
-                if not context[m]:
-                    continue
+            if not (
+                (distinctive and found[0].checked)
+                or _tracking_context(text, msg_starts, bounds[i][0], context)
+            ):
+                continue
             matched = i + k - 1
             break
         if matched >= 0:
@@ -397,6 +398,18 @@ def _tracking_spans(text: str, msg_starts: list[int]) -> list[tuple[int, int]]:
         else:
             i += 1
     return spans
+
+
+def _tracking_context(text: str, msg_starts: list[int], pos: int, seen: dict[int, bool]) -> bool:
+    """Whether the joined message holding `pos` has a carrier or tracking word (kept in `seen`,
+    per message)."""
+    m = bisect.bisect_right(msg_starts, pos) - 1
+    known = seen.get(m)
+    if known is None:
+        lo = msg_starts[m]
+        hi = msg_starts[m + 1] if m + 1 < len(msg_starts) else len(text)
+        known = seen[m] = TRACKING_CONTEXT.search(text, lo, hi) is not None
+    return known
 
 
 def _digit_total(joined: str) -> int:
