@@ -371,3 +371,18 @@ def _compare_tracking(number: str) -> None:
         if 8 <= len(n) <= 40 and fmt.pattern.fullmatch(n) and (fmt.check is None or fmt.check(n))
     ]
     assert [m.format for m in tr.tracking_candidates(number)] == expected
+
+
+@RANDOM
+@given(MESSAGES)
+@example("")
+@example("9400 1112 0108 1234 5678 90")
+@example("1z999aa10123456784 shipped")
+def test_tracking_tokens_from_one_split_as_from_their_matches(message: str) -> None:
+    text = normalize(message).text
+    parts = ph._TOKENS_AND_GAPS.split(text)
+    expected = [(m.group(), m.start()) for m in ph._TOKEN.finditer(text)]
+    assert list(zip(parts[1::2], ph._token_starts(parts), strict=True)) == expected
+    # (the gap before each token is the text between it and the one before)
+    ends = [0] + [start + len(tok) for tok, start in expected]
+    assert parts[0::2][: len(expected)] == [text[ends[j] : s] for j, (_, s) in enumerate(expected)]

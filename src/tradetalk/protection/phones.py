@@ -333,11 +333,12 @@ def _year_list(groups: Sequence[_Group]) -> bool:
 def _tracking_spans(text: str, msg_starts: list[int]) -> list[tuple[int, int]]:
     """Spans of tracking numbers, also typed with spaces ("9400 1112 0108 ...", "1 Z 8 V ...")."""
     spans: list[tuple[int, int]] = []
-    toks: list[str] = []
-    bounds: list[tuple[int, int]] = []
-    for token in _TOKEN.finditer(text):
-        toks.append(token.group())
-        bounds.append(token.span())
+    # The tokens and the text between them in one call, without a match object per token:
+    # parts[2 * j + 1] is the j-th token and parts[2 * j] the text before it. Where tokens
+    # start is worked out only for a number found or checked for context (`_token_starts`).
+    parts = _TOKENS_AND_GAPS.split(text)
+    toks = parts[1::2]
+    starts: list[int] = []
     n = len(toks)
     context: dict[int, bool] = {}  # per joined message: has a carrier or tracking word
     i = 0
@@ -349,7 +350,7 @@ def _tracking_spans(text: str, msg_starts: list[int]) -> list[tuple[int, int]]:
             i += 1
             continue
         if len(first) < 3 and i > 0:
-            gap = text[bounds[i - 1][1] : bounds[i][0]]
+            gap = parts[2 * i]
             if len(gap) <= 3 and not gap.strip(" -") and toks[i - 1][-1].isdigit():
                 # Inside a chain of short pieces ("1 0 0 1 9 ..."): the number starts where
                 # the chain does, which was tried already.
@@ -360,7 +361,7 @@ def _tracking_spans(text: str, msg_starts: list[int]) -> list[tuple[int, int]]:
         pieces = [first]
         size = len(first)
         for j in range(i + 1, n):
-            gap = text[bounds[j - 1][1] : bounds[j][0]]
+            gap = parts[2 * j]
             tok = toks[j]
             if len(gap) > 3 or gap.strip(" -") or (tok.isalpha() and len(tok) > 2):
                 break
@@ -380,24 +381,41 @@ def _tracking_spans(text: str, msg_starts: list[int]) -> list[tuple[int, int]]:
             # believe it next to a carrier or tracking word in the same message. Such a
             # number without one is passed over before its formats are tried (a phone number
             # near "shipped" is: the formats are the costlier test).
-            if not distinctive and not _tracking_context(text, msg_starts, bounds[i][0], context):
-                continue
+            if not distinctive:
+                starts = starts or _token_starts(parts)
+                if not _tracking_context(text, msg_starts, starts[i], context):
+                    continue
             found = compact_candidates(joined.upper())  # (tokens: no spaces to strip)
             if not found:
                 continue
-            if not (
-                (distinctive and found[0].checked)
-                or _tracking_context(text, msg_starts, bounds[i][0], context)
-            ):
-                continue
+            if not (distinctive and found[0].checked):
+                starts = starts or _token_starts(parts)
+                if not _tracking_context(text, msg_starts, starts[i], context):
+                    continue
             matched = i + k - 1
             break
         if matched >= 0:
-            spans.append((bounds[i][0], bounds[matched][1]))
+            starts = starts or _token_starts(parts)
+            spans.append((starts[i], starts[matched] + len(toks[matched])))
             i = matched + 1
         else:
             i += 1
     return spans
+
+
+# `_TOKEN` as a separator kept in the parts: tokens and gaps alternate, starting with a gap.
+_TOKENS_AND_GAPS: Final = re.compile(r"([a-z0-9]+)")
+
+
+def _token_starts(parts: list[str]) -> list[int]:
+    """Where each token of `_TOKENS_AND_GAPS.split(text)` starts in the text."""
+    starts: list[int] = []
+    pos = 0
+    for j in range(1, len(parts), 2):
+        pos += len(parts[j - 1])
+        starts.append(pos)
+        pos += len(parts[j])
+    return starts
 
 
 def _tracking_context(text: str, msg_starts: list[int], pos: int, seen: dict[int, bool]) -> bool:
