@@ -386,3 +386,29 @@ def test_tracking_tokens_from_one_split_as_from_their_matches(message: str) -> N
     # (the gap before each token is the text between it and the one before)
     ends = [0] + [start + len(tok) for tok, start in expected]
     assert parts[0::2][: len(expected)] == [text[ends[j] : s] for j, (_, s) in enumerate(expected)]
+
+
+@RANDOM
+@given(MESSAGES)
+@example("call 415 555 0199 or 212-555-0147")
+@example("\ud83d415 555 0199 😀 ٣ 212 555 0147")
+def test_runs_of_plain_digit_chains_built_directly_as_the_long_way(message: str) -> None:
+    text = normalize(message).text
+    for chain in ph._digit_chains(text):
+        if chain.group("first") is None and chain.group("later") is None:
+            a, b = chain.span()
+            direct = ph._long_runs(text, a, b, None, None, False)
+            long_way = ph._long_runs(text, a, b, None, None, True)
+            assert _as_tuples(direct) == _as_tuples(long_way)
+            if a > 0:  # (as the chain's own text, as the runs kept per chain are made)
+                alone = ph._long_runs(chain.group(), 0, b - a, None, None, False)
+                assert _as_tuples(alone) == _as_tuples(long_way, -a)
+
+
+def _as_tuples(
+    runs: tuple[tuple[tuple[ph._Group, ...], str], ...], shift: int = 0
+) -> list[tuple[list[tuple[str, int, int, bool]], str]]:
+    return [
+        ([(g.digits, g.start + shift, g.end + shift, g.disguised) for g in groups], digits)
+        for groups, digits in runs
+    ]

@@ -534,12 +534,14 @@ def _digit_chains(text: str) -> list[re.Match[str]]:
     its first digits: they make no run.
     """
     chains: list[re.Match[str]] = []
+    # A byte per character, 1 where the text has an ASCII digit (latin-1 with "?" for the
+    # rest keeps one byte per character): the next digit is a bytes.find, not a regex search.
+    marks = text.encode("latin-1", "replace").translate(_DIGIT_MARKS)
     pos = 0
     while True:
-        digit = _FIRST_DIGIT.search(text, pos)
-        if digit is None:
+        start = marks.find(1, pos)
+        if start < 0:
             return chains
-        start = digit.start()
         while start > pos and "a" <= text[start - 1] <= "z":
             start -= 1  # look-alike letters before the digit: the token starts there
         chain = _DIGIT_CHAIN.match(text, start)
@@ -551,7 +553,7 @@ def _digit_chains(text: str) -> list[re.Match[str]]:
             chains.append(chain)
 
 
-_FIRST_DIGIT: Final = re.compile("[0-9]")
+_DIGIT_MARKS: Final = bytes(1 if 0x30 <= i <= 0x39 else 0 for i in range(256))
 
 
 # A candidate: digit groups at offsets from a base position, their digits, and that base.
@@ -595,12 +597,16 @@ def _long_runs(
 ) -> tuple[tuple[tuple[_Group, ...], str], ...]:
     """Digit groups and digits of the runs of seven digits or more in the chain text[a:b]."""
     if not lettered and blocked is None:
-        # Plain digits: what `_runs` and `_groups` would make of it, built directly.
+        # Plain digits: what `_runs` and `_groups` would make of it, built directly from the
+        # tokens and the gaps between them (one split, see `_tracking_spans`).
         groups = []
-        for m in _TOKEN.finditer(text, a, b):
-            start, end = m.span()
+        parts = _TOKENS_AND_GAPS.split(text if a == 0 and b == len(text) else text[a:b])
+        end = a
+        for j in range(1, len(parts), 2):
+            start = end + len(parts[j - 1])
+            end = start + len(parts[j])
             odd = disguised is not None and disguised(start, end)
-            groups.append(_Group(m.group(), start, end, odd))
+            groups.append(_Group(parts[j], start, end, odd))
         runs = [groups]
     else:
         runs = [_groups(run, disguised) for run in _runs(text, a, b, blocked)]
