@@ -386,6 +386,12 @@ def test_tracking_tokens_from_one_split_as_from_their_matches(message: str) -> N
     # (the gap before each token is the text between it and the one before)
     ends = [0] + [start + len(tok) for tok, start in expected]
     assert parts[0::2][: len(expected)] == [text[ends[j] : s] for j, (_, s) in enumerate(expected)]
+    # A slice's tokens (phone runs split the chain's text[a:b]) are those a search limited to
+    # it finds, its offsets counted from a.
+    a, b = len(text) // 3, len(text) - len(text) // 4
+    parts = ph._TOKENS_AND_GAPS.split(text[a:b])
+    expected = [(m.group(), m.start() - a) for m in ph._TOKEN.finditer(text, a, b)]
+    assert list(zip(parts[1::2], ph._token_starts(parts), strict=True)) == expected
 
 
 @RANDOM

@@ -628,12 +628,16 @@ def _runs(text: str, start: int, end: int, blocked: bytearray | None) -> list[li
     current: list[_Tok] = []
     fillers = False  # whether `current` holds a filler (most runs are digits only)
     get = _class_cache.get
-    for m in _TOKEN.finditer(text, start, end):
-        tok = m.group()
+    # The chain's tokens and the gaps between them from one split (see `_tracking_spans`).
+    parts = _TOKENS_AND_GAPS.split(text if start == 0 and end == len(text) else text[start:end])
+    b = start
+    for j in range(1, len(parts), 2):
+        tok = parts[j]
+        a = b + len(parts[j - 1])
+        b = a + len(tok)
         cls = get(tok, _MISSING)
         if cls is _MISSING:  # a token not seen before
             cls = _classify_token(tok)
-        a, b = m.span()
         if cls is None or (blocked is not None and (blocked[a] or blocked[b - 1])):
             if current:
                 runs.append(_strip_fillers(current) if fillers else current)
