@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from tradetalk.protection.normalize import deobfuscate, leet_skeleton, normalize
+from tradetalk.protection.normalize import _fold_char, deobfuscate, leet_skeleton, normalize
 from tradetalk.protection.wordnums import is_number_word, words_to_digits
 
 
@@ -26,6 +28,18 @@ from tradetalk.protection.wordnums import is_number_word, words_to_digits
 )
 def test_fold(raw: str, folded: str) -> None:
     assert normalize(raw).text == folded
+
+
+def test_the_only_digits_left_are_ascii() -> None:
+    # The view is made character by character (ASCII lower-cased, the rest `_fold_char`ed):
+    # no character of any script folds to a decimal digit other than 0-9, which traps.py relies
+    # on when it writes [0-9] for \d.
+    other_digit = re.compile(r"(?![0-9])\d")
+    for code in range(0x110000):
+        if 0xD800 <= code < 0xE000:
+            continue  # surrogates are no characters
+        c = chr(code)
+        assert other_digit.search(c.lower() if code < 128 else _fold_char(c)) is None, hex(code)
 
 
 def test_ascii_fast_path_is_identity() -> None:

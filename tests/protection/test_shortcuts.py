@@ -181,6 +181,11 @@ _WORD_PIECES = st.one_of(
 @example(["whatsapp"])
 @example(["marchand"])
 @example(["7"])
+@example(["s10"])
+@example(["10am"])
+@example(["march4"])
+@example(["size10"])
+@example(["wh4tsapp"])
 def test_word_flags_of_letters_and_digits_as_in_general(pieces: list[str]) -> None:
     word = "".join(pieces)
     if word:
@@ -366,3 +371,50 @@ def _compare_tracking(number: str) -> None:
         if 8 <= len(n) <= 40 and fmt.pattern.fullmatch(n) and (fmt.check is None or fmt.check(n))
     ]
     assert [m.format for m in tr.tracking_candidates(number)] == expected
+
+
+@RANDOM
+@given(MESSAGES)
+@example("")
+@example("9400 1112 0108 1234 5678 90")
+@example("1z999aa10123456784 shipped")
+def test_tracking_tokens_from_one_split_as_from_their_matches(message: str) -> None:
+    text = normalize(message).text
+    parts = ph._TOKENS_AND_GAPS.split(text)
+    expected = [(m.group(), m.start()) for m in ph._TOKEN.finditer(text)]
+    assert list(zip(parts[1::2], ph._token_starts(parts), strict=True)) == expected
+    # (the gap before each token is the text between it and the one before)
+    ends = [0] + [start + len(tok) for tok, start in expected]
+    assert parts[0::2][: len(expected)] == [text[ends[j] : s] for j, (_, s) in enumerate(expected)]
+    # A slice's tokens (phone runs split the chain's text[a:b]) are those a search limited to
+    # it finds, its offsets counted from a.
+    a, b = len(text) // 3, len(text) - len(text) // 4
+    parts = ph._TOKENS_AND_GAPS.split(text[a:b])
+    expected = [(m.group(), m.start() - a) for m in ph._TOKEN.finditer(text, a, b)]
+    assert list(zip(parts[1::2], ph._token_starts(parts), strict=True)) == expected
+
+
+@RANDOM
+@given(MESSAGES)
+@example("call 415 555 0199 or 212-555-0147")
+@example("\ud83d415 555 0199 😀 ٣ 212 555 0147")
+def test_runs_of_plain_digit_chains_built_directly_as_the_long_way(message: str) -> None:
+    text = normalize(message).text
+    for chain in ph._digit_chains(text):
+        if chain.group("first") is None and chain.group("later") is None:
+            a, b = chain.span()
+            direct = ph._long_runs(text, a, b, None, None, False)
+            long_way = ph._long_runs(text, a, b, None, None, True)
+            assert _as_tuples(direct) == _as_tuples(long_way)
+            if a > 0:  # (as the chain's own text, as the runs kept per chain are made)
+                alone = ph._long_runs(chain.group(), 0, b - a, None, None, False)
+                assert _as_tuples(alone) == _as_tuples(long_way, -a)
+
+
+def _as_tuples(
+    runs: tuple[tuple[tuple[ph._Group, ...], str], ...], shift: int = 0
+) -> list[tuple[list[tuple[str, int, int, bool]], str]]:
+    return [
+        ([(g.digits, g.start + shift, g.end + shift, g.disguised) for g in groups], digits)
+        for groups, digits in runs
+    ]

@@ -365,6 +365,9 @@ _LETTER_WORD_FLAGS: Final[dict[str, int]] = {
 # No listed word or token is all digits, and no keyword prefix either: a word of ASCII digits
 # has no flag but these two (see `_word_flags`).
 assert not any(w.isdigit() for w in _LETTER_WORD_FLAGS.keys() | KEYWORD_PREFIXES)
+# The leading words are all letters: a word mixing letters and digits gets `_LEADS` from
+# `traps.leads` alone, never from the table.
+assert all(w.isalpha() for w in LEADING_WORDS)
 
 
 def _word_flags(word: str) -> int:
@@ -389,6 +392,22 @@ def _word_flags(word: str) -> int:
             return flags
         if word.isdigit():
             return _HAS_DIGIT | _SINGLE if len(word) == 1 else _HAS_DIGIT
+        if word.isalnum():
+            # Letters mixed with digits ("4l5", "10am", "wh4tsapp", "s10"): one token, no
+            # symbol; listed words and tokens as above, and `traps.leads` only for a word that
+            # starts with a letter (it says no to one that starts with a digit).
+            flags = _LETTER_WORD_FLAGS.get(word, 0) | _MIXED | _HAS_DIGIT
+            if word[:4] in KEYWORD_PREFIXES:
+                flags |= _KEYWORD_PREFIX
+            if "dot" in word or "punt" in word or "point" in word:
+                flags |= _DOTTED
+            if "www" in word:
+                flags |= _WWW
+            if len(word) > 9 and ("und" in word or word.startswith("veinti")):
+                flags |= _SPOKEN | _NUMBER_TOKEN
+            if not "0" <= word[0] <= "9" and leads(word):
+                flags |= _LEADS
+            return flags
     return _word_flags_in_general(word)
 
 

@@ -333,11 +333,12 @@ def _year_list(groups: Sequence[_Group]) -> bool:
 def _tracking_spans(text: str, msg_starts: list[int]) -> list[tuple[int, int]]:
     """Spans of tracking numbers, also typed with spaces ("9400 1112 0108 ...", "1 Z 8 V ...")."""
     spans: list[tuple[int, int]] = []
-    toks: list[str] = []
-    bounds: list[tuple[int, int]] = []
-    for token in _TOKEN.finditer(text):
-        toks.append(token.group())
-        bounds.append(token.span())
+    # The tokens and the text between them in one call, without a match object per token:
+    # parts[2 * j + 1] is the j-th token and parts[2 * j] the text before it. Where tokens
+    # start is worked out only for a number found or checked for context (`_token_starts`).
+    parts = _TOKENS_AND_GAPS.split(text)
+    toks = parts[1::2]
+    starts: list[int] = []
     n = len(toks)
     context: dict[int, bool] = {}  # per joined message: has a carrier or tracking word
     i = 0
@@ -349,7 +350,7 @@ def _tracking_spans(text: str, msg_starts: list[int]) -> list[tuple[int, int]]:
             i += 1
             continue
         if len(first) < 3 and i > 0:
-            gap = text[bounds[i - 1][1] : bounds[i][0]]
+            gap = parts[2 * i]
             if len(gap) <= 3 and not gap.strip(" -") and toks[i - 1][-1].isdigit():
                 # Inside a chain of short pieces ("1 0 0 1 9 ..."): the number starts where
                 # the chain does, which was tried already.
@@ -360,7 +361,7 @@ def _tracking_spans(text: str, msg_starts: list[int]) -> list[tuple[int, int]]:
         pieces = [first]
         size = len(first)
         for j in range(i + 1, n):
-            gap = text[bounds[j - 1][1] : bounds[j][0]]
+            gap = parts[2 * j]
             tok = toks[j]
             if len(gap) > 3 or gap.strip(" -") or (tok.isalpha() and len(tok) > 2):
                 break
@@ -375,28 +376,58 @@ def _tracking_spans(text: str, msg_starts: list[int]) -> list[tuple[int, int]]:
             joined = "".join(pieces[:k])
             if len(joined) < 8 or _digit_total(joined) < 8:
                 break
+            distinctive = not joined.isdigit() or len(joined) >= 12
+            # A bare 10-14 digit number passes some check by chance one time in ten: only
+            # believe it next to a carrier or tracking word in the same message. Such a
+            # number without one is passed over before its formats are tried (a phone number
+            # near "shipped" is: the formats are the costlier test).
+            if not distinctive:
+                starts = starts or _token_starts(parts)
+                if not _tracking_context(text, msg_starts, starts[i], context):
+                    continue
             found = compact_candidates(joined.upper())  # (tokens: no spaces to strip)
             if not found:
                 continue
-            distinctive = not joined.isdigit() or len(joined) >= 12
             if not (distinctive and found[0].checked):
-                # A bare 10-14 digit number passes some check by chance one time in ten:
-                # only believe it next to a carrier or tracking word in the same message.
-                m = bisect.bisect_right(msg_starts, bounds[i][0]) - 1
-                if m not in context:
-                    lo = msg_starts[m]
-                    hi = msg_starts[m + 1] if m + 1 < len(msg_starts) else len(text)
-                    context[m] = TRACKING_CONTEXT.search(text, lo, hi) is not None
-                if not context[m]:
+                starts = starts or _token_starts(parts)
+                if not _tracking_context(text, msg_starts, starts[i], context):
                     continue
             matched = i + k - 1
             break
         if matched >= 0:
-            spans.append((bounds[i][0], bounds[matched][1]))
+            starts = starts or _token_starts(parts)
+            spans.append((starts[i], starts[matched] + len(toks[matched])))
             i = matched + 1
         else:
             i += 1
     return spans
+
+
+# `_TOKEN` as a separator kept in the parts: tokens and gaps alternate, starting with a gap.
+_TOKENS_AND_GAPS: Final = re.compile(r"([a-z0-9]+)")
+
+
+def _token_starts(parts: list[str]) -> list[int]:
+    """Where each token of `_TOKENS_AND_GAPS.split(text)` starts in the text."""
+    starts: list[int] = []
+    pos = 0
+    for j in range(1, len(parts), 2):
+        pos += len(parts[j - 1])
+        starts.append(pos)
+        pos += len(parts[j])
+    return starts
+
+
+def _tracking_context(text: str, msg_starts: list[int], pos: int, seen: dict[int, bool]) -> bool:
+    """Whether the joined message holding `pos` has a carrier or tracking word (kept in `seen`,
+    per message)."""
+    m = bisect.bisect_right(msg_starts, pos) - 1
+    known = seen.get(m)
+    if known is None:
+        lo = msg_starts[m]
+        hi = msg_starts[m + 1] if m + 1 < len(msg_starts) else len(text)
+        known = seen[m] = TRACKING_CONTEXT.search(text, lo, hi) is not None
+    return known
 
 
 def _digit_total(joined: str) -> int:
@@ -503,12 +534,14 @@ def _digit_chains(text: str) -> list[re.Match[str]]:
     its first digits: they make no run.
     """
     chains: list[re.Match[str]] = []
+    # A byte per character, 1 where the text has an ASCII digit (latin-1 with "?" for the
+    # rest keeps one byte per character): the next digit is a bytes.find, not a regex search.
+    marks = text.encode("latin-1", "replace").translate(_DIGIT_MARKS)
     pos = 0
     while True:
-        digit = _FIRST_DIGIT.search(text, pos)
-        if digit is None:
+        start = marks.find(1, pos)
+        if start < 0:
             return chains
-        start = digit.start()
         while start > pos and "a" <= text[start - 1] <= "z":
             start -= 1  # look-alike letters before the digit: the token starts there
         chain = _DIGIT_CHAIN.match(text, start)
@@ -520,7 +553,7 @@ def _digit_chains(text: str) -> list[re.Match[str]]:
             chains.append(chain)
 
 
-_FIRST_DIGIT: Final = re.compile("[0-9]")
+_DIGIT_MARKS: Final = bytes(1 if 0x30 <= i <= 0x39 else 0 for i in range(256))
 
 
 # A candidate: digit groups at offsets from a base position, their digits, and that base.
@@ -564,12 +597,16 @@ def _long_runs(
 ) -> tuple[tuple[tuple[_Group, ...], str], ...]:
     """Digit groups and digits of the runs of seven digits or more in the chain text[a:b]."""
     if not lettered and blocked is None:
-        # Plain digits: what `_runs` and `_groups` would make of it, built directly.
+        # Plain digits: what `_runs` and `_groups` would make of it, built directly from the
+        # tokens and the gaps between them (one split, see `_tracking_spans`).
         groups = []
-        for m in _TOKEN.finditer(text, a, b):
-            start, end = m.span()
+        parts = _TOKENS_AND_GAPS.split(text if a == 0 and b == len(text) else text[a:b])
+        end = a
+        for j in range(1, len(parts), 2):
+            start = end + len(parts[j - 1])
+            end = start + len(parts[j])
             odd = disguised is not None and disguised(start, end)
-            groups.append(_Group(m.group(), start, end, odd))
+            groups.append(_Group(parts[j], start, end, odd))
         runs = [groups]
     else:
         runs = [_groups(run, disguised) for run in _runs(text, a, b, blocked)]
@@ -591,12 +628,16 @@ def _runs(text: str, start: int, end: int, blocked: bytearray | None) -> list[li
     current: list[_Tok] = []
     fillers = False  # whether `current` holds a filler (most runs are digits only)
     get = _class_cache.get
-    for m in _TOKEN.finditer(text, start, end):
-        tok = m.group()
+    # The chain's tokens and the gaps between them from one split (see `_tracking_spans`).
+    parts = _TOKENS_AND_GAPS.split(text if start == 0 and end == len(text) else text[start:end])
+    b = start
+    for j in range(1, len(parts), 2):
+        tok = parts[j]
+        a = b + len(parts[j - 1])
+        b = a + len(tok)
         cls = get(tok, _MISSING)
         if cls is _MISSING:  # a token not seen before
             cls = _classify_token(tok)
-        a, b = m.span()
         if cls is None or (blocked is not None and (blocked[a] or blocked[b - 1])):
             if current:
                 runs.append(_strip_fillers(current) if fillers else current)

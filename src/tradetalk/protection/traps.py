@@ -37,32 +37,36 @@ _UNITS_SAFE: Final = (
 )
 _UNITS_SHORT: Final = r"in|g|m|s|w|v|k|l|x|th|st|nd|rd|p|d"
 
+# Digits are written [0-9], not \d: the patterns run on the normalised view, where every
+# decimal digit of any script is already 0-9 (`normalize`; tests/protection/test_normalize.py
+# checks every code point), and the engine tests a range in a few instructions where \d asks
+# the Unicode database about each character (the digit-led search took twice as long).
 # Patterns that start at a number. Each is written for what follows its first digit, so the
 # whole expression starts with a plain digit class: the regex engine then skips straight from
 # digit to digit instead of trying every branch at every position (several times faster).
 # A digit that starts a run of digits (not one inside a number or a word, nor a decimal's).
-_RUN_START: Final = r"\d(?<![0-9a-z.,]\d)"
+_RUN_START: Final = r"[0-9](?<![0-9a-z.,][0-9])"
 _DIGIT_LED_ALTERNATIVES: Final = "|".join(
     (
         # dates and times: "12/25/2024", "2024-03-15", "15.03.2024", "3:30 pm", "10am"
-        r"\d?/\d{1,2}/\d{2,4}\b",
-        r"\d{3}[-/.]\d{1,2}[-/.]\d{1,2}\b",
-        r"\d?[-.]\d{1,2}[-.]\d{4}\b",
-        r"\d?:\d{2}(?::\d{2})?(?:\s?[ap]\.?m\b\.?)?",
-        r"\d?\s?[ap]\.?m\b\.?",
-        rf"\d?(?:st|nd|rd|th)?\s(?:of\s)?{_MONTHS}(?:,?\s\d{{4}})?",
+        r"[0-9]?/[0-9]{1,2}/[0-9]{2,4}\b",
+        r"[0-9]{3}[-/.][0-9]{1,2}[-/.][0-9]{1,2}\b",
+        r"[0-9]?[-.][0-9]{1,2}[-.][0-9]{4}\b",
+        r"[0-9]?:[0-9]{2}(?::[0-9]{2})?(?:\s?[ap]\.?m\b\.?)?",
+        r"[0-9]?\s?[ap]\.?m\b\.?",
+        rf"[0-9]?(?:st|nd|rd|th)?\s(?:of\s)?{_MONTHS}(?:,?\s[0-9]{{4}})?",
         # money: "1250 usd", "45 bucks"
-        r"[\d,]*+(?:\.\d++)?+\s?+(?=[a-z])(?:usd|eur|gbp|cad|aud|dollars?|bucks|euros?|"
+        r"[0-9,]*+(?:\.[0-9]++)?+\s?+(?=[a-z])(?:usd|eur|gbp|cad|aud|dollars?|bucks|euros?|"
         r"cents?|quid|dlls?|pesos?)\b",
         # measures: "2 oz", "1/10 oz", "31.1 g", "12 x 8 x 4 in"
         # (possessive quantifiers and a letter look-ahead keep a plain number from being
         # re-tried against every unit name)
-        r"\d*+(?:\.\d++)?+\s?+(?:x|by|×)\s?\d+(?:\.\d+)?(?:\s?(?:x|by|×)\s?\d+(?:\.\d+)?)?",
-        rf"\d*+(?:[.,]\d++)?+(?:\s?/\s?\d++)?+\s?+(?=[a-z%])(?:{_UNITS_SAFE})(?![a-z])",
-        rf"\d{{0,2}}+(?:[.,]\d++)?+(?:/\d++)?+\s?+(?=[a-z])(?:{_UNITS_SHORT})\b",
+        r"[0-9]*+(?:\.[0-9]++)?+\s?+(?:x|by|×)\s?[0-9]+(?:\.[0-9]+)?(?:\s?(?:x|by|×)\s?[0-9]+(?:\.[0-9]+)?)?",
+        rf"[0-9]*+(?:[.,][0-9]++)?+(?:\s?/\s?[0-9]++)?+\s?+(?=[a-z%])(?:{_UNITS_SAFE})(?![a-z])",
+        rf"[0-9]{{0,2}}+(?:[.,][0-9]++)?+(?:/[0-9]++)?+\s?+(?=[a-z])(?:{_UNITS_SHORT})\b",
         # thousands and plain decimals: "1,250,000", "0.999", "10.5"
-        r"\d{0,2}(?:,\d{3})+(?:\.\d+)?\b",
-        r"\d{0,3}\.\d{1,3}(?![.\d])",
+        r"[0-9]{0,2}(?:,[0-9]{3})+(?:\.[0-9]+)?\b",
+        r"[0-9]{0,3}\.[0-9]{1,3}(?![.0-9])",
     )
 )
 _DIGIT_LED: Final = re.compile(rf"{_RUN_START}(?:{_DIGIT_LED_ALTERNATIVES})")
@@ -71,7 +75,7 @@ _DIGIT_LED: Final = re.compile(rf"{_RUN_START}(?:{_DIGIT_LED_ALTERNATIVES})")
 # maybe after one space (fractions, decimals, thousands, units, dimensions, am/pm, months).
 # Most numbers in a message, a phone number's groups among them, have none of these; this
 # cheap test (three short branches instead of a dozen long ones) lets them skip the rest.
-_AFTER_FIRST_DIGIT: Final = r"\d?[-:]|\d{3}-|\d*+(?:[/.,%×a-z]|\s[a-z/%×])"
+_AFTER_FIRST_DIGIT: Final = r"[0-9]?[-:]|[0-9]{3}-|[0-9]*+(?:[/.,%×a-z]|\s[a-z/%×])"
 _DIGIT_LED_HINT: Final = re.compile(rf"{_RUN_START}(?:{_AFTER_FIRST_DIGIT})")
 # `_DIGIT_LED` with the hint as a look-ahead after its first digit: the same matches (the hint
 # holds wherever `_DIGIT_LED` matches), with the dozen alternatives tried only where it holds,
@@ -84,15 +88,15 @@ _DIGIT_LED_HINTED: Final = re.compile(
 # every word at every position; a look-behind that fails inside words cuts that to one test
 # per position (six times faster). `_word_start` still has the last word on non-ASCII text.
 _WORD_LED: Final = re.compile(
-    r"[$€£¥]\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:k|m)\b)?|(?<![a-z0-9])(?:"
+    r"[$€£¥]\s?[0-9][0-9,]*(?:\.[0-9]+)?(?:\s?(?:k|m)\b)?|(?<![a-z0-9])(?:"
     + "|".join(
         (
-            rf"{_MONTHS}\s\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s\d{{4}})?",
+            rf"{_MONTHS}\s[0-9]{{1,2}}(?:st|nd|rd|th)?(?:,?\s[0-9]{{4}})?",
             r"(?:size|sz|qty|quantity|lot\sof|set\sof|pack\sof|box\sof|roll\sof|tube\sof|"
-            r"us|uk|eu|mens|womens)\s?\d{1,3}(?:\.\d+)?\b",
-            r"(?:gen|series|version|ver|iphone|galaxy|pixel|rtx|gtx|rx|ps|model)\s?\d{1,4}\b",
+            r"us|uk|eu|mens|womens)\s?[0-9]{1,3}(?:\.[0-9]+)?\b",
+            r"(?:gen|series|version|ver|iphone|galaxy|pixel|rtx|gtx|rx|ps|model)\s?[0-9]{1,4}\b",
             r"(?:ms|pf|pr|sp|au|xf|ef|vf|vg|ag|fr|po|psa|bgs|sgc|cgc|beckett|graded|grade)"
-            r"[\s-]?\d{1,2}(?:\.\d)?\b",
+            r"[\s-]?[0-9]{1,2}(?:\.[0-9])?\b",
         )
     )
     + ")"
@@ -118,7 +122,7 @@ _ID_WORDS: Final = (
 _ID_RE: Final = re.compile(
     trie_pattern(_ID_WORDS.split("|"), after_first="(?<![a-z0-9].)")
     + r"\b(?:\s*(?:#|no\b\.?|nr\b\.?|num\b\.?|number|code|is|was|:|=|-|\.)\s*)*"
-    r"\s*(\d[\d\-/]*\d|\d)"
+    r"\s*([0-9][0-9\-/]*[0-9]|[0-9])"
 )
 
 
