@@ -241,17 +241,17 @@ async def blank_bodies(
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-# Folding an event into an unseen item: the item is picked by a subquery (LIMIT 1, as a
-# look-up would) and counted up in SQL, so two sends folding into it at once both count.
-# On the driver connection, as the rest of a send (kit/rawsql.py says why).
+# Folding a new message into the recipient's unseen item about its conversation: the item is
+# picked by a subquery (LIMIT 1, as a look-up would) and counted up in SQL, so two sends
+# folding into it at once both count. On the driver connection, as the rest of a send
+# (kit/rawsql.py says why).
 _FOLD = """UPDATE notifications SET count = count + 1,
  title = substr(CAST(:before AS VARCHAR) || CAST(count + 1 AS VARCHAR) || CAST(:after AS VARCHAR),
  1, 200), body = :body, created_at = :now
  WHERE id = (SELECT id FROM notifications WHERE user_id = :user_id AND seen_at IS NULL
- AND type = :type AND {about} LIMIT 1)
- RETURNING id, title, count"""
-_FOLD_ABOUT_CONVERSATION = RawSql(_FOLD.format(about="conversation_id = :conversation_id"))
-_FOLD_ABOUT_NOTHING = RawSql(_FOLD.format(about="conversation_id IS NULL"))
+ AND type = :type AND conversation_id = :conversation_id LIMIT 1)
+ RETURNING id"""
+_FOLD_INTO_UNSEEN = RawSql(_FOLD)
 _ADD_NOTIFICATION = RawSql(
     "INSERT INTO notifications (user_id, type, title, body, conversation_id, count, created_at)"
     " VALUES (:user_id, :type, :title, :body, :conversation_id, :count, :created_at)"
@@ -263,52 +263,13 @@ _ADD_NOTIFICATION = RawSql(
 # into their unseen item about the conversation or, when there is none, add one; and read
 # their email mode, which says what else the message queues for them. Exactly one row.
 _NOTE_MESSAGE = RawSql(
-    postgresql="WITH folded AS ("
-    + _FOLD.format(about="conversation_id = :conversation_id")
-    + "), added AS (INSERT INTO notifications"
+    postgresql="WITH folded AS (" + _FOLD + "), added AS (INSERT INTO notifications"
     " (user_id, type, title, body, conversation_id, count, created_at)"
     " SELECT :user_id, :type, :title, :body, :conversation_id, 1, :now"
     " WHERE NOT EXISTS (SELECT 1 FROM folded) RETURNING id)"
     " SELECT (SELECT email_mode FROM notification_settings WHERE user_id = :user_id)"
     " FROM (SELECT id FROM folded UNION ALL SELECT id FROM added) AS item"
 )
-
-
-async def fold_unseen(
-    session: AsyncSession,
-    user_id: str,
-    type_: str,
-    conversation_id: int | None,
-    *,
-    fold_title: str,
-    body: str,
-    now: datetime,
-) -> Notification | None:
-    """Fold one more event into the user's unseen item of this type about this conversation
-    (count + 1, `fold_title` with `{count}` filled in, the new body and time), in one
-    statement; None when there is no such item. The item returned is not in the session."""
-    before, _, after = fold_title.partition("{count}")
-    params = {"user_id": user_id, "type": type_, "before": before, "after": after}
-    if conversation_id is None:
-        row = await _FOLD_ABOUT_NOTHING.row(session, **params, body=body, now=now)
-    else:
-        row = await _FOLD_ABOUT_CONVERSATION.row(
-            session, **params, body=body, now=now, conversation_id=conversation_id
-        )
-    if row is None:
-        return None
-    item_id, title, count = row
-    return Notification(
-        id=item_id,
-        user_id=user_id,
-        type=type_,
-        title=title,
-        body=body,
-        conversation_id=conversation_id,
-        count=count,
-        created_at=now,
-        seen_at=None,
-    )
 
 
 async def note_message(
@@ -322,15 +283,18 @@ async def note_message(
     body: str,
     now: datetime,
 ) -> EmailMode:
-    """Put a new message on a recipient's feed (folded into their unseen item about the
-    conversation, as `fold_unseen` does, or as a new item titled `title`) and return their
-    email mode; one round trip on PostgreSQL."""
+    """Put a new message on a recipient's feed and return their email mode (one round trip on
+    PostgreSQL): folded into their unseen item of this type about the conversation (count + 1,
+    `fold_title` with `{count}` filled in, the new body and time), so that a chatty thread is
+    one feed line, or else as a new item titled `title`."""
+    before, _, after = fold_title.partition("{count}")
+    params = {
+        "user_id": user_id, "type": type_, "conversation_id": conversation_id, "before": before,
+        "after": after, "body": body, "now": now,
+    }  # fmt: skip
     if dialect_name(session) != "postgresql":
         modes = await email_modes(session, [user_id])
-        folded = await fold_unseen(
-            session, user_id, type_, conversation_id, fold_title=fold_title, body=body, now=now
-        )
-        if folded is None:
+        if await _FOLD_INTO_UNSEEN.row(session, **params) is None:
             await add_notification(
                 session,
                 Notification(
@@ -339,11 +303,7 @@ async def note_message(
                 ),
             )  # fmt: skip
         return modes[user_id]
-    before, _, after = fold_title.partition("{count}")
-    mode = await _NOTE_MESSAGE.scalar(
-        session, user_id=user_id, type=type_, conversation_id=conversation_id, title=title,
-        before=before, after=after, body=body, now=now,
-    )  # fmt: skip
+    mode = await _NOTE_MESSAGE.scalar(session, **params, title=title)
     return EmailMode.BATCHED if mode is None else EmailMode(mode)
 
 

@@ -116,38 +116,25 @@ async def do_notify(
     title: str,
     body: str,
     conversation_id: int | None = None,
-    fold_title: str | None = None,
-    announce: bool = True,
 ) -> Notification:
     """Add an item to a user's dashboard feed and tell their open clients.
 
-    With `fold_title` ("{count} new messages from Dan"), an unseen item of the same type about
-    the same conversation is updated instead, so a chatty thread is one feed line. With
-    `announce=False` no event is sent (when another event already tells the same news)."""
-    item = None
-    if fold_title is not None:
-        item = await notifications_repo.fold_unseen(
-            uow.session, user_id, type_, conversation_id, fold_title=fold_title, body=body,
-            now=uow.now,
-        )  # fmt: skip
-    if item is not None:
-        event = "notification.updated"
-    else:
-        item = await notifications_repo.add_notification(
-            uow.session,
-            Notification(
-                user_id=user_id,
-                type=type_,
-                title=title[:200],
-                body=body,
-                conversation_id=conversation_id,
-                count=1,
-                created_at=uow.now,
-            ),
-        )
-        event = "notification.created"
-    if announce:
-        uow.emit(event, notification_out(item).model_dump(mode="json"), to=[user_id])
+    (A new message's item is `notifications_repo.note_message`'s: folded into the unseen item
+    about the same conversation, so a chatty thread is one feed line, and without an event of
+    its own, since `message.created` tells the same news.)"""
+    item = await notifications_repo.add_notification(
+        uow.session,
+        Notification(
+            user_id=user_id,
+            type=type_,
+            title=title[:200],
+            body=body,
+            conversation_id=conversation_id,
+            count=1,
+            created_at=uow.now,
+        ),
+    )
+    uow.emit("notification.created", notification_out(item).model_dump(mode="json"), to=[user_id])
     return item
 
 
