@@ -207,6 +207,22 @@ def process_tree_cpu_seconds(pid: int) -> float:
     return total
 
 
+def postgresql_cpu_seconds() -> float:
+    """CPU time of every PostgreSQL process of this machine so far (the postmaster, its
+    backends, the WAL writer, the checkpointer...): what the database spends for a load, when
+    nothing else uses it meanwhile."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().startswith("postgres"):
+                total += process_cpu_seconds(int(entry.name))
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue  # gone meanwhile
+    return total
+
+
 class Server:
     """`tradetalk serve` in its own process on a free loopback port (`workers` processes:
     `serve --workers N`, which needs PostgreSQL and `redis_url` in `settings`)."""

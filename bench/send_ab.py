@@ -3,12 +3,14 @@
 On a machine shared with other jobs, the send rate of one version varies two- or threefold
 from one run to the next, which hides a change of 10 or 20%. This runs both versions at once,
 each a real `tradetalk serve` on a fresh database of its own, and drives them in turns of a few
-seconds each, so that both see the same moments of the machine; each window gives sends/s and
-the server's CPU per send, and the summary compares the medians of the paired windows.
+seconds each, so that both see the same moments of the machine; each window gives sends/s, the
+server's CPU per send and, on PostgreSQL, the database's (every PostgreSQL process of the
+machine: only one version is under load at a time), and the summary compares the medians of
+the paired windows.
 
     PYTHONPATH=src python bench/send_ab.py --old /path/to/old/src [--databases postgresql]
         [--concurrency 16,64] [--rounds 5] [--window 8] [--conversations 300]
-        [--server-workers 1,2] [--out FILE]
+        [--server-workers 1,2] [--load wrk|httpx] [--out FILE]
 
 `--old` is the `src` folder of the other version (e.g. `git archive <commit> src | tar -x`);
 the new version is the tradetalk this script imports. With `--server-workers 1,2` the new
@@ -27,14 +29,17 @@ from typing import Any
 from harness import (
     Server,
     emit,
+    ensure_debian_package,
     fresh_database,
     machine,
     parse_databases,
+    postgresql_cpu_seconds,
     progress,
     run,
     workdir,
 )
 from send import REDIS_URL, Thread, drive_sends, seed
+from wrk_load import find_wrk
 
 
 def old_server(url: str, folder: Path, old_src: Path) -> Server:
@@ -73,18 +78,25 @@ async def bench_database(kind: str, options: argparse.Namespace, folder: Path) -
             for name, server in versions.items():  # warm-up, not counted
                 await drive_sends(
                     server, threads[name], concurrency=concurrency, duration=options.warmup,
-                    client_ids=True, seed_value=0,
+                    client_ids=True, seed_value=0, load=options.load,
                 )  # fmt: skip
             for round_ in range(options.rounds):
                 # Alternate which version goes first, so neither always follows the other.
                 order = list(versions) if round_ % 2 == 0 else list(reversed(versions))
                 for name in order:
                     progress(f"{kind}: c{concurrency} round {round_ + 1} {name}")
+                    database_before = postgresql_cpu_seconds()
                     window = await drive_sends(
                         versions[name], threads[name], concurrency=concurrency,
                         duration=options.window, client_ids=True,
-                        seed_value=round_ * 1000 + concurrency,
+                        seed_value=round_ * 1000 + concurrency, load=options.load,
                     )  # fmt: skip
+                    if kind == "postgresql" and window["messages"]:
+                        window["postgresql_cpu_ms_per_message"] = round(
+                            (postgresql_cpu_seconds() - database_before)
+                            / window["messages"] * 1000,
+                            3,
+                        )  # fmt: skip
                     level[name].append(window)
     return {"windows": windows, "summary": summarise(windows)}
 
@@ -106,6 +118,11 @@ def summarise(windows: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, 
                 "p99_ms_median": round(statistics.median(w["latency"]["p99_ms"] for w in runs), 1),
                 "errors": sum(sum(w["errors"].values()) for w in runs),
             }
+            database = [w["postgresql_cpu_ms_per_message"] for w in runs if _database_cpu(w)]
+            if database:
+                figures[name]["postgresql_cpu_ms_per_send_median"] = round(
+                    statistics.median(database), 2
+                )
             if name != "old":
                 figures[name]["rate_vs_old_paired_median"] = round(
                     statistics.median(
@@ -120,8 +137,21 @@ def summarise(windows: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, 
                     ),
                     3,
                 )
+                pairs = [(w, o) for w, o in zip(runs, old, strict=True) if _database_cpu(w, o)]
+                if pairs:
+                    figures[name]["postgresql_cpu_vs_old_paired_median"] = round(
+                        statistics.median(
+                            w["postgresql_cpu_ms_per_message"] / o["postgresql_cpu_ms_per_message"]
+                            for w, o in pairs
+                        ),
+                        3,
+                    )
         summary[concurrency] = figures
     return summary
+
+
+def _database_cpu(*windows: dict[str, Any]) -> bool:
+    return all(w.get("postgresql_cpu_ms_per_message") for w in windows)
 
 
 def parse_args() -> argparse.Namespace:
@@ -138,6 +168,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--window", type=float, default=8.0, help="seconds per window")
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--conversations", type=int, default=300)
+    parser.add_argument(
+        "--load",
+        choices=["wrk", "httpx"],
+        default="wrk",
+        help="load generator, as for send.py (wrk is installed with apt-get when missing)",
+    )
     parser.add_argument("--quick", action="store_true", help="a few seconds: smoke run only")
     parser.add_argument("--out", type=Path)
     options = parser.parse_args()
@@ -155,7 +191,10 @@ async def main(options: argparse.Namespace) -> dict[str, Any]:
         "machine": machine(),
         "window_seconds": options.window,
         "rounds": options.rounds,
+        "load_generator": options.load,
     }
+    if options.load == "wrk":
+        ensure_debian_package("wrk", find_wrk, needed_by="send_ab.py --load wrk")
     with workdir() as folder:
         for kind in options.databases:
             document[kind] = await bench_database(kind, options, folder)

@@ -154,15 +154,25 @@ def test_run_all_lists_every_benchmark_with_its_quick_command() -> None:
     assert {"send", "inbox", "realtime_fanout", "redis_pubsub", "twonode", "synapse"} <= set(names)
 
 
-def test_send_ab_benchmark_pairs_two_versions_window_by_window(tmp_path: Path) -> None:
+@pytest.mark.parametrize("database", DATABASES)
+def test_send_ab_benchmark_pairs_two_versions_window_by_window(
+    database: str, tmp_path: Path
+) -> None:
     # Both "versions" are this checkout here: only the shape of the comparison is checked.
+    require_wrk()
     package_root = Path(tradetalk.__file__).resolve().parents[1]
-    document = run_quick("send_ab.py", "sqlite", tmp_path, "--old", str(package_root))
-    summary = document["sqlite"]["summary"]
-    assert summary.keys() == document["sqlite"]["windows"].keys()
+    document = run_quick("send_ab.py", database, tmp_path, "--old", str(package_root))
+    assert document["load_generator"] == "wrk"
+    summary = document[database]["summary"]
+    assert summary.keys() == document[database]["windows"].keys()
     for level in summary.values():
         assert level.keys() == {"old", "new"}
         assert len(level["old"]["sends_per_second"]) == len(level["new"]["sends_per_second"]) == 2
         assert level["old"]["errors"] == level["new"]["errors"] == 0
         assert level["new"]["rate_vs_old_paired_median"] > 0
         assert level["new"]["cpu_vs_old_paired_median"] > 0
+        # The database's own CPU per send, on PostgreSQL (SQLite's is the server's).
+        database_cpu = "postgresql_cpu_vs_old_paired_median" in level["new"]
+        assert database_cpu == (database == "postgresql")
+        if database_cpu:
+            assert level["old"]["postgresql_cpu_ms_per_send_median"] > 0
