@@ -52,10 +52,10 @@ class Access:
 # Every request about a conversation runs it: on the driver connection (kit/rawsql.py says
 # why). The conversation, and whether the reader is one of its members.
 _CONVERSATION_AND_MEMBERSHIP = """SELECT c.id, c.kind, c.transaction_id, c.direct_key,
- c.created_by, c.created_at, c.last_seq, c.last_message_at, p.user_id
+ c.created_by, c.created_at, c.last_seq, c.last_message_at, p.user_id{members}
  FROM conversations c LEFT JOIN participants p
  ON p.conversation_id = c.id AND p.user_id = :user_id WHERE c.id = :conversation_id"""
-_READABLE = RawSql(_CONVERSATION_AND_MEMBERSHIP, datetimes=[5, 7])
+_READABLE = RawSql(_CONVERSATION_AND_MEMBERSHIP.format(members=""), datetimes=[5, 7])
 # The same, holding the conversation's row lock until commit (PostgreSQL; SQLite's writers
 # exclude each other anyway): a send needs that lock for its position in the thread, and taking
 # it here saves the statement that would take it afterwards. On PostgreSQL it also reads the
@@ -63,14 +63,13 @@ _READABLE = RawSql(_CONVERSATION_AND_MEMBERSHIP, datetimes=[5, 7])
 # Read before the lock is granted, should the statement wait for it: a conversation's members
 # and their roles never change once it is made.
 _READABLE_LOCKED = RawSql(
-    postgresql=_CONVERSATION_AND_MEMBERSHIP.replace(
-        " p.user_id\n",
-        " p.user_id,"
+    postgresql=_CONVERSATION_AND_MEMBERSHIP.format(
+        members=","
         " ARRAY(SELECT user_id FROM participants WHERE conversation_id = c.id ORDER BY user_id),"
-        " ARRAY(SELECT role FROM participants WHERE conversation_id = c.id ORDER BY user_id)\n",
+        " ARRAY(SELECT role FROM participants WHERE conversation_id = c.id ORDER BY user_id)"
     )
     + " FOR UPDATE OF c",
-    sqlite=_CONVERSATION_AND_MEMBERSHIP,
+    sqlite=_CONVERSATION_AND_MEMBERSHIP.format(members=""),
     datetimes=[5, 7],
 )
 

@@ -376,17 +376,9 @@ def _word_flags(word: str) -> int:
     # works them out, in a few tests (each string method call is a generic call, compiled too).
     if word.isascii():
         if word.isalpha():
-            flags = _LETTER_WORD_FLAGS.get(word, 0)
+            flags = _LETTER_WORD_FLAGS.get(word, 0) | _ascii_part_flags(word)
             if len(word) == 1:
                 flags |= _SINGLE
-            if word[:4] in KEYWORD_PREFIXES:
-                flags |= _KEYWORD_PREFIX
-            if "dot" in word or "punt" in word or "point" in word:
-                flags |= _DOTTED
-            if "www" in word:
-                flags |= _WWW
-            if len(word) > 9 and ("und" in word or word.startswith("veinti")):
-                flags |= _SPOKEN | _NUMBER_TOKEN  # (a compound: see `_may_be_number_word`)
             if word[:3] in MONTH_PREFIXES:
                 flags |= _LEADS
             return flags
@@ -396,19 +388,26 @@ def _word_flags(word: str) -> int:
             # Letters mixed with digits ("4l5", "10am", "wh4tsapp", "s10"): one token, no
             # symbol; listed words and tokens as above, and `traps.leads` only for a word that
             # starts with a letter (it says no to one that starts with a digit).
-            flags = _LETTER_WORD_FLAGS.get(word, 0) | _MIXED | _HAS_DIGIT
-            if word[:4] in KEYWORD_PREFIXES:
-                flags |= _KEYWORD_PREFIX
-            if "dot" in word or "punt" in word or "point" in word:
-                flags |= _DOTTED
-            if "www" in word:
-                flags |= _WWW
-            if len(word) > 9 and ("und" in word or word.startswith("veinti")):
-                flags |= _SPOKEN | _NUMBER_TOKEN
+            flags = _LETTER_WORD_FLAGS.get(word, 0) | _ascii_part_flags(word) | _MIXED | _HAS_DIGIT
             if not "0" <= word[0] <= "9" and leads(word):
                 flags |= _LEADS
             return flags
     return _word_flags_in_general(word)
+
+
+def _ascii_part_flags(word: str) -> int:
+    # The flags an ASCII word with letters gets from a part of it: a channel name's first
+    # letters, a spelled dot, "www", a long compound number word.
+    flags = 0
+    if word[:4] in KEYWORD_PREFIXES:
+        flags |= _KEYWORD_PREFIX
+    if "dot" in word or "punt" in word or "point" in word:
+        flags |= _DOTTED
+    if "www" in word:
+        flags |= _WWW
+    if len(word) > 9 and ("und" in word or word.startswith("veinti")):
+        flags |= _SPOKEN | _NUMBER_TOKEN  # (a compound: see `_may_be_number_word`)
+    return flags
 
 
 def _word_flags_in_general(word: str) -> int:
