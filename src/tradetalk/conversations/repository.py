@@ -75,13 +75,6 @@ class TransactionHead(NamedTuple):
     currency: str | None
 
 
-_CONVERSATION_HEAD = (
-    Conversation.id,
-    Conversation.kind,
-    Conversation.transaction_id,
-    Conversation.created_at,
-    Conversation.last_seq,
-)
 _TRANSACTION_HEAD = (
     Transaction.id,
     Transaction.title,

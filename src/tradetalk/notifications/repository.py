@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, bindparam, case, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,12 +42,8 @@ async def settings_of(session: AsyncSession, user_id: str) -> NotificationSettin
     return await session.get(NotificationSettings, user_id)
 
 
-# Statements of every send, built once (see conversations/repository.py).
-# An expanding IN is rewritten on every execution; the one-recipient form is not.
+# Statements of every send, on the driver connection (kit/rawsql.py says why).
 _EMAIL_MODE = RawSql("SELECT email_mode FROM notification_settings WHERE user_id = :user_id")
-_EMAIL_MODES = select(NotificationSettings.user_id, NotificationSettings.email_mode).where(
-    NotificationSettings.user_id.in_(bindparam("b_user_ids", expanding=True))
-)
 # Who spoke last before a buyer's message (every buyer's send asks): on the driver connection
 # (kit/rawsql.py says why).
 _PREVIOUS_SPEAKER = RawSql(
@@ -57,21 +53,10 @@ _PREVIOUS_SPEAKER = RawSql(
 )
 
 
-async def email_modes(session: AsyncSession, user_ids: Iterable[str]) -> dict[str, EmailMode]:
-    """The email mode of each of these users (the default for users without a row)."""
-    ids = list(user_ids)
-    modes = dict.fromkeys(ids, EmailMode.BATCHED)
-    if not ids:
-        return modes
-    if len(ids) == 1:  # the usual case: the one other party of a send
-        mode = await _EMAIL_MODE.scalar(session, user_id=ids[0])
-        if mode is not None:
-            modes[ids[0]] = EmailMode(mode)
-        return modes
-    rows = await session.execute(_EMAIL_MODES, {"b_user_ids": ids})
-    for user_id, mode in rows.tuples():
-        modes[user_id] = EmailMode(mode)
-    return modes
+async def email_mode(session: AsyncSession, user_id: str) -> EmailMode:
+    """A user's email mode (the default for a user without a settings row)."""
+    mode = await _EMAIL_MODE.scalar(session, user_id=user_id)
+    return EmailMode.BATCHED if mode is None else EmailMode(mode)
 
 
 async def settings_for_update(
@@ -293,7 +278,7 @@ async def note_message(
         "after": after, "body": body, "now": now,
     }  # fmt: skip
     if dialect_name(session) != "postgresql":
-        modes = await email_modes(session, [user_id])
+        mode = await email_mode(session, user_id)
         if await _FOLD_INTO_UNSEEN.row(session, **params) is None:
             await add_notification(
                 session,
@@ -302,9 +287,9 @@ async def note_message(
                     conversation_id=conversation_id, count=1, created_at=now,
                 ),
             )  # fmt: skip
-        return modes[user_id]
-    mode = await _NOTE_MESSAGE.scalar(session, **params, title=title)
-    return EmailMode.BATCHED if mode is None else EmailMode(mode)
+        return mode
+    stored = await _NOTE_MESSAGE.scalar(session, **params, title=title)
+    return EmailMode.BATCHED if stored is None else EmailMode(stored)
 
 
 async def add_notification(session: AsyncSession, item: Notification) -> Notification:

@@ -388,8 +388,7 @@ async def handle_reminder(uow: UnitOfWork, payload: Mapping[str, Any]) -> None:
         },
         key=f"webhook:reminder.sent:{message.id}:{stage}",
     )
-    modes = await notifications_repo.email_modes(uow.session, [seller.id])
-    if not seller.email or modes[seller.id] is EmailMode.OFF:
+    if not seller.email or await email_mode_of(uow.session, seller.id) is EmailMode.OFF:
         return
     unsubscribe = unsubscribe_url(settings, seller.id)
     url = conversation_url(settings, conversation_id)
@@ -425,7 +424,7 @@ async def handle_reminder(uow: UnitOfWork, payload: Mapping[str, Any]) -> None:
 
 async def email_mode_of(session: AsyncSession, user_id: str) -> EmailMode:
     """The user's email preference."""
-    return (await notifications_repo.email_modes(session, [user_id]))[user_id]
+    return await notifications_repo.email_mode(session, user_id)
 
 
 async def do_set_email_mode(uow: UnitOfWork, user_id: str, mode: EmailMode) -> EmailMode:
