@@ -114,7 +114,10 @@ class MessageOut(BaseModel):
     shipping: ShippingUpdateOut | None = Field(
         default=None, description="For `kind: shipping_update`: carrier, number and link."
     )
-    attachments: list[AttachmentOut] = []
+    # A factory, not `= []`: Pydantic deep-copies a mutable default for every instance.
+    attachments: list[AttachmentOut] = Field(
+        default_factory=list, json_schema_extra={"default": []}
+    )
     edited_at: datetime | None = Field(default=None, description="When the text last changed.")
     edit_count: int = Field(default=0, description="How often the sender edited it.")
     withdrawn: bool = Field(
