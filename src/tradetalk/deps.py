@@ -55,7 +55,10 @@ def _is_server_key(ctx: AppContext, presented: str) -> bool:
     )
 
 
-async def _authenticate(ctx: AppContext, session: AsyncSession, credentials: Credentials) -> User:
+async def authenticate(
+    ctx: AppContext, session: AsyncSession, credentials: HTTPAuthorizationCredentials | None
+) -> User:
+    """The user behind a bearer credential (401 for none, a bad one or the server key)."""
     if credentials is None:
         raise Unauthenticated("Send a user token as 'Authorization: Bearer <token>'.")
     if _is_server_key(ctx, credentials.credentials):
@@ -68,12 +71,12 @@ async def _authenticate(ctx: AppContext, session: AsyncSession, credentials: Cre
 
 async def user_for_write(ctx: Ctx, uow: UoW, credentials: Credentials) -> User:
     """The user behind the bearer token, loaded in the request's write transaction."""
-    return await _authenticate(ctx, uow.session, credentials)
+    return await authenticate(ctx, uow.session, credentials)
 
 
 async def user_for_read(ctx: Ctx, session: ReadSession, credentials: Credentials) -> User:
     """The user behind the bearer token, loaded in the request's read session."""
-    return await _authenticate(ctx, session, credentials)
+    return await authenticate(ctx, session, credentials)
 
 
 async def require_server_key(ctx: Ctx, credentials: Credentials) -> None:
@@ -86,7 +89,7 @@ async def user_without_session(ctx: Ctx, credentials: Credentials) -> User:
     """The user behind the bearer token, for requests that stream a large body (uploads): the
     session is closed before the handler runs, so no connection is held while bytes arrive."""
     async with read_session(ctx) as session:
-        return await _authenticate(ctx, session, credentials)
+        return await authenticate(ctx, session, credentials)
 
 
 CurrentUser = Annotated[User, Depends(user_for_write, scope="function")]
@@ -100,7 +103,7 @@ async def moderator_id(ctx: Ctx, uow: UoW, credentials: Credentials) -> str:
     Anyone else gets 404, as if the moderation API did not exist."""
     if credentials is not None and _is_server_key(ctx, credentials.credentials):
         return "operator"
-    user = await _authenticate(ctx, uow.session, credentials)
+    user = await authenticate(ctx, uow.session, credentials)
     if not user.is_support:
         raise NotFound("Not found.")
     return user.id

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
+from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.types import Scope
 
+from tradetalk.accounts.models import User
+from tradetalk.context import AppContext
 from tradetalk.conversations import repository as conversations_repo
 from tradetalk.conversations import service as conversations_service
 from tradetalk.conversations.models import ConversationKind
@@ -29,12 +35,14 @@ from tradetalk.conversations.schemas import (
     TransactionSummary,
 )
 from tradetalk.conversations.service import message_out, messages_out
-from tradetalk.deps import Ctx, CurrentReader, CurrentUser, ReadSession, UoW
+from tradetalk.db import UnitOfWork, unit_of_work
+from tradetalk.deps import Ctx, CurrentReader, CurrentUser, ReadSession, UoW, authenticate
 from tradetalk.disputes import service as disputes_service
 from tradetalk.disputes.access import get_readable
 from tradetalk.disputes.audit import log_support_read
+from tradetalk.kit.direct_route import DirectRoute
 from tradetalk.kit.pagination import DEFAULT_LIMIT, Limit, decode_cursor, encode_cursor, split_page
-from tradetalk.kit.schemas import problems
+from tradetalk.kit.schemas import MAX_ID, problems
 from tradetalk.marketplace.schemas import TransactionIdPath
 from tradetalk.record import repository as record_repo
 
@@ -192,22 +200,9 @@ async def list_messages(
     )
 
 
-@router.post(
-    "/conversations/{conversation_id}/messages",
-    response_model=MessageOut,
-    status_code=status.HTTP_201_CREATED,
-    responses=problems(401, 403, 404, 422, 429),
-)
-async def send_message(
-    conversation_id: ConversationIdPath, payload: MessageCreate, actor: CurrentUser, uow: UoW
+async def _send(
+    uow: UnitOfWork, actor: User, conversation_id: int, payload: MessageCreate
 ) -> MessageOut:
-    """Send a message: text, up to 10 uploaded attachments, or both (a photo needs no
-    caption). The same `client_message_id` again returns the same message.
-
-    Contact details are handled per the operator's policy: refused with 422
-    `contact_info_blocked` (and its `findings`), delivered masked, or delivered and flagged.
-    403 `messaging_paused` / `messaging_restricted` when the sender's privileges are limited.
-    Support in an open dispute posts as Support (`sender_role: "support"`); both parties get it."""
     # Locked at once: the send needs the conversation's lock, and one statement does both.
     access = await get_readable(uow.session, conversation_id, actor, uow.now, lock=True)
     if access.is_support:
@@ -219,6 +214,57 @@ async def send_message(
     if not payload.attachment_ids:
         return message_out(message)  # a text message has no details to load
     return (await messages_out(uow.session, [message], uow.now))[0]
+
+
+_DECIMAL_ID = re.compile(r"[1-9][0-9]{0,15}")
+
+
+class _SendRoute(DirectRoute):
+    """The send, served directly when well formed (kit/direct_route.py says why and how)."""
+
+    body_model = MessageCreate
+
+    def parse_path(self, values: Mapping[str, Any]) -> int | None:
+        raw = values.get("conversation_id")
+        if not isinstance(raw, str) or not _DECIMAL_ID.fullmatch(raw) or int(raw) > MAX_ID:
+            return None
+        return int(raw)
+
+    async def serve(
+        self,
+        scope: Scope,
+        path: int,
+        credentials: HTTPAuthorizationCredentials,
+        payload: MessageCreate,
+    ) -> MessageOut:
+        ctx: AppContext = scope["app"].state.ctx
+        async with unit_of_work(ctx) as uow:  # as the UoW and CurrentUser dependencies do
+            actor = await authenticate(ctx, uow.session, credentials)
+            return await _send(uow, actor, path, payload)
+
+
+async def send_message(
+    conversation_id: ConversationIdPath, payload: MessageCreate, actor: CurrentUser, uow: UoW
+) -> MessageOut:
+    """Send a message: text, up to 10 uploaded attachments, or both (a photo needs no
+    caption). The same `client_message_id` again returns the same message.
+
+    Contact details are handled per the operator's policy: refused with 422
+    `contact_info_blocked` (and its `findings`), delivered masked, or delivered and flagged.
+    403 `messaging_paused` / `messaging_restricted` when the sender's privileges are limited.
+    Support in an open dispute posts as Support (`sender_role: "support"`); both parties get it."""
+    return await _send(uow, actor, conversation_id, payload)
+
+
+router.add_api_route(
+    "/conversations/{conversation_id}/messages",
+    send_message,
+    methods=["POST"],
+    response_model=MessageOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(401, 403, 404, 422, 429),
+    route_class_override=_SendRoute,
+)
 
 
 @router.post(
