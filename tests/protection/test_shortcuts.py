@@ -433,6 +433,7 @@ _MATCHED_PATTERNS = [
     links._URL,
     links._AT_HANDLE,
     links._CASHTAG,
+    links._DOT_BEFORE_LETTER,
     nz._BRACKETED,
     nz._SPOKEN_DOT,
     nz._SPOKEN_LOCAL_DOT,

@@ -458,7 +458,7 @@ def may_hold_url(text: str) -> bool:
         return False
     # The expression finds the candidates in C; [^\W\d_] also takes a few numeric symbols
     # (superscripts, fractions) that are not letters, hence the isalpha check.
-    return any(text[m.end()].isalpha() for m in _DOT_BEFORE_LETTER.finditer(text))
+    return any(text[m.end()].isalpha() for m in matches(_DOT_BEFORE_LETTER, text))
 
 
 # (The dot first, then what stands before it: the engine searches for the dot instead of trying
