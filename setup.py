@@ -17,6 +17,7 @@ SHIELD_MODULES = (
     "hit",
     "keywords",
     "links",
+    "matching",
     "normalize",
     "phones",
     "tracking",

@@ -20,9 +20,11 @@ from tests.protection.test_tracking import NUMBERS as TRACKING_NUMBERS
 from tradetalk.protection import detector as det
 from tradetalk.protection import keywords as kw
 from tradetalk.protection import links, traps
+from tradetalk.protection import normalize as nz
 from tradetalk.protection import phones as ph
 from tradetalk.protection import tracking as tr
 from tradetalk.protection.hit import Hit
+from tradetalk.protection.matching import matches
 from tradetalk.protection.normalize import _normalize_by_character, deobfuscate, normalize
 from tradetalk.protection.wordnums import NUMBER_WORDS, is_number_word
 
@@ -418,3 +420,44 @@ def _as_tuples(
         ([(g.digits, g.start + shift, g.end + shift, g.disguised) for g in groups], digits)
         for groups, digits in runs
     ]
+
+
+# Every expression the shield reads through `matches`, and a few that match empty (where the
+# scanner's rule for what may follow an empty match applies).
+_MATCHED_PATTERNS = [
+    kw._NAMES_AFTER_GAPS,
+    kw._PREFIX_GATE,
+    kw._LEET_TOKEN,
+    links._EMAIL_AT,
+    links._EMAIL_SPOKEN,
+    links._URL,
+    links._AT_HANDLE,
+    links._CASHTAG,
+    links._DOT_BEFORE_LETTER,
+    nz._BRACKETED,
+    nz._SPOKEN_DOT,
+    nz._SPOKEN_LOCAL_DOT,
+    nz._SPACED,
+    nz._SPACED_SEP,
+    ph._CHAIN,
+    traps._DIGIT_LED_HINTED,
+    traps._WORD_LED,
+    traps._ID_RE,
+    re.compile(r"[0-9]*"),
+    re.compile(r"\b"),
+    re.compile(r"(?<=a)|b"),
+]
+
+
+@RANDOM
+@given(MESSAGES, st.floats(0, 1), st.floats(0, 1))
+@example("mail me at john at gmail dot com or @john_d, 415 555 0199", 0.1, 0.9)
+@example("aab ab", 0.0, 1.0)
+def test_matches_are_finditers(message: str, a: float, b: float) -> None:
+    text = normalize(message).text
+    lo, hi = int(a * len(text)), int(b * len(text))
+    for pattern in _MATCHED_PATTERNS:
+        for args in ((), (lo,), (lo, hi)):
+            expected = [(m.span(), m.groups()) for m in pattern.finditer(text, *args)]
+            found = [(m.span(), m.groups()) for m in matches(pattern, text, *args)]
+            assert found == expected, (pattern.pattern, args)

@@ -15,6 +15,7 @@ from collections.abc import Set as AbstractSet
 from typing import Final
 
 from tradetalk.protection.hit import Hit
+from tradetalk.protection.matching import matches
 from tradetalk.protection.normalize import leet_skeleton
 from tradetalk.protection.trie import trie_pattern
 
@@ -392,7 +393,7 @@ def _keyword_matches(text: str) -> list[tuple[int, int, int]]:
     starts at a word passing the gate or at the word before one."""
     if len(text) <= 61:
         found: list[tuple[int, int, int]] = []
-        for m in _NAMES_AFTER_GAPS.finditer(" " + text):
+        for m in matches(_NAMES_AFTER_GAPS, " " + text):
             assert m.lastindex is not None
             # (The text has one character in front.)
             found.append((m.start(), m.end() - 1, _ENTRY_OF_BRANCH[m.lastindex - 1]))
@@ -406,7 +407,7 @@ def _keyword_matches_at_gates(text: str) -> list[tuple[int, int, int]]:
     found: list[tuple[int, int, int]] = []
     last_end = 0
     tried: set[int] = set()
-    for w in _PREFIX_GATE.finditer(text):
+    for w in matches(_PREFIX_GATE, text):
         start = w.start()
         before = _WORD_BEFORE_REVERSED.match(text[max(0, start - 60) : start][::-1])
         prev = start - before.end() if before is not None else -1
@@ -556,7 +557,7 @@ def find_keywords(
                 hits.append(Hit(start, end, kind, f"{name}_context"))
     if not mixed_words or _LEET_HINT.search(text) is None:
         return hits
-    for m in _LEET_TOKEN.finditer(text):
+    for m in matches(_LEET_TOKEN, text):
         found = _leet_names[m.group()]
         if found is None:
             continue

@@ -14,6 +14,7 @@ from typing import Final
 import tldextract
 
 from tradetalk.protection.hit import Hit
+from tradetalk.protection.matching import matches
 
 __all__ = ["find_emails", "find_handles", "find_urls", "may_hold_url"]
 
@@ -244,7 +245,7 @@ def find_emails(
     """E-mail addresses, also "john at gmail dot com" once the view has "john at gmail.com"."""
     hits: list[Hit] = []
     if "@" in text:
-        for m in _EMAIL_AT.finditer(text):
+        for m in matches(_EMAIL_AT, text):
             domain = _SPACE.sub("", m.group(2)).rstrip(".")
             local = m.group(1)
             if not _email_domain_ok(domain, False):
@@ -261,7 +262,7 @@ def find_emails(
         or " bei " in text
         or " en " in text
     ):
-        for m in _EMAIL_SPOKEN.finditer(text):
+        for m in matches(_EMAIL_SPOKEN, text):
             local, domain = m.group(1), m.group(3).rstrip(".")
             if local in _LOCAL_STOP or not _email_domain_ok(domain, True):
                 continue
@@ -457,7 +458,7 @@ def may_hold_url(text: str) -> bool:
         return False
     # The expression finds the candidates in C; [^\W\d_] also takes a few numeric symbols
     # (superscripts, fractions) that are not letters, hence the isalpha check.
-    return any(text[m.end()].isalpha() for m in _DOT_BEFORE_LETTER.finditer(text))
+    return any(text[m.end()].isalpha() for m in matches(_DOT_BEFORE_LETTER, text))
 
 
 # (The dot first, then what stands before it: the engine searches for the dot instead of trying
@@ -470,7 +471,7 @@ def find_urls(text: str, allowed_domains: frozenset[str]) -> list[Hit]:
     if not may_hold_url(text):
         return []
     hits: list[Hit] = []
-    for m in _URL.finditer(text):
+    for m in matches(_URL, text):
         raw = m.group().rstrip(_TRAIL)
         if not raw:
             continue
@@ -516,13 +517,13 @@ def find_handles(text: str) -> list[Hit]:
     """Stand-alone "@name" (social) and "$name" (Cash App) handles."""
     hits: list[Hit] = []
     if "@" in text:
-        for m in _AT_HANDLE.finditer(text):
+        for m in matches(_AT_HANDLE, text):
             name = m.group(1)
             if name.isdigit() or name in _AT_STOP or not any(c.isalpha() for c in name):
                 continue
             hits.append(Hit(m.start(), m.end(), "social_handle", "at_handle"))
     if "$" in text:
-        for m in _CASHTAG.finditer(text):
+        for m in matches(_CASHTAG, text):
             if m.group(1) in _CURRENCIES:
                 continue
             hits.append(Hit(m.start(), m.end(), "payment_handle", "cashtag"))

@@ -20,6 +20,8 @@ import re
 import unicodedata
 from typing import Final
 
+from tradetalk.protection.matching import matches
+
 __all__ = ["NormText", "clear_caches", "deobfuscate", "leet_skeleton", "normalize"]
 
 
@@ -239,21 +241,21 @@ def deobfuscate(nt: NormText, maybe_spaced: bool = True) -> NormText:
     text = nt.text
     edits: list[tuple[int, int, str]] = []
     if "(" in text or "[" in text or "{" in text or "<" in text:
-        for m in _BRACKETED.finditer(text):
+        for m in matches(_BRACKETED, text):
             word = m.group(1)
             edits.append((m.start(), m.end(), "@" if word in ("at", "arroba", "@") else "."))
     if "dot" in text or "punt" in text or "point" in text:
-        for m in _SPOKEN_DOT.finditer(text):
+        for m in matches(_SPOKEN_DOT, text):
             edits.append((m.start(), m.end(), "."))
-        for m in _SPOKEN_LOCAL_DOT.finditer(text):
+        for m in matches(_SPOKEN_LOCAL_DOT, text):
             edits.append((m.start(), m.end(), "."))
     if edits:
         nt = apply_edits(nt, edits)
         text = nt.text
         edits = []
     if maybe_spaced and _CHEAP_SPACED.search(text):
-        for m in _SPACED.finditer(text):
-            seps = list(_SPACED_SEP.finditer(text, m.start(), m.end()))
+        for m in matches(_SPACED, text):
+            seps = matches(_SPACED_SEP, text, m.start(), m.end())
             dominant = seps[0].group()
             for sep in seps:
                 if sep.group() == dominant:

@@ -16,6 +16,7 @@ from typing import Final
 import phonenumbers
 from phonenumbers import re_util
 
+from tradetalk.protection.matching import matches
 from tradetalk.protection.tracking import compact_candidates
 from tradetalk.protection.traps import (
     PHONE_CUE,
@@ -467,7 +468,7 @@ def find_phones(
     # A run can give at most one digit per character of its tokens (a number word gives fewer
     # digits than it has letters), so a chain shorter than seven characters holds no number.
     chains = (
-        [m for m in _CHAIN.finditer(text) if m.end() - m.start() >= 7]
+        [m for m in matches(_CHAIN, text) if m.end() - m.start() >= 7]
         if number_words
         else _digit_chains(text)
     )

@@ -12,6 +12,7 @@ import re
 from collections.abc import Collection
 from typing import Final
 
+from tradetalk.protection.matching import matches
 from tradetalk.protection.trie import trie_pattern
 
 __all__ = [
@@ -190,7 +191,7 @@ def leads(token: str) -> bool:
 def _digit_led_spans(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
     """The spans `_DIGIT_LED.finditer(text, lo, hi)` gives, found with `_DIGIT_LED_HINTED`
     (the dozen alternatives skipped where the hint says they cannot match: most digits)."""
-    return [m.span() for m in _DIGIT_LED_HINTED.finditer(text, lo, hi)]
+    return [m.span() for m in matches(_DIGIT_LED_HINTED, text, lo, hi)]
 
 
 def trap_spans(
@@ -224,13 +225,13 @@ def trap_spans(
         if word_led:
             spans += [
                 m.span()
-                for m in _WORD_LED.finditer(text, lo, hi)
+                for m in matches(_WORD_LED, text, lo, hi)
                 if ascii or _word_start(text, m.start())
             ]
         if named_id:
             spans += [
                 m.span(1)
-                for m in _ID_RE.finditer(text, lo, hi)
+                for m in matches(_ID_RE, text, lo, hi)
                 if ascii or _word_start(text, m.start())
             ]
     return spans
