@@ -190,6 +190,30 @@ async def test_inbox_orders_by_latest_activity_and_pages(
     assert {p["user_id"] for p in top["participants"]} == {seller.id, deals[1].buyer.id}
 
 
+async def test_inbox_pages_through_conversations_active_at_the_same_instant(
+    market: Marketplace,
+) -> None:
+    # The clock stands still: every conversation has the same latest activity, and the
+    # cursor's second key (the conversation id) alone decides where each page starts.
+    seller = await market.user()
+    ids = []
+    for _ in range(5):
+        deal = await market.transaction(seller=seller)
+        cid = await market.conversation_id(deal)
+        await market.send(deal.buyer, cid, "same moment")
+        ids.append(cid)
+    seen: list[int] = []
+    cursor = None
+    while True:
+        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = (await seller.client.get("/v1/conversations", params=params)).json()
+        seen += [item["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == sorted(ids, reverse=True)
+
+
 async def test_search_covers_only_the_callers_conversations(market: Marketplace) -> None:
     deal, other = await market.transaction(), await market.transaction()
     cid, other_cid = await market.conversation_id(deal), await market.conversation_id(other)

@@ -74,11 +74,13 @@ async def messages_out(
 ) -> list[MessageOut]:
     """Thread items in their public form, with offers, shipping updates and attachments
     loaded for the whole page at once (one query per kind of detail, none when absent)."""
+    # The members themselves, not `.value`: they are strings, and an enum's `.value` is a
+    # descriptor call (two per item of every page).
     offers = await offers_repo.for_messages(
-        session, [m.id for m in messages if m.kind == MessageKind.OFFER.value]
+        session, [m.id for m in messages if m.kind == MessageKind.OFFER]
     )
     shipping = await shipping_repo.for_messages(
-        session, [m.id for m in messages if m.kind == MessageKind.SHIPPING_UPDATE.value]
+        session, [m.id for m in messages if m.kind == MessageKind.SHIPPING_UPDATE]
     )
     files = await attachments_repo.for_messages(session, [m.id for m in messages])
     out = []
