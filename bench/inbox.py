@@ -14,10 +14,13 @@ request at a time over a keep-alive connection:
 
 Then more messages are appended to the same conversations (history grows in place) and the
 same requests are timed again. The design asks for p95 under 10 ms, flat from 10k to 1M.
-Prints one JSON document.
+
+Then, under `paired`, the smallest and the largest size again as two databases served side by
+side and timed in alternating rounds (see `bench_paired`): on a shared machine that is the
+figure to read the growth from. Prints one JSON document.
 
     python bench/inbox.py [--quick] [--databases sqlite,postgresql] [--sizes 10000,1000000]
-                          [--requests 300] [--out FILE]
+                          [--requests 300] [--paired-rounds 5] [--out FILE]
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ import argparse
 import asyncio
 import random
 import sqlite3
+import statistics
 import time
 from collections import deque
 from collections.abc import Iterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -52,6 +57,7 @@ from tradetalk.kit.pagination import encode_cursor
 from tradetalk.migrate import upgrade_async
 
 TARGET_P95_MS = 10.0
+TARGET_GROWTH = 1.3  # largest size's p95 over the smallest's
 MIN_REQUESTS = 20  # per figure, however slow the page
 PAGE = 50
 BATCH = 20_000
@@ -306,6 +312,43 @@ async def time_requests(
     }
 
 
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """One of the four timed pages: who asks for it, where, with which parameters."""
+
+    user: str
+    url: str
+    params: dict[str, Any]
+
+
+async def page_requests(
+    server: Server, market: Marketplace, tokens: dict[str, str]
+) -> dict[str, PageRequest]:
+    """The four pages as `measure` times them (the deep inbox cursor found by walking the
+    seller's inbox down, as a client scrolling would)."""
+    seller = "seller-big"
+    async with server.client(connections=1, token=tokens[seller]) as api:
+        cursor, pages = None, 0
+        while pages < market.heavy_conversations * 9 // 10 // PAGE:
+            params: dict[str, Any] = {"limit": PAGE} | ({"cursor": cursor} if cursor else {})
+            page = (await api.get("/v1/conversations", params=params)).json()
+            cursor, pages = page["next_cursor"], pages + 1
+            if cursor is None:
+                break
+    buyer = market.parties(1)[0]
+    thread = "/v1/conversations/1/messages"
+    return {
+        "inbox_first": PageRequest(seller, "/v1/conversations", {"limit": PAGE}),
+        "inbox_deep": PageRequest(
+            seller, "/v1/conversations", {"limit": PAGE} | ({"cursor": cursor} if cursor else {})
+        ),
+        "history_first": PageRequest(buyer, thread, {"limit": PAGE}),
+        "history_deep": PageRequest(
+            buyer, thread, {"limit": PAGE, "before": encode_cursor(PAGE * 2 + 1)}
+        ),
+    }
+
+
 async def measure(
     server: Server, market: Marketplace, tokens: dict[str, str], budget: Budget
 ) -> dict[str, Any]:
@@ -340,6 +383,111 @@ async def measure(
         newest = (await reader.get(url, params={"limit": 1})).json()["items"]
         assert newest and newest[0]["seq"] == market.last_seq[1], "history does not match load"
     return results
+
+
+async def timed_gets(
+    server: Server, api: httpx.AsyncClient, request: PageRequest, count: int
+) -> tuple[list[float], float]:
+    """`count` timed GETs of one page, one at a time (after two untimed ones), and the
+    server's CPU seconds meanwhile."""
+    for _ in range(2):
+        warm_up = await api.get(request.url, params=request.params)
+        warm_up.raise_for_status()
+    assert warm_up.json()["items"], f"{request.url} answered an empty page"
+    latencies = []
+    cpu_before = server.cpu_seconds()
+    for _ in range(count):
+        started = time.perf_counter()
+        response = await api.get(request.url, params=request.params)
+        latencies.append(time.perf_counter() - started)
+        response.raise_for_status()
+    return latencies, server.cpu_seconds() - cpu_before
+
+
+async def bench_paired(kind: str, options: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    """The smallest and the largest size as two databases served side by side, timed in
+    alternating rounds, so that both see the same moments of the machine.
+
+    Why: timed one after the other (the in-place run above), the two sizes are minutes apart,
+    and on a shared machine a page's p95 moves by a third between minutes; the ratio of two
+    such figures says more about the machine than about the growth. Here each round times
+    every page on both databases back to back (which goes first alternates), and the growth
+    is read from the pooled samples and from each round's ratio. Both databases hold the same
+    marketplace: the large one is the small one with the rest of the messages appended."""
+    small, large = options.sizes[0], options.sizes[-1]
+    rounds = options.paired_rounds
+    per_round = max(MIN_REQUESTS, options.requests // rounds)
+    async with AsyncExitStack() as stack:
+        servers: dict[int, Server] = {}
+        requests: dict[int, dict[str, PageRequest]] = {}
+        clients: dict[tuple[int, str], httpx.AsyncClient] = {}
+        market = Marketplace(options.conversations, options.heavy_conversations)
+        for size in (small, large):
+            url = await stack.enter_async_context(
+                fresh_database(kind, folder, prefix=f"tradetalk_paired_{size}")
+            )
+            await upgrade_async(url)
+            # The same seed each time: the large database starts as a copy of the small one.
+            market = Marketplace(options.conversations, options.heavy_conversations)
+            progress(f"{kind} (paired): loading {size:,} messages")
+            await load(kind, url, market, small, first=True)
+            if size > small:
+                await load(kind, url, market, size - small, first=False)
+            server = await stack.enter_async_context(Server(url, folder))
+            tokens = await issue_tokens(server, ["seller-big", market.parties(1)[0]])
+            requests[size] = await page_requests(server, market, tokens)
+            for user, token in tokens.items():
+                clients[size, user] = await stack.enter_async_context(
+                    server.client(connections=1, token=token)
+                )
+            servers[size] = server
+        samples: dict[tuple[int, str], list[float]] = {}
+        cpu: dict[tuple[int, str], float] = {}
+        ratios: dict[str, list[float]] = {name: [] for name in requests[small]}
+        for round_number in range(rounds):
+            progress(f"{kind} (paired): round {round_number + 1} of {rounds}")
+            order = (small, large) if round_number % 2 == 0 else (large, small)
+            for name in requests[small]:
+                p95: dict[int, float] = {}
+                for size in order:
+                    request = requests[size][name]
+                    latencies, seconds = await timed_gets(
+                        servers[size], clients[size, request.user], request, per_round
+                    )
+                    samples.setdefault((size, name), []).extend(latencies)
+                    cpu[size, name] = cpu.get((size, name), 0.0) + seconds
+                    p95[size] = percentiles(latencies)["p95_ms"]
+                ratios[name].append(round(p95[large] / p95[small], 3))
+    figures: dict[str, Any] = {}
+    for size in (small, large):
+        figures[str(size)] = {
+            name: percentiles(samples[size, name])
+            | {
+                "requests": len(samples[size, name]),
+                "server_cpu_ms_per_request": round(
+                    cpu[size, name] / len(samples[size, name]) * 1000, 3
+                ),
+            }
+            for name in requests[small]
+        }
+    growth = {
+        name: round(figures[str(large)][name]["p95_ms"] / figures[str(small)][name]["p95_ms"], 2)
+        for name in requests[small]
+    }
+    return {
+        "rounds": rounds,
+        "requests_per_page_per_round": per_round,
+        "sizes": figures,
+        "p95_growth": growth,
+        "p95_growth_per_round": ratios,
+        "p95_growth_median_of_rounds": {
+            name: round(statistics.median(values), 2) for name, values in ratios.items()
+        },
+        "meets_target": all(
+            page["p95_ms"] < TARGET_P95_MS for size in figures.values() for page in size.values()
+        )
+        and all(statistics.median(values) <= TARGET_GROWTH for values in ratios.values()),
+    }
 
 
 async def issue_tokens(server: Server, users: list[str]) -> dict[str, str]:
@@ -420,12 +568,19 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--conversations", type=int, default=2000)
     parser.add_argument("--heavy-conversations", type=int, default=1000)
+    parser.add_argument(
+        "--paired-rounds",
+        type=int,
+        default=5,
+        help="rounds of the paired run (the two sizes side by side); 0 skips it",
+    )
     parser.add_argument("--quick", action="store_true", help="a few seconds: smoke run only")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     options = parser.parse_args()
     if options.quick:
         options.sizes, options.requests, options.seconds = [200, 600], 5, 1.0
         options.conversations, options.heavy_conversations = 40, 20
+        options.paired_rounds = min(options.paired_rounds, 2)
     if options.heavy_conversations > options.conversations:
         parser.error("--heavy-conversations cannot exceed --conversations")
     return options
@@ -441,6 +596,8 @@ async def main(options: argparse.Namespace) -> dict[str, Any]:
     with workdir() as folder:
         for kind in options.databases:
             document[kind] = await bench_database(kind, options, folder)
+            if options.paired_rounds > 0:
+                document[kind]["paired"] = await bench_paired(kind, options, folder)
     return document
 
 

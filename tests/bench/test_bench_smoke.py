@@ -124,6 +124,18 @@ def test_inbox_benchmark_reports_every_page_at_every_size(database: str, tmp_pat
             assert page["items"] > 0
     assert result["p95_growth"].keys() == pages
     assert isinstance(result["meets_target"], bool)
+    # The two sizes again, side by side in alternating rounds.
+    paired = result["paired"]
+    assert paired["sizes"].keys() == result["sizes"].keys()
+    for figures in paired["sizes"].values():
+        assert figures.keys() == pages
+        for page in figures.values():
+            assert has_percentiles(page)
+            assert page["requests"] == paired["rounds"] * paired["requests_per_page_per_round"]
+    assert {name: len(r) for name, r in paired["p95_growth_per_round"].items()} == dict.fromkeys(
+        pages, paired["rounds"]
+    )
+    assert isinstance(paired["meets_target"], bool)
 
 
 def test_redis_pubsub_benchmark_reports_its_percentiles(tmp_path: Path) -> None:
