@@ -7,7 +7,10 @@ and times each from the moment its POST starts until the recipient's socket deli
 
     python bench/realtime.py [--sockets 1000] [--rate 500] [--seconds 20]
                              [--database sqlite|postgresql] [--redis] [--source http|redis]
-                             [--idle-seconds 0]
+                             [--sender process|inline] [--idle-seconds 0]
+
+The API sends come from a second client process (bench/sender.py says why and how) unless
+`--sender inline`; the sockets and the receiving side stay in this one.
 
 Prints one JSON object. Targets (docs/performance.md): p99 under 50 ms, under 50 KB per socket.
 """
@@ -106,6 +109,9 @@ class Bench:
         self.http_ms: list[float] = []
         self.errors = 0
         self.closed_early = 0
+        # With the sends in another process: when each body reached its recipient, on the
+        # clock both processes share (time.monotonic).
+        self.arrived: dict[str, float] = {}
 
     async def setup(self, client: httpx.AsyncClient) -> list[tuple[str, str, int, str, str]]:
         """Create pairs; returns (buyer, seller, conversation id, buyer token, seller token)."""
@@ -161,8 +167,12 @@ class Bench:
                 else:
                     continue
                 # Count the recipient's copy (the seller's); the sender's own is not a delivery.
-                if user.startswith("s") and body in self.sent_at:
+                if not user.startswith("s"):
+                    continue
+                if body in self.sent_at:
                     self.latencies.append((now - self.sent_at.pop(body)) * 1000)
+                else:
+                    self.arrived.setdefault(body, time.monotonic())
         except Exception:
             self.closed_early += 1
 
@@ -215,6 +225,49 @@ class Bench:
             tasks.append(asyncio.create_task(job))
         await asyncio.gather(*tasks)
         return time.perf_counter() - start
+
+
+async def drive_from_process(
+    bench: Bench, port: int, pairs: list[Any], count: int, rate: float, folder: Path
+) -> dict[str, Any]:
+    """The sends from a second client process (bench/sender.py), the receivers here; the
+    latencies joined afterwards on the machine's monotonic clock."""
+    spec = {
+        "host": "127.0.0.1",
+        "port": port,
+        "pairs": [[cid, buyer_token] for _, _, cid, buyer_token, _ in pairs],
+        "count": count,
+        "rate": rate,
+        "start_at": time.monotonic() + 1.5,  # time to start and connect
+        "connections": 64,
+    }
+    spec_path, result_path = folder / "sender-spec.json", folder / "sender-result.json"
+    spec_path.write_text(json.dumps(spec))
+    bench.arrived.clear()
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, str(Path(__file__).with_name("sender.py")), str(spec_path), str(result_path)
+    )
+    if await child.wait() != 0:
+        raise RuntimeError("the sender process failed")
+    result: dict[str, Any] = json.loads(result_path.read_text())
+    sends = result["sends"]
+    delivered = {f"m{n}" for n, _, _, status in sends if status == 201}
+    deadline = time.monotonic() + 10  # late frames count as not delivered
+    while not delivered <= bench.arrived.keys() and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    starts = [started for _, started, _, _ in sends]
+    return {
+        "latencies": [
+            (bench.arrived[f"m{n}"] - started) * 1000
+            for n, started, _, status in sends
+            if status == 201 and f"m{n}" in bench.arrived
+        ],
+        "http_ms": [ms for _, _, ms, _ in sends],
+        "errors": sum(1 for *_, status in sends if status != 201),
+        "elapsed": max(starts) - min(starts) + 1 / rate,
+        "sender_cpu_ms_per_message": round(result["cpu_seconds"] * 1000 / count, 3),
+        "waited_for_a_connection": result["waited_for_a_connection"],
+    }
 
 
 def _start_server(port: int, env: dict[str, str], log: Any) -> subprocess.Popen[bytes]:
@@ -308,9 +361,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             bench.http_ms.clear()
             count = int(args.rate * args.seconds)
             cpu_before = _cpu_seconds(server.pid)
-            elapsed = await bench.drive(
-                client, pairs, count, args.rate, (redis, prefix) if redis else None
-            )
+            sender: dict[str, Any] | None = None
+            if args.source == "http" and args.sender == "process":
+                sender = await drive_from_process(bench, port, pairs, count, args.rate, workdir)
+                elapsed = sender["elapsed"]
+                bench.latencies, bench.http_ms = sender["latencies"], sender["http_ms"]
+                bench.errors = sender["errors"]
+            else:
+                elapsed = await bench.drive(
+                    client, pairs, count, args.rate, (redis, prefix) if redis else None
+                )
             cpu_used = _cpu_seconds(server.pid) - cpu_before
             deadline = time.perf_counter() + 10  # late frames count as not delivered
             while bench.sent_at and time.perf_counter() < deadline:  # noqa: ASYNC110
@@ -320,6 +380,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "database": args.database,
             "broker": "redis" if args.redis or args.source == "redis" else "memory",
             "source": args.source,
+            "sender": (
+                {
+                    "process": "bench/sender.py, its own process",
+                    "cpu_ms_per_message": sender["sender_cpu_ms_per_message"],
+                    "waited_for_a_connection": sender["waited_for_a_connection"],
+                }
+                if sender is not None
+                else "this process"
+            ),
             "client_offers_compression": not args.no_compression,
             "open_sockets": len(sockets),
             "target_rate_per_s": args.rate,
@@ -375,6 +444,13 @@ def main() -> None:
         help="http: messages sent through the API (the whole path: auth, store, commit, "
         "fan-out); redis: frames published straight to Redis as another node would "
         "(fan-out alone; implies the Redis broker)",
+    )
+    parser.add_argument(
+        "--sender",
+        choices=["process", "inline"],
+        default="process",
+        help="process: the API sends come from a second client process (bench/sender.py) "
+        "while this one holds the sockets; inline: from this process, with httpx",
     )
     parser.add_argument(
         "--no-compression", action="store_true", help="do not offer permessage-deflate"

@@ -75,8 +75,15 @@ BENCHMARKS = (
     Benchmark(
         "realtime_send_path",
         "realtime.py",
-        ("--rate", "20"),
+        ("--rate", "100"),
         ("--rate", "10", "--sockets", "20", "--seconds", "2"),
+        1200,
+    ),
+    Benchmark(
+        "realtime_send_path_500",
+        "realtime.py",
+        ("--rate", "500"),
+        ("--rate", "20", "--sockets", "20", "--seconds", "2"),
         1200,
     ),
     Benchmark("send", "send.py", (), ("--quick",), 2400, ("postgresql",)),

@@ -154,6 +154,25 @@ def test_redis_pubsub_benchmark_reports_its_percentiles(tmp_path: Path) -> None:
     assert has_percentiles(document["publish_to_receive"])
 
 
+def test_realtime_benchmark_joins_a_second_processs_sends_with_their_deliveries(
+    tmp_path: Path,
+) -> None:
+    result = subprocess.run(
+        [sys.executable, str(BENCH / "realtime.py"), "--rate", "10", "--sockets", "20",
+         "--seconds", "2"],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=180,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
+    document = json.loads(result.stdout)
+    assert isinstance(document["sender"], dict)  # the sends came from bench/sender.py
+    assert document["send_errors"] == 0
+    assert document["delivered"] == document["messages"] == 20
+    assert {"p50", "p95", "p99", "max"} <= document["send_to_receive_ms"].keys()
+    assert 0 < document["send_to_receive_ms"]["p50"] < 10_000
+
+
 def test_run_all_lists_every_benchmark_with_its_quick_command() -> None:
     result = subprocess.run(
         [sys.executable, str(BENCH / "run_all.py"), "--list", "--quick"],
@@ -163,7 +182,16 @@ def test_run_all_lists_every_benchmark_with_its_quick_command() -> None:
     )
     assert result.returncode == 0, result.stderr
     names = [line.split()[0] for line in result.stdout.splitlines()]
-    assert {"send", "inbox", "realtime_fanout", "redis_pubsub", "twonode", "synapse"} <= set(names)
+    assert {
+        "send",
+        "inbox",
+        "realtime_fanout",
+        "realtime_send_path",
+        "realtime_send_path_500",
+        "redis_pubsub",
+        "twonode",
+        "synapse",
+    } <= set(names)
 
 
 @pytest.mark.parametrize("database", DATABASES)
