@@ -50,16 +50,39 @@ def _free_port() -> int:
 
 
 def _rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
+    """Resident memory of the server: the process and its workers."""
+    total = 0
+    for each in _tree(pid):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            for line in Path(f"/proc/{each}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total
+
+
+def _tree(pid: int) -> list[int]:
+    """A process and its live descendants (`serve --workers N` runs one per worker)."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        found.append(current)
+        pending += [int(child) for child in children]
+    return found
 
 
 def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """User and system CPU of the server: the process and its workers."""
     ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    total = 0.0
+    for each in _tree(pid):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    return total
 
 
 def _progress(message: str) -> None:
@@ -270,9 +293,20 @@ async def drive_from_process(
     }
 
 
-def _start_server(port: int, env: dict[str, str], log: Any) -> subprocess.Popen[bytes]:
+def _start_server(
+    port: int, env: dict[str, str], log: Any, workers: int = 1
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tradetalk.cli", "serve", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "tradetalk.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -306,7 +340,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
         redis = Redis.from_url(REDIS_URL)
     log = (workdir / "server.log").open("wb")
-    server = _start_server(port, env, log)
+    server = _start_server(port, env, log, args.workers)
     base = f"http://127.0.0.1:{port}"
     bench = Bench(args, base)
     sockets: list[ClientConnection] = []
@@ -437,6 +471,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--redis", action="store_true", help="use the Redis broker")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes (`serve --workers`); more than one needs --redis and PostgreSQL",
+    )
     parser.add_argument(
         "--source",
         choices=["http", "redis"],
