@@ -13,11 +13,14 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import APIRouter, Depends, FastAPI, HTTPException
 from starlette.types import Receive, Scope, Send
 
 from tests.attachments import files
 from tests.attachments.conftest import upload
 from tests.fixtures.marketplace import Marketplace, TestTransaction
+from tradetalk.conversations.api import _SendRoute, send_message
+from tradetalk.conversations.schemas import MessageOut
 from tradetalk.kit import direct_route
 from tradetalk.kit.direct_route import DirectRoute
 
@@ -266,3 +269,53 @@ async def test_attachments_and_support_messages_answer_alike(market: Marketplace
     assert served.status_code == 201
     assert served.json()["sender_role"] == "support"
     assert served.json()["sender_id"] == support.id
+
+
+async def test_router_dependencies_run_even_on_the_direct_path(
+    app: FastAPI, market: Marketplace
+) -> None:
+    # A check added later to the route's router, or to a router including it (an API key,
+    # say), must run: such a route is handed to FastAPI, which runs it.
+    deal = await market.transaction()
+    cid = await market.conversation_id(deal)
+
+    async def closed_for_maintenance() -> None:
+        raise HTTPException(status_code=503, detail="maintenance")
+
+    for router in (
+        _router_with(dependencies=[Depends(closed_for_maintenance)]),
+        _included(_router_with(), dependencies=[Depends(closed_for_maintenance)]),
+    ):
+        side = FastAPI()
+        side.state.ctx = app.state.ctx
+        side.include_router(router)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=side), base_url="http://testserver"
+        ) as client:
+            response = await client.post(
+                f"/conversations/{cid}/messages",
+                json={"body": "hello"},
+                headers={"Authorization": f"Bearer {deal.buyer.token}"},
+            )
+        assert response.status_code == 503
+    page = (await deal.buyer.client.get(f"/v1/conversations/{cid}/messages")).json()
+    assert page["items"] == []  # nothing was sent past the check
+
+
+def _router_with(**options: Any) -> APIRouter:
+    router = APIRouter(**options)
+    router.add_api_route(
+        "/conversations/{conversation_id}/messages",
+        send_message,
+        methods=["POST"],
+        response_model=MessageOut,
+        status_code=201,
+        route_class_override=_SendRoute,
+    )
+    return router
+
+
+def _included(router: APIRouter, **options: Any) -> APIRouter:
+    outer = APIRouter()
+    outer.include_router(router, **options)
+    return outer

@@ -15,7 +15,9 @@ body of another type, a payload the model refuses, a bad path value) is handed, 
 to FastAPI's own handling of the route, before anything is read from or written to the
 database, so that every refusal is FastAPI's, word for word. Errors raised while serving
 (the domain's refusals, a database outage) go to the app's exception handlers as they would
-from the endpoint, since the route runs inside the app's exception middleware.
+from the endpoint, since the route runs inside the app's exception middleware. A route with
+dependencies of its own or of a router that includes it is never served directly: only
+FastAPI runs those.
 """
 
 from __future__ import annotations
@@ -29,6 +31,15 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
+
+try:  # FastAPI's own accessor, where routers are included by reference (see _has_dependencies)
+    from fastapi.routing import (  # type: ignore[attr-defined,unused-ignore]
+        _get_scope_effective_route_context as _effective_route_context,
+    )
+except ImportError:  # pragma: no cover - older FastAPI copies included routes instead
+
+    def _effective_route_context(scope: Scope) -> Any | None:
+        return None
 
 
 class DirectRoute(APIRoute):
@@ -45,7 +56,11 @@ class DirectRoute(APIRoute):
         self._response_adapter: TypeAdapter[Any] = TypeAdapter(self.response_model)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in (self.methods or ()):
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in (self.methods or ())
+            or self._has_dependencies(scope)
+        ):
             await super().handle(scope, receive, send)
             return
         received = await _read_body(receive)
@@ -67,6 +82,17 @@ class DirectRoute(APIRoute):
             media_type="application/json",
         )
         await response(scope, replay, send)
+
+    def _has_dependencies(self, scope: Scope) -> bool:
+        """Whether route or router dependencies apply, which only FastAPI's handling runs:
+        served directly, a check added to the route or to a router that includes it (an API
+        key, say) would be skipped without a sound, so such a route is never served directly.
+        FastAPI before 0.16x copies an included route with its routers' dependencies added;
+        later versions keep them in a per-inclusion context that the request's scope names."""
+        if self.dependencies:
+            return True
+        context = _effective_route_context(scope)
+        return bool(context is not None and getattr(context, "dependencies", None))
 
     def parse_path(self, values: Mapping[str, Any]) -> Any | None:
         """The path's values as the endpoint takes them, or None for anything that is not
