@@ -19,8 +19,10 @@ from starlette.types import Receive, Scope, Send
 from tests.attachments import files
 from tests.attachments.conftest import upload
 from tests.fixtures.marketplace import Marketplace, TestTransaction
+from tradetalk.accounts.models import User
 from tradetalk.conversations.api import _SendRoute, send_message
 from tradetalk.conversations.schemas import MessageOut
+from tradetalk.deps import user_for_write
 from tradetalk.kit import direct_route
 from tradetalk.kit.direct_route import DirectRoute
 
@@ -300,6 +302,25 @@ async def test_router_dependencies_run_even_on_the_direct_path(
         assert response.status_code == 503
     page = (await deal.buyer.client.get(f"/v1/conversations/{cid}/messages")).json()
     assert page["items"] == []  # nothing was sent past the check
+
+
+async def test_dependency_overrides_apply_to_the_send(app: FastAPI, market: Marketplace) -> None:
+    deal = await market.transaction()
+    cid = await market.conversation_id(deal)
+
+    async def nobody() -> User:
+        raise HTTPException(status_code=401, detail="overridden")
+
+    app.dependency_overrides[user_for_write] = nobody
+    try:
+        response = await deal.buyer.client.post(
+            f"/v1/conversations/{cid}/messages", json={"body": "hello"}
+        )
+    finally:
+        app.dependency_overrides.clear()
+    assert response.status_code == 401
+    assert response.json()["detail"] == "overridden"
+    await market.send(deal.buyer, cid, "and now it goes through")
 
 
 def _router_with(**options: Any) -> APIRouter:

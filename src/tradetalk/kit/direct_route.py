@@ -16,8 +16,8 @@ to FastAPI's own handling of the route, before anything is read from or written 
 database, so that every refusal is FastAPI's, word for word. Errors raised while serving
 (the domain's refusals, a database outage) go to the app's exception handlers as they would
 from the endpoint, since the route runs inside the app's exception middleware. A route with
-dependencies of its own or of a router that includes it is never served directly: only
-FastAPI runs those.
+dependencies of its own or of a router that includes it, or an app with dependency
+overrides, is never served directly: only FastAPI runs those.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-try:  # FastAPI's own accessor, where routers are included by reference (see _has_dependencies)
+try:  # FastAPI's own accessor, where routers are included by reference (see _needs_fastapi)
     from fastapi.routing import (  # type: ignore[attr-defined,unused-ignore]
         _get_scope_effective_route_context as _effective_route_context,
     )
@@ -59,7 +59,7 @@ class DirectRoute(APIRoute):
         if (
             scope["type"] != "http"
             or scope["method"] not in (self.methods or ())
-            or self._has_dependencies(scope)
+            or self._needs_fastapi(scope)
         ):
             await super().handle(scope, receive, send)
             return
@@ -83,16 +83,21 @@ class DirectRoute(APIRoute):
         )
         await response(scope, replay, send)
 
-    def _has_dependencies(self, scope: Scope) -> bool:
-        """Whether route or router dependencies apply, which only FastAPI's handling runs:
-        served directly, a check added to the route or to a router that includes it (an API
-        key, say) would be skipped without a sound, so such a route is never served directly.
-        FastAPI before 0.16x copies an included route with its routers' dependencies added;
-        later versions keep them in a per-inclusion context that the request's scope names."""
-        if self.dependencies:
-            return True
+    def _needs_fastapi(self, scope: Scope) -> bool:
+        """Whether route or router dependencies, or dependency overrides, apply: only
+        FastAPI's handling runs those. Served directly, a check added to the route or to a
+        router that includes it (an API key, say) would be skipped without a sound, so such
+        a route is never served directly. FastAPI before 0.16x copies an included route with
+        its routers' dependencies added; later versions keep them in a per-inclusion context
+        that the request's scope names."""
         context = _effective_route_context(scope)
-        return bool(context is not None and getattr(context, "dependencies", None))
+        if self.dependencies or getattr(context, "dependencies", None):
+            return True
+        provider = getattr(context, "dependency_overrides_provider", None)
+        for each in (provider, self.dependency_overrides_provider):
+            if getattr(each, "dependency_overrides", None):
+                return True
+        return False
 
     def parse_path(self, values: Mapping[str, Any]) -> Any | None:
         """The path's values as the endpoint takes them, or None for anything that is not
