@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.fixtures.marketplace import Marketplace
+from tests.fixtures.marketplace import Marketplace, TestUser
 from tradetalk.kit.clock import ManualClock
 
 
@@ -174,16 +174,7 @@ async def test_inbox_orders_by_latest_activity_and_pages(
     empty = await market.transaction(seller=seller)
     await market.conversation_id(empty)
     expected = [ids[1], ids[4], ids[3], ids[2], ids[0]]
-    seen: list[int] = []
-    cursor = None
-    while True:
-        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
-        page = (await seller.client.get("/v1/conversations", params=params)).json()
-        seen += [item["id"] for item in page["items"]]
-        cursor = page["next_cursor"]
-        if not cursor:
-            break
-    assert seen == expected
+    assert await _inbox_ids(seller, page_size=2) == expected
     top = (await seller.client.get("/v1/conversations", params={"limit": 1})).json()["items"][0]
     assert top["last_message"]["body"] == "answer"
     assert top["unread_count"] == 0
@@ -202,16 +193,20 @@ async def test_inbox_pages_through_conversations_active_at_the_same_instant(
         cid = await market.conversation_id(deal)
         await market.send(deal.buyer, cid, "same moment")
         ids.append(cid)
+    assert await _inbox_ids(seller, page_size=2) == sorted(ids, reverse=True)
+
+
+async def _inbox_ids(user: TestUser, *, page_size: int) -> list[int]:
+    """The conversation ids of a user's whole inbox, page by page through the cursors."""
     seen: list[int] = []
     cursor = None
     while True:
-        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
-        page = (await seller.client.get("/v1/conversations", params=params)).json()
+        params = {"limit": page_size} | ({"cursor": cursor} if cursor else {})
+        page = (await user.client.get("/v1/conversations", params=params)).json()
         seen += [item["id"] for item in page["items"]]
         cursor = page["next_cursor"]
         if not cursor:
-            break
-    assert seen == sorted(ids, reverse=True)
+            return seen
 
 
 async def test_search_covers_only_the_callers_conversations(market: Marketplace) -> None:
