@@ -10,7 +10,7 @@ refused.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from typing import Final
 
@@ -733,7 +733,7 @@ for _i, _phrase in enumerate(_SOLICIT_PHRASES):
 
 def find_solicitation(
     text: str,
-    words: Collection[str],
+    words: list[str],
     plain: bool = False,
     negation: bool = True,
 ) -> list[Hit]:
@@ -753,7 +753,7 @@ def find_solicitation(
     present = 0
     for word in words:
         present |= _SOLICIT_BITS.get(word, 0)
-    tokens: Collection[str] = words
+    tokens = words
     if not plain:
         # The tokens too: a gate word glued to a symbol ("#whatsapp me") counts.
         tokens = _TOKEN.findall(text)
@@ -761,12 +761,20 @@ def find_solicitation(
             present |= _SOLICIT_BITS.get(token, 0)
     if not present & _ANY_GATE:
         return hits  # most messages
+    # The tokens that start some phrase, with what they start: looked up once here rather
+    # than once per phrase present.
+    starters: list[tuple[str, int]] = []
+    for token in tokens:
+        bits = _SOLICIT_BITS.get(token, 0)
+        if bits & ~_ANY_GATE:
+            starters.append((token, bits))
     for i, (name, pattern, _, _) in enumerate(_SOLICIT_PHRASES):
         if not present & (1 << i):
             continue
         first_words: set[str] = set()
-        for token in tokens:
-            if _SOLICIT_BITS.get(token, 0) & (_STARTS_BIT << i):
+        starts_phrase = _STARTS_BIT << i
+        for token, bits in starters:
+            if bits & starts_phrase:
                 first_words.add(token)
         for m in _word_led_matches(pattern, text, first_words):
             start, end = m.span()
