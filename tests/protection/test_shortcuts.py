@@ -169,6 +169,15 @@ def test_word_flags_mean_what_they_say(text: str) -> None:
     assert not spoken_at or flags & det._SPOKEN_AT
 
 
+@RANDOM
+@given(st.text(alphabet="ab1 @$&.,!|()\n\u00e9\u2003", max_size=20))
+def test_texts_with_at_or_dollar_have_a_word_flagged_for_it(text: str) -> None:
+    # The scan looks for "@" and "$" only in texts with a word flagged `_SIGNAL` (any text:
+    # the scan asks it of the de-obfuscated one too).
+    flags = det._flags_of(det._words(text))
+    assert bool(flags & det._SIGNAL) == any(c in text for c in "@$&")
+
+
 _WORD_PIECES = st.one_of(
     st.text(alphabet="abdeinoptuvwx0159#@$&'-\u00e9", max_size=12),
     st.sampled_from(

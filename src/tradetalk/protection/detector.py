@@ -204,6 +204,9 @@ class Detector:
             cwords = _words(ctext)
             cflags = _flags_of(cwords)
 
+        # "@" and "$" separate no words, so a text holds one only if one of its words does
+        # (`_SIGNAL`): most texts are spared a scan for each.
+        signs = bool(cflags & _SIGNAL)
         url_hits: list[Hit] = []
         if "." in ctext or "://" in ctext or cflags & _WWW:
             url_hits = find_urls(ctext, self._url_allowed)
@@ -211,7 +214,7 @@ class Detector:
                 a, b = clean.span(h.start, h.end)
                 out.append((h.kind, a, b, h.rule))
         email_hits: list[Hit] = []
-        if "@" in ctext or (
+        if (signs and "@" in ctext) or (
             cflags & _SPOKEN_AT
             and (
                 " at " in ctext
@@ -225,7 +228,7 @@ class Detector:
             for h in email_hits:
                 a, b = clean.span(h.start, h.end)
                 out.append((h.kind, a, b, h.rule))
-        if "@" in ctext or "$" in ctext:
+        if signs and ("@" in ctext or "$" in ctext):
             for h in find_handles(ctext):
                 if not (email_hits and _inside(h.start, email_hits)) and not (
                     url_hits and _inside(h.start, url_hits)
@@ -234,7 +237,7 @@ class Detector:
                     out.append((h.kind, a, b, h.rule))
         # Leetspeak hides inside a word of letters mixed with digits or @$!|.
         mixed = cflags & _MIXED and (
-            has_digit or "@" in ctext or "$" in ctext or "!" in ctext or "|" in ctext
+            has_digit or (signs and ("@" in ctext or "$" in ctext)) or "!" in ctext or "|" in ctext
         )
         # In ASCII text whose words are all letters and digits, the words are its [a-z0-9]
         # tokens (see find_solicitation).
