@@ -169,6 +169,23 @@ def test_word_flags_mean_what_they_say(text: str) -> None:
     assert not spoken_at or flags & det._SPOKEN_AT
 
 
+@RANDOM
+@given(st.text(alphabet="ab1 @$&.,!|()\n\u00e9\u2003", max_size=20))
+def test_texts_with_at_or_dollar_have_a_word_flagged_for_it(text: str) -> None:
+    # The scan looks for "@" and "$" only in texts with a word flagged `_SIGNAL` (any text:
+    # the scan asks it of the de-obfuscated one too).
+    flags = det._flags_of(det._words(text))
+    assert bool(flags & det._SIGNAL) == any(c in text for c in "@$&")
+
+
+@RANDOM
+@given(st.text(max_size=30))
+@example("call 415 555 0199")
+@example("\ud800 12\u0663\uff15 3")
+def test_digits_counted_from_marks_as_one_by_one(text: str) -> None:
+    assert det._digit_count(text) == sum(c in "0123456789" for c in text)
+
+
 _WORD_PIECES = st.one_of(
     st.text(alphabet="abdeinoptuvwx0159#@$&'-\u00e9", max_size=12),
     st.sampled_from(

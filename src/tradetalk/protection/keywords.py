@@ -10,7 +10,7 @@ refused.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from typing import Final
 
@@ -388,6 +388,14 @@ _NAMES_AFTER_GAPS: Final = re.compile(
 )
 
 
+# The bound methods of the expressions called once per name found, taken once: compiled, a
+# method call by name looks the method up on each call (`PyObject_VectorcallMethod`), a bound
+# method is called directly (see docs/performance.md, round five).
+_negation_in: Final = _NEGATION.search
+_refused_at: Final = _REFUSED_AFTER.match
+_handle_at: Final = _HANDLE_AFTER.match
+
+
 def _keyword_matches(text: str) -> list[tuple[int, int, int]]:
     """(start, end, index in _ENTRIES) of each name `_KEYWORD_RE.finditer` would find that
     starts at a word passing the gate or at the word before one."""
@@ -472,16 +480,16 @@ def refused(
     # (A window that starts past the text's start may begin inside a word, where a piece of
     # it could pass for a negation: the promise covers whole words only.)
     if (
-        (not negation and start <= 80) or _NEGATION.search(text[max(0, start - 80) : start]) is None
-    ) and (not refusal_after or _REFUSED_AFTER.match(text[end : end + 80]) is None):
+        (not negation and start <= 80) or _negation_in(text[max(0, start - 80) : start]) is None
+    ) and (not refusal_after or _refused_at(text[end : end + 80]) is None):
         return False
     c0, c1 = _clause_bounds(text, start, end)
     before = text[c0:start]
-    if _NEGATION.search(before) is not None:
+    if _negation_in(before) is not None:
         cleaned = _NOT_NEGATION.sub(" ", before)
-        if _NEGATION.search(cleaned) is not None:
+        if _negation_in(cleaned) is not None:
             return True
-    return _REFUSED_AFTER.match(text[end:c1]) is not None
+    return _refused_at(text[end:c1]) is not None
 
 
 _HANDLE_LIKE: Final = re.compile(r"[0-9_.\-]")
@@ -492,13 +500,18 @@ _ON_PLATFORM_AFTER: Final = re.compile(
 )
 
 
+# (Bound once, as `_negation_in` above.)
+_explicit_sep_in: Final = _EXPLICIT_SEP.search
+_on_platform_at: Final = _ON_PLATFORM_AFTER.match
+
+
 def _handle_after(text: str, end: int, strict: bool) -> int | None:
     """End of a handle given right after a name ("snap: coinguy88"), or None.
 
     `strict` (names that are also common words) wants an explicit separator or a handle that
     looks like one (digits, "_" or "."), so "line is busy" is not a handle.
     """
-    m = _HANDLE_AFTER.match(text, end)
+    m = _handle_at(text, end)
     if m is None:
         return None
     handle = m.group(1).rstrip(".-")
@@ -506,7 +519,7 @@ def _handle_after(text: str, end: int, strict: bool) -> int | None:
         return None
     # "is" alone is too weak a separator ("WhatsApp is against the rules"): without ":", "=",
     # "@" or "$" the handle must look like one; `strict` names want that even after "-".
-    explicit = _EXPLICIT_SEP.search(text, end, m.start(1)) is not None
+    explicit = _explicit_sep_in(text, end, m.start(1)) is not None
     dash = not explicit and "-" in text[end : m.start(1)]
     if not explicit and (strict or not dash) and _HANDLE_LIKE.search(handle) is None:
         return None
@@ -543,7 +556,7 @@ def find_keywords(
             # (A name ends before anything but a letter, so the words after it are whole.)
             if (
                 refused(text, start, end, negation, refusal_after)
-                or _ON_PLATFORM_AFTER.match(text, end) is not None
+                or _on_platform_at(text, end) is not None
             ):
                 continue
             if strong or odd:
@@ -720,7 +733,7 @@ for _i, _phrase in enumerate(_SOLICIT_PHRASES):
 
 def find_solicitation(
     text: str,
-    words: Collection[str],
+    words: list[str],
     plain: bool = False,
     negation: bool = True,
 ) -> list[Hit]:
@@ -740,7 +753,7 @@ def find_solicitation(
     present = 0
     for word in words:
         present |= _SOLICIT_BITS.get(word, 0)
-    tokens: Collection[str] = words
+    tokens = words
     if not plain:
         # The tokens too: a gate word glued to a symbol ("#whatsapp me") counts.
         tokens = _TOKEN.findall(text)
@@ -748,12 +761,20 @@ def find_solicitation(
             present |= _SOLICIT_BITS.get(token, 0)
     if not present & _ANY_GATE:
         return hits  # most messages
+    # The tokens that start some phrase, with what they start: looked up once here rather
+    # than once per phrase present.
+    starters: list[tuple[str, int]] = []
+    for token in tokens:
+        bits = _SOLICIT_BITS.get(token, 0)
+        if bits & ~_ANY_GATE:
+            starters.append((token, bits))
     for i, (name, pattern, _, _) in enumerate(_SOLICIT_PHRASES):
         if not present & (1 << i):
             continue
         first_words: set[str] = set()
-        for token in tokens:
-            if _SOLICIT_BITS.get(token, 0) & (_STARTS_BIT << i):
+        starts_phrase = _STARTS_BIT << i
+        for token, bits in starters:
+            if bits & starts_phrase:
                 first_words.add(token)
         for m in _word_led_matches(pattern, text, first_words):
             start, end = m.span()

@@ -92,6 +92,9 @@ def _chain(words: str) -> re.Pattern[str]:
 _CHAIN: Final = _chain(f"{trie_pattern(NUMBER_WORDS | _FILLERS)}|{COMPOUND_PATTERN}")
 # The same where no token is a number word: only fillers can join the digits.
 _DIGIT_CHAIN: Final = _chain(trie_pattern(_FILLERS))
+# Called at each token with digits: the bound method, taken once, spares the method lookup by
+# name that a compiled `_DIGIT_CHAIN.match(...)` makes on every call.
+_digit_chain_at: Final = _DIGIT_CHAIN.match
 
 # Letter-only first parts of tracking numbers typed with spaces ("TBA 0000...", "GM 2 9 5").
 _TRACKING_PREFIXES: Final = frozenset(
@@ -545,7 +548,7 @@ def _digit_chains(text: str) -> list[re.Match[str]]:
             return chains
         while start > pos and "a" <= text[start - 1] <= "z":
             start -= 1  # look-alike letters before the digit: the token starts there
-        chain = _DIGIT_CHAIN.match(text, start)
+        chain = _digit_chain_at(text, start)
         if chain is None:  # a token no run can hold ("ab12"): go on after it
             pos = _TOKEN.match(text, start).end()  # type: ignore[union-attr]
             continue
