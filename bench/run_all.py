@@ -301,7 +301,7 @@ def main() -> int:
     minutes = summary["seconds"] / 60
     for name, record in summary["benchmarks"].items():
         took = f"{record['seconds']:.0f} s" if "seconds" in record else ""
-        progress(f"  {name:20} {record['status']:8} {took}")
+        progress(f"  {name:24} {record['status']:8} {took}")
     if failed or summary.get("interrupted"):
         progress(f"finished in {minutes:.1f} min; FAILED: {', '.join(failed) or 'interrupted'}")
         return 1
