@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials
+from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
@@ -154,11 +155,7 @@ def _takes_json(scope: Scope) -> bool:
 
 def _bearer(scope: Scope) -> HTTPAuthorizationCredentials | None:
     """The credential as FastAPI's `HTTPBearer` reads it, or None where it would find none."""
-    authorization = _header(scope, b"authorization")
-    if not authorization:
-        return None
-    scheme, _, token = authorization.partition(" ")
-    token = token.strip()
+    scheme, token = get_authorization_scheme_param(_header(scope, b"authorization"))
     if not scheme or not token or scheme.lower() != "bearer":
         return None
     return HTTPAuthorizationCredentials(scheme=scheme, credentials=token)
