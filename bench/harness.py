@@ -8,6 +8,7 @@ same tradetalk package the benchmark itself imports.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -193,17 +194,26 @@ async def stop_process(process: asyncio.subprocess.Process, *, grace: float) -> 
         await process.wait()
 
 
-def process_tree_cpu_seconds(pid: int) -> float:
-    """CPU time of a process and of all its live descendants (`serve --workers N`)."""
-    total, pending = 0.0, [pid]
+def process_tree(pid: int) -> list[int]:
+    """A process and its live descendants (`serve --workers N` runs one per worker)."""
+    found, pending = [], [pid]
     while pending:
         current = pending.pop()
         try:
-            total += process_cpu_seconds(current)
             children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except (FileNotFoundError, ProcessLookupError):
             continue
+        found.append(current)
         pending += [int(child) for child in children]
+    return found
+
+
+def process_tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and of all its live descendants (`serve --workers N`)."""
+    total = 0.0
+    for each in process_tree(pid):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            total += process_cpu_seconds(each)
     return total
 
 

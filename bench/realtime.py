@@ -36,6 +36,8 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
+from harness import process_tree, process_tree_cpu_seconds
+
 ROOT = Path(__file__).resolve().parents[1]
 SERVER_KEY = "bench-server-key"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -52,36 +54,11 @@ def _free_port() -> int:
 def _rss_kb(pid: int) -> int:
     """Resident memory of the server: the process and its workers."""
     total = 0
-    for each in _tree(pid):
+    for each in process_tree(pid):
         with contextlib.suppress(FileNotFoundError, ProcessLookupError):
             for line in Path(f"/proc/{each}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1])
-    return total
-
-
-def _tree(pid: int) -> list[int]:
-    """A process and its live descendants (`serve --workers N` runs one per worker)."""
-    found, pending = [], [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        found.append(current)
-        pending += [int(child) for child in children]
-    return found
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User and system CPU of the server: the process and its workers."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for each in _tree(pid):
-        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
     return total
 
 
@@ -386,15 +363,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if args.idle_seconds > 0:
                 # What open, idle sockets cost: heartbeats, the periodic token re-check.
                 _progress(f"measuring {args.idle_seconds:g} s of idle sockets")
-                idle_before = _cpu_seconds(server.pid)
+                idle_before = process_tree_cpu_seconds(server.pid)
                 await asyncio.sleep(args.idle_seconds)
-                idle_cpu = _cpu_seconds(server.pid) - idle_before
+                idle_cpu = process_tree_cpu_seconds(server.pid) - idle_before
             _progress(f"sending {int(args.rate * args.seconds)} messages at {args.rate}/s")
 
             bench.sent_at.clear()
             bench.http_ms.clear()
             count = int(args.rate * args.seconds)
-            cpu_before = _cpu_seconds(server.pid)
+            cpu_before = process_tree_cpu_seconds(server.pid)
             sender: dict[str, Any] | None = None
             if args.source == "http" and args.sender == "process":
                 sender = await drive_from_process(bench, port, pairs, count, args.rate, workdir)
@@ -405,7 +382,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 elapsed = await bench.drive(
                     client, pairs, count, args.rate, (redis, prefix) if redis else None
                 )
-            cpu_used = _cpu_seconds(server.pid) - cpu_before
+            cpu_used = process_tree_cpu_seconds(server.pid) - cpu_before
             deadline = time.perf_counter() + 10  # late frames count as not delivered
             while bench.sent_at and time.perf_counter() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
