@@ -286,32 +286,6 @@ async def load(kind: str, url: str, market: Marketplace, count: int, *, first: b
     return time.perf_counter() - began
 
 
-async def time_requests(
-    server: Server, api: httpx.AsyncClient, url: str, params: dict[str, Any], budget: Budget
-) -> dict[str, Any]:
-    """Latency of the same GET, one at a time, after a short warm-up; stops at the request
-    count or the time budget, whichever comes first (a slow page must not stall the run)."""
-    for _ in range(max(3, budget.requests // 20)):
-        (await api.get(url, params=params)).raise_for_status()
-    latencies: list[float] = []
-    cpu_before = server.cpu_seconds()
-    deadline = time.perf_counter() + budget.seconds
-    while len(latencies) < budget.requests and (
-        len(latencies) < MIN_REQUESTS or time.perf_counter() < deadline
-    ):
-        started = time.perf_counter()
-        response = await api.get(url, params=params)
-        latencies.append(time.perf_counter() - started)
-        response.raise_for_status()
-    cpu = server.cpu_seconds() - cpu_before
-    items = response.json()["items"]
-    return percentiles(latencies) | {
-        "requests": len(latencies),
-        "items": len(items),
-        "server_cpu_ms_per_request": round(cpu / len(latencies) * 1000, 3),
-    }
-
-
 @dataclass(frozen=True, slots=True)
 class PageRequest:
     """One of the four timed pages: who asks for it, where, with which parameters."""
@@ -323,9 +297,11 @@ class PageRequest:
 
 async def page_requests(
     server: Server, market: Marketplace, tokens: dict[str, str]
-) -> dict[str, PageRequest]:
-    """The four pages as `measure` times them (the deep inbox cursor found by walking the
-    seller's inbox down, as a client scrolling would)."""
+) -> tuple[dict[str, PageRequest], int]:
+    """The four pages that are timed, and how many conversations the deep inbox page skips
+    (its cursor found by walking the seller's inbox down, as a client scrolling would). The
+    thread's oldest pages take a cursor like the one the chain of pages would hand out after
+    scrolling all the way up (walking 2,000 pages first would only slow the run)."""
     seller = "seller-big"
     async with server.client(connections=1, token=tokens[seller]) as api:
         cursor, pages = None, 0
@@ -337,7 +313,7 @@ async def page_requests(
                 break
     buyer = market.parties(1)[0]
     thread = "/v1/conversations/1/messages"
-    return {
+    pages_requested = {
         "inbox_first": PageRequest(seller, "/v1/conversations", {"limit": PAGE}),
         "inbox_deep": PageRequest(
             seller, "/v1/conversations", {"limit": PAGE} | ({"cursor": cursor} if cursor else {})
@@ -347,61 +323,76 @@ async def page_requests(
             buyer, thread, {"limit": PAGE, "before": encode_cursor(PAGE * 2 + 1)}
         ),
     }
+    return pages_requested, pages * PAGE
+
+
+async def time_requests(
+    server: Server, api: httpx.AsyncClient, request: PageRequest, budget: Budget
+) -> dict[str, Any]:
+    """Latency of the same GET, one at a time, after a short warm-up; stops at the request
+    count or the time budget, whichever comes first (a slow page must not stall the run)."""
+    latencies, cpu, items = await timed_gets(
+        server,
+        api,
+        request,
+        budget.requests,
+        warm_ups=max(3, budget.requests // 20),
+        seconds=budget.seconds,
+    )
+    return percentiles(latencies) | {
+        "requests": len(latencies),
+        "items": items,
+        "server_cpu_ms_per_request": round(cpu / len(latencies) * 1000, 3),
+    }
 
 
 async def measure(
     server: Server, market: Marketplace, tokens: dict[str, str], budget: Budget
 ) -> dict[str, Any]:
     """Time the four pages; check they hold what was loaded."""
+    requests, skipped = await page_requests(server, market, tokens)
     results: dict[str, Any] = {}
-    async with server.client(connections=1, token=tokens["seller-big"]) as seller:
-        # Walk the seller's inbox to the deep page, as a client scrolling down would.
-        cursor, pages = None, 0
-        while pages < market.heavy_conversations * 9 // 10 // PAGE:
-            params: dict[str, Any] = {"limit": PAGE} | ({"cursor": cursor} if cursor else {})
-            page = (await seller.get("/v1/conversations", params=params)).json()
-            cursor, pages = page["next_cursor"], pages + 1
-            if cursor is None:
-                break
-        results["inbox_first"] = await time_requests(
-            server, seller, "/v1/conversations", {"limit": PAGE}, budget
-        )
-        deep = {"limit": PAGE} | ({"cursor": cursor} if cursor else {})
-        results["inbox_deep"] = await time_requests(
-            server, seller, "/v1/conversations", deep, budget
-        )
-        results["inbox_deep"]["conversations_skipped"] = pages * PAGE
-    buyer = market.parties(1)[0]
-    async with server.client(connections=1, token=tokens[buyer]) as reader:
-        url = "/v1/conversations/1/messages"
-        results["history_first"] = await time_requests(server, reader, url, {"limit": PAGE}, budget)
-        # The thread's oldest pages: a cursor like the one the chain of pages would hand out
-        # after scrolling all the way up (walking 2,000 pages first would only slow the run).
-        deep = {"limit": PAGE, "before": encode_cursor(PAGE * 2 + 1)}
-        results["history_deep"] = await time_requests(server, reader, url, deep, budget)
+    async with AsyncExitStack() as stack:
+        clients = {
+            user: await stack.enter_async_context(server.client(connections=1, token=token))
+            for user, token in tokens.items()
+        }
+        for name, request in requests.items():
+            results[name] = await time_requests(server, clients[request.user], request, budget)
+        results["inbox_deep"]["conversations_skipped"] = skipped
         results["history_deep"]["thread_messages"] = market.last_seq.get(1, 0)
-        newest = (await reader.get(url, params={"limit": 1})).json()["items"]
+        thread = requests["history_first"]
+        newest = (await clients[thread.user].get(thread.url, params={"limit": 1})).json()["items"]
         assert newest and newest[0]["seq"] == market.last_seq[1], "history does not match load"
     return results
 
 
 async def timed_gets(
-    server: Server, api: httpx.AsyncClient, request: PageRequest, count: int
-) -> tuple[list[float], float]:
-    """`count` timed GETs of one page, one at a time (after two untimed ones), and the
-    server's CPU seconds meanwhile."""
-    for _ in range(2):
-        warm_up = await api.get(request.url, params=request.params)
-        warm_up.raise_for_status()
-    assert warm_up.json()["items"], f"{request.url} answered an empty page"
-    latencies = []
+    server: Server,
+    api: httpx.AsyncClient,
+    request: PageRequest,
+    count: int,
+    *,
+    warm_ups: int = 2,
+    seconds: float | None = None,
+) -> tuple[list[float], float, int]:
+    """Up to `count` timed GETs of one page, one at a time, after `warm_ups` untimed ones
+    (with `seconds`, no more once that budget is spent and MIN_REQUESTS are in); the
+    latencies, the server's CPU seconds meanwhile and the items on the page."""
+    for _ in range(warm_ups):
+        response = await api.get(request.url, params=request.params)
+        response.raise_for_status()
+    latencies: list[float] = []
     cpu_before = server.cpu_seconds()
-    for _ in range(count):
+    deadline = None if seconds is None else time.perf_counter() + seconds
+    while len(latencies) < count and (
+        deadline is None or len(latencies) < MIN_REQUESTS or time.perf_counter() < deadline
+    ):
         started = time.perf_counter()
         response = await api.get(request.url, params=request.params)
         latencies.append(time.perf_counter() - started)
         response.raise_for_status()
-    return latencies, server.cpu_seconds() - cpu_before
+    return latencies, server.cpu_seconds() - cpu_before, len(response.json()["items"])
 
 
 async def bench_paired(kind: str, options: argparse.Namespace, folder: Path) -> dict[str, Any]:
@@ -435,7 +426,7 @@ async def bench_paired(kind: str, options: argparse.Namespace, folder: Path) -> 
                 await load(kind, url, market, size - small, first=False)
             server = await stack.enter_async_context(Server(url, folder))
             tokens = await issue_tokens(server, ["seller-big", market.parties(1)[0]])
-            requests[size] = await page_requests(server, market, tokens)
+            requests[size], _ = await page_requests(server, market, tokens)
             for user, token in tokens.items():
                 clients[size, user] = await stack.enter_async_context(
                     server.client(connections=1, token=token)
@@ -451,9 +442,10 @@ async def bench_paired(kind: str, options: argparse.Namespace, folder: Path) -> 
                 p95: dict[int, float] = {}
                 for size in order:
                     request = requests[size][name]
-                    latencies, seconds = await timed_gets(
+                    latencies, seconds, items = await timed_gets(
                         servers[size], clients[size, request.user], request, per_round
                     )
+                    assert items, f"{request.url} answered an empty page"
                     samples.setdefault((size, name), []).extend(latencies)
                     cpu[size, name] = cpu.get((size, name), 0.0) + seconds
                     p95[size] = percentiles(latencies)["p95_ms"]
