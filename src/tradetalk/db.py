@@ -27,12 +27,12 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.util import await_only
 
+from tradetalk import commit_writes
 from tradetalk.config import Settings
 from tradetalk.errors import CommittedRefusal, DatabaseUnavailable, Overloaded, problem_response
 from tradetalk.kit.sqlite_inline import inline_creator
-from tradetalk.notifications import outbox as outbox_repo
 from tradetalk.notifications.outbox import PendingSideEffect
-from tradetalk.realtime import repository as events_repo
+from tradetalk.record.models import RecordEntry
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -261,6 +261,7 @@ class UnitOfWork:
     now: datetime
     events: list[PendingEvent] = field(default_factory=list)
     side_effects: list[PendingSideEffect] = field(default_factory=list)
+    record_entries: list[RecordEntry] = field(default_factory=list)
 
     def emit(self, event_type: str, data: Mapping[str, Any], *, to: Iterable[str]) -> None:
         """Queue an event for exactly these users; it is stored with the transaction."""
@@ -279,10 +280,31 @@ class UnitOfWork:
         """Queue a side effect (email, webhook, ...) to run after commit, at most once per key."""
         self.side_effects.append(PendingSideEffect(kind, payload, run_after, key))
 
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A savepoint: an error inside it undoes what was written inside it, and also drops
+        the events, side effects and ledger entries queued inside it, which would otherwise
+        be written with the commit about changes that never happened."""
+        marks = len(self.events), len(self.side_effects), len(self.record_entries)
+        try:
+            async with self.session.begin_nested():
+                yield
+        except BaseException:
+            del self.events[marks[0] :]
+            del self.side_effects[marks[1] :]
+            del self.record_entries[marks[2] :]
+            raise
+
+    def record(self, entry: RecordEntry) -> None:
+        """Queue a new ledger entry (record/service.py makes them); it is written with the
+        commit, with the events and outbox items (commit_writes.py)."""
+        self.record_entries.append(entry)
+
     async def _commit(self) -> None:
         pending = [(e.type, e.data, e.recipients) for e in self.events]
-        deliveries = await events_repo.store(self.session, pending, self.now)
-        queued = await outbox_repo.store(self.session, self.side_effects, self.now)
+        deliveries, queued = await commit_writes.write(
+            self.session, pending, self.side_effects, self.record_entries, self.now
+        )
         await self.session.commit()
         # Wake the worker only for what is due now; later items (an unread-message email in
         # five minutes) are found by its regular poll, not by a pass after every send.
@@ -291,6 +313,7 @@ class UnitOfWork:
         )
         self.events.clear()
         self.side_effects.clear()
+        self.record_entries.clear()
         if deliveries:
             await self.ctx.broker.publish(deliveries)
         if due_now:

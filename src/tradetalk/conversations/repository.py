@@ -34,6 +34,7 @@ from tradetalk.kit.orm import adopt, dialect_name, table_of
 from tradetalk.kit.rawsql import RawSql
 from tradetalk.kit.sqlite_inline import off_the_loop
 from tradetalk.marketplace.models import Transaction
+from tradetalk.record.repository import ChainEnd, Head
 
 
 class Member(NamedTuple):
@@ -195,8 +196,8 @@ _RECORD_ACTIVITY = RawSql(
 # comes from the conversation's row as updated under its lock (as with _NEXT_SEQ alone), and
 # the participants' rows are updated in their latest versions. A round trip saved is the
 # driver's, the kernel's and the server's work for one statement.
-_APPEND_MESSAGE = RawSql(
-    postgresql="WITH position AS ("
+_APPEND_MESSAGE_TEXT = (
+    "WITH position AS ("
     "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = :now"
     " WHERE id = :conversation_id RETURNING last_seq"
     "), stored AS ("
@@ -212,6 +213,21 @@ _APPEND_MESSAGE = RawSql(
     " CASE WHEN user_id = :reader_id THEN stored.id ELSE last_read_message_id END"
     " FROM stored WHERE conversation_id = :conversation_id"
     ") SELECT id, seq FROM stored"
+)
+_APPEND_MESSAGE = RawSql(postgresql=_APPEND_MESSAGE_TEXT)
+# The same, for a caller that holds the conversation's lock already, with the head of the
+# conversation's ledger (which the caller appends the new message to next). The statement sees
+# every entry committed before the lock was granted, as a statement of its own would: the lock
+# was taken by an earlier statement. (Taken by this one, after a wait, it would not: a
+# statement's snapshot is as old as the statement.)
+_APPEND_MESSAGE_WITH_CHAIN_END = RawSql(
+    postgresql=_APPEND_MESSAGE_TEXT.replace(
+        ") SELECT id, seq FROM stored",
+        "), head AS (SELECT position, hash FROM record_entries"
+        " WHERE conversation_id = :conversation_id ORDER BY position DESC LIMIT 1)"
+        " SELECT stored.id, stored.seq, head.position, head.hash"
+        " FROM stored LEFT JOIN head ON true",
+    )
 )
 _CLIENT_ID_TAKEN = RawSql(
     "SELECT id FROM messages WHERE conversation_id = :conversation_id"
@@ -235,6 +251,21 @@ async def append_message(session: AsyncSession, message: Message) -> Message:
     `message` comes without `seq` and `id`; it gets both and stays in the session as a stored
     row. Takes the conversation's row lock (if the caller does not hold it yet), so items are
     numbered and recorded in one order."""
+    stored, _ = await _append(session, message, chain_end=False)
+    return stored
+
+
+async def append_message_locked(
+    session: AsyncSession, message: Message
+) -> tuple[Message, ChainEnd | None]:
+    """`append_message` for a caller holding the conversation's lock already, with the head
+    of the conversation's ledger read in the same statement (PostgreSQL; None elsewhere)."""
+    return await _append(session, message, chain_end=True)
+
+
+async def _append(
+    session: AsyncSession, message: Message, *, chain_end: bool
+) -> tuple[Message, ChainEnd | None]:
     if message.edit_count is None:
         message.edit_count = 0
     values = {
@@ -244,13 +275,15 @@ async def append_message(session: AsyncSession, message: Message) -> Message:
     }
     # No participant has an empty id: a system item reads nothing for anyone.
     reader_id = message.sender_id if message.sender_id is not None else ""
+    end: ChainEnd | None = None
     if dialect_name(session) == "postgresql":
-        row = await _APPEND_MESSAGE.row(
-            session, **values, now=message.created_at, reader_id=reader_id
-        )
+        statement = _APPEND_MESSAGE_WITH_CHAIN_END if chain_end else _APPEND_MESSAGE
+        row = await statement.row(session, **values, now=message.created_at, reader_id=reader_id)
         if row is None:
             raise LookupError(f"conversation {message.conversation_id} does not exist")
-        message_id, seq = row
+        message_id, seq = row[0], row[1]
+        if chain_end:
+            end = ChainEnd(None if row[2] is None else Head(row[2], row[3]))
     else:
         seq = await _NEXT_SEQ.scalar(
             session, conversation_id=message.conversation_id, now=message.created_at
@@ -269,20 +302,36 @@ async def append_message(session: AsyncSession, message: Message) -> Message:
     for key, value in values.items():  # every column set: none is left to load later
         setattr(message, key, value)
     message.seq, message.id = int(seq), int(message_id)
-    return adopt(session, message)
+    return adopt(session, message), end
 
 
 async def by_client_id(
     session: AsyncSession, conversation_id: int, sender_id: str, client_message_id: str
 ) -> Message | None:
     """The message this sender already stored under this client id, if any."""
+    found = await id_under_client_id(session, conversation_id, sender_id, client_message_id)
+    return None if found is None else await stored_message(session, found)
+
+
+async def id_under_client_id(
+    session: AsyncSession, conversation_id: int, sender_id: str, client_message_id: str
+) -> int | None:
+    """The id of the message this sender already stored under this client id, if any."""
     found = await _CLIENT_ID_TAKEN.scalar(
         session,
         conversation_id=conversation_id,
         sender_id=sender_id,
         client_message_id=client_message_id,
     )
-    return None if found is None else await session.get(Message, found)
+    return None if found is None else int(found)
+
+
+async def stored_message(session: AsyncSession, message_id: int) -> Message:
+    """A message known to exist (by an id just read in this transaction)."""
+    found = await session.get(Message, message_id)
+    if found is None:
+        raise LookupError(f"message {message_id} does not exist")
+    return found
 
 
 async def message_in(

@@ -37,8 +37,10 @@ from tradetalk.offers.schemas import OfferOut, offer_out
 from tradetalk.protection import repository as protection_repo
 from tradetalk.protection import service as protection_service
 from tradetalk.protection.policy import Verdict
+from tradetalk.protection.repository import SenderStanding
 from tradetalk.protection.service import BlockedByUser
 from tradetalk.record import service as record_service
+from tradetalk.record.repository import ChainEnd
 from tradetalk.shipping import repository as shipping_repo
 from tradetalk.shipping.schemas import ShippingUpdateOut
 
@@ -119,7 +121,7 @@ async def _create(
         last_seq=0,
     )
     try:
-        async with uow.session.begin_nested():
+        async with uow.savepoint():
             uow.session.add(conversation)
             await uow.session.flush()
             uow.session.add_all(
@@ -264,13 +266,15 @@ async def check_send(
     sender: User,
     members: Sequence[Membership],
     body: str,
+    standing: SenderStanding,
 ) -> Verdict:
-    """Raise when the sender may not post now; return the shield's verdict on the text."""
-    # check_may_post's checks, in its order; the sender's standing comes with the shield's
-    # context (their recent texts here) in one read.
-    history = await protection_service.check_may_send_in(uow, sender, conversation.id)
+    """Raise when the sender may not post now; return the shield's verdict on the text.
+
+    `standing` is the sender's, as `protection_service.sender_standing` read it."""
+    # check_may_post's checks, in its order.
+    protection_service.check_standing(standing)
     await _check_conversation_takes(uow, conversation, sender, members)
-    return protection_service.screen_in_context(uow, body, history)
+    return protection_service.screen_in_context(uow, body, standing.recent_bodies)
 
 
 async def do_send(
@@ -292,41 +296,46 @@ async def do_send(
     that the caller holds the conversation's row lock already (get_readable with lock), and
     `members` the conversation's members when the caller read them already."""
     session = uow.session
-    if payload.client_message_id is not None:
+    if payload.client_message_id is not None and not locked:
         # A concurrent retry may be committing the same client id: take the conversation's
-        # lock first (which the send needs for its position anyway), so that look-up below
-        # sees that retry's message once it has committed. One look-up, not one on each side
-        # of the lock: a round trip fewer for every send, and a retry waits no longer than
-        # the send it repeats. (SQLite: the transaction already excludes other writers.)
-        if not locked:
-            await conversations_repo.lock(session, conversation.id)
-        existing = await conversations_repo.by_client_id(
-            session, conversation.id, sender.id, payload.client_message_id
-        )
-        if existing is not None:
-            return existing  # a retry: the same message, nothing emitted twice
+        # lock first (which the send needs for its position anyway), so that the look-up
+        # below sees that retry's message once it has committed. One look-up, not one on each
+        # side of the lock: a round trip fewer for every send, and a retry waits no longer
+        # than the send it repeats. (SQLite: the transaction already excludes other writers.)
+        await conversations_repo.lock(session, conversation.id)
+        locked = True
+    # The sender's standing, shield context and earlier message under this client id, read
+    # in one round trip, under the lock.
+    standing = await protection_service.sender_standing(
+        uow, sender, conversation.id, payload.client_message_id
+    )
+    if standing.earlier_message_id is not None:
+        # a retry: the same message, nothing emitted twice
+        return await conversations_repo.stored_message(session, standing.earlier_message_id)
     if members is None:
         members = await conversations_repo.member_roles(session, conversation.id)
     role = sender_role or next((p.role for p in members if p.user_id == sender.id), None)
     if role is None:  # get_visible guarantees membership; this guards direct service callers
         raise NotFound("No such conversation.")
-    verdict = await check_send(uow, conversation, sender, members, payload.body)
+    verdict = await check_send(uow, conversation, sender, members, payload.body, standing)
     if verdict.blocked:
         await protection_service.do_refuse(
             uow, conversation, sender, payload.body, verdict, payload.client_message_id
         )
-    message = await conversations_repo.append_message(
-        session,
-        Message(
-            conversation_id=conversation.id,
-            kind=MessageKind.TEXT.value,
-            sender_id=sender.id,
-            sender_role=role,
-            body=verdict.text_for_recipient,
-            client_message_id=payload.client_message_id,
-            created_at=uow.now,
-        ),
+    new_message = Message(
+        conversation_id=conversation.id,
+        kind=MessageKind.TEXT.value,
+        sender_id=sender.id,
+        sender_role=role,
+        body=verdict.text_for_recipient,
+        client_message_id=payload.client_message_id,
+        created_at=uow.now,
     )
+    chain_end = None
+    if locked:  # the ledger's head comes with the message's position
+        message, chain_end = await conversations_repo.append_message_locked(session, new_message)
+    else:
+        message = await conversations_repo.append_message(session, new_message)
     attachments = await attachments_service.do_claim(
         uow,
         sender,
@@ -344,6 +353,7 @@ async def do_send(
         members,
         sender,
         attachments=attachments,
+        chain_end=chain_end,
     )
     return message
 
@@ -358,14 +368,15 @@ async def do_announce(
     *,
     attachments: Sequence[Attachment] = (),
     record_details: Mapping[str, Any] | None = None,
+    chain_end: ChainEnd | None = None,
 ) -> None:
     """Put a new thread item on the record and tell the participants (`public` is its API
     form): the `message.created` event, and for a person's item the notifications it causes.
 
     Call it holding the conversation's lock (`append_message` takes it), so the record stays
-    a chain."""
+    a chain; `chain_end` is the ledger's head if the caller read it under that lock."""
     await record_service.record_posted(
-        uow, message, attachments=attachments, details=record_details
+        uow, message, attachments=attachments, details=record_details, chain_end=chain_end
     )
     if members is None:
         members = await conversations_repo.participants(uow.session, conversation.id)

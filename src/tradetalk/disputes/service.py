@@ -100,7 +100,7 @@ async def do_open(uow: UnitOfWork, transaction_id: str, reason: str) -> Dispute:
         opened_at=uow.now,
     )
     try:
-        async with uow.session.begin_nested():
+        async with uow.savepoint():
             uow.session.add(dispute)
             await uow.session.flush()
     except IntegrityError as exc:  # opened at the same moment by another request

@@ -188,7 +188,7 @@ async def handle_inbound(ctx: AppContext, payload: Mapping[str, Any], shield: Sh
         refusal = _check_reply(parsed, user, text, shield, settings.max_body_chars)
         if refusal is None:
             try:
-                async with uow.session.begin_nested():
+                async with uow.savepoint():
                     await conversations_service.do_send(
                         uow,
                         conversation,

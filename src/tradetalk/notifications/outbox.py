@@ -33,19 +33,16 @@ _INSERT = RawSql(
 )
 
 
-async def store(session: AsyncSession, pending: Sequence[PendingSideEffect], now: datetime) -> int:
-    """Insert the side effects of this transaction; returns how many were queued.
-
-    A key already in the outbox (a retried request) is skipped by the database itself
-    (INSERT ... ON CONFLICT DO NOTHING), which costs no extra round trip."""
+def values(pending: Sequence[PendingSideEffect], now: datetime) -> list[dict[str, Any]]:
+    """The outbox rows of this transaction's side effects (a key queued twice, once)."""
     seen: set[str] = set()
-    values = []
+    rows = []
     for item in pending:
         if item.idempotency_key:
             if item.idempotency_key in seen:
                 continue
             seen.add(item.idempotency_key)
-        values.append(
+        rows.append(
             {
                 "kind": item.kind,
                 "payload": json.dumps(item.payload, separators=(",", ":"), default=str),
@@ -55,5 +52,12 @@ async def store(session: AsyncSession, pending: Sequence[PendingSideEffect], now
                 "now": now,
             }
         )
-    await _INSERT.many(session, values)
-    return len(values)
+    return rows
+
+
+async def insert(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert outbox rows made by `values` (one round trip for all).
+
+    A key already in the outbox (a retried request) is skipped by the database itself
+    (INSERT ... ON CONFLICT DO NOTHING), which costs no extra round trip."""
+    await _INSERT.many(session, rows)

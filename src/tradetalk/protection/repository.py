@@ -8,6 +8,7 @@ from typing import NamedTuple
 from sqlalchemy import and_, bindparam, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tradetalk.conversations import repository as conversations_repo
 from tradetalk.kit.orm import dialect_name
 from tradetalk.kit.rawsql import RawSql
 from tradetalk.protection.models import (
@@ -41,6 +42,8 @@ _SENDER_STANDING = RawSql(
     " UNION ALL (SELECT 1, body, NULL, seq FROM messages"
     " WHERE conversation_id = :conversation_id AND sender_id = :user_id AND kind = 'text'"
     " ORDER BY seq DESC LIMIT :limit)"
+    " UNION ALL (SELECT 2, NULL, NULL, id FROM messages WHERE conversation_id = :conversation_id"
+    " AND sender_id = :user_id AND client_message_id = :client_message_id)"
 )
 _ACTIVE_RESTRICTION = (
     select(Restriction)
@@ -82,31 +85,52 @@ async def restriction_in_force(
 
 
 class SenderStanding(NamedTuple):
-    """What a send needs to know of its sender: any pause or restriction in force, and their
-    last delivered texts in the conversation, oldest first (the shield's context)."""
+    """What a send needs to know of its sender: any pause or restriction in force, their
+    last delivered texts in the conversation, oldest first (the shield's context), and the
+    message they stored already under the send's client id, if any (a retry)."""
 
     restriction: RestrictionInForce | None
     recent_bodies: list[str]
+    earlier_message_id: int | None = None
 
 
 async def sender_standing(
-    session: AsyncSession, user_id: str, conversation_id: int, now: datetime, history: int
+    session: AsyncSession,
+    user_id: str,
+    conversation_id: int,
+    now: datetime,
+    history: int,
+    client_message_id: str | None = None,
 ) -> SenderStanding:
-    """`restriction_in_force` and `recent_bodies` (at most `history` texts) together, in one
-    round trip on PostgreSQL."""
+    """`restriction_in_force`, `recent_bodies` (at most `history` texts) and the message
+    stored under `client_message_id`, in one round trip on PostgreSQL."""
     if dialect_name(session) != "postgresql":
+        earlier = (
+            await conversations_repo.id_under_client_id(
+                session, conversation_id, user_id, client_message_id
+            )
+            if client_message_id is not None
+            else None
+        )
         return SenderStanding(
             await restriction_in_force(session, user_id, now),
             await recent_bodies(session, conversation_id, user_id, history),
+            earlier,
         )
     rows = await _SENDER_STANDING.rows(
-        session, user_id=user_id, now=now, conversation_id=conversation_id, limit=max(history, 0)
+        session,
+        user_id=user_id,
+        now=now,
+        conversation_id=conversation_id,
+        limit=max(history, 0),
+        client_message_id=client_message_id,
     )
     restriction = next(
         (RestrictionInForce(kind, ends_at) for part, kind, ends_at, _ in rows if part == 0), None
     )
     texts = sorted((seq, body) for part, body, _, seq in rows if part == 1)
-    return SenderStanding(restriction, [body for _, body in texts])
+    earlier = next((int(found) for part, _, _, found in rows if part == 2), None)
+    return SenderStanding(restriction, [body for _, body in texts], earlier)
 
 
 async def active_restriction(

@@ -92,19 +92,29 @@ async def check_may_send(uow: UnitOfWork, sender: User) -> None:
     _check_unrestricted(await protection_repo.restriction_in_force(uow.session, sender.id, uow.now))
 
 
-async def check_may_send_in(uow: UnitOfWork, sender: User, conversation_id: int) -> list[str]:
-    """Raise when the sender's messaging is paused or restricted; otherwise return their
-    recent texts in this conversation, the context `screen_in_context` needs (both read in
-    one round trip)."""
-    standing = await protection_repo.sender_standing(
-        uow.session, sender.id, conversation_id, uow.now, uow.ctx.settings.shield_history
+async def sender_standing(
+    uow: UnitOfWork, sender: User, conversation_id: int, client_message_id: str | None = None
+) -> protection_repo.SenderStanding:
+    """What a send needs to know of its sender, in one round trip: a pause or restriction in
+    force (`check_standing` judges it), their recent texts in this conversation (the context
+    `screen_in_context` needs) and the message they stored already under `client_message_id`."""
+    return await protection_repo.sender_standing(
+        uow.session,
+        sender.id,
+        conversation_id,
+        uow.now,
+        uow.ctx.settings.shield_history,
+        client_message_id,
     )
+
+
+def check_standing(standing: protection_repo.SenderStanding) -> None:
+    """Raise when the sender's messaging is paused or restricted."""
     _check_unrestricted(standing.restriction)
-    return standing.recent_bodies
 
 
 def screen_in_context(uow: UnitOfWork, text: str, history: Sequence[str]) -> Verdict:
-    """Scan a text with the sender's recent texts in the conversation (`check_may_send_in`)
+    """Scan a text with the sender's recent texts in the conversation (`sender_standing`)
     and apply policy."""
     return judge(text, uow.ctx.detector.scan(text, history), uow.ctx.shield_policy)
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradetalk.accounts.models import User
 from tradetalk.kit.orm import dialect_name, table_of
-from tradetalk.kit.rawsql import RawSql
+from tradetalk.kit.rawsql import RawSql, Row
 from tradetalk.realtime import events
 from tradetalk.realtime.broker import Delivery
 from tradetalk.realtime.models import Event
@@ -133,12 +133,16 @@ async def _store_one_for_two(
                 for user_id, event_id in rows
             ],
         )  # fmt: skip
-    stored: list[tuple[str, int]] = [(user_id, event_id) for user_id, event_id in rows]
+    return deliveries_of(event_type, data_json, rows)
+
+
+def deliveries_of(event_type: str, data_json: str, stored: Iterable[Row]) -> list[Delivery]:
+    """The frames to publish for one event stored as (user_id, event_id) rows."""
     return [
         Delivery(
             user_id=user_id, event_id=event_id, frame=events.frame(event_id, event_type, data_json)
         )
-        for user_id, event_id in sorted(stored)
+        for user_id, event_id in sorted((user_id, event_id) for user_id, event_id in stored)
     ]
 
 

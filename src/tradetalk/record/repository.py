@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,26 +32,38 @@ class Head(NamedTuple):
     hash: str
 
 
+class ChainEnd(NamedTuple):
+    """A conversation's head as read by a caller holding its lock: None for an empty ledger.
+
+    (A separate type, so that "read, and empty" and "not read" cannot be confused.)"""
+
+    head: Head | None
+
+
 async def head(session: AsyncSession, conversation_id: int) -> Head | None:
     """The position and hash of the newest entry of a conversation's ledger, if any."""
     row = await _HEAD.row(session, conversation_id=conversation_id)
     return None if row is None else Head(*row)
 
 
-async def add_entry(session: AsyncSession, entry: RecordEntry) -> None:
-    """Insert a new ledger entry (entries are only ever inserted)."""
-    await _APPEND.rows(
-        session,
-        conversation_id=entry.conversation_id,
-        position=entry.position,
-        kind=entry.kind,
-        payload=entry.payload,
-        salt=entry.salt,
-        digest=entry.digest,
-        prev_hash=entry.prev_hash,
-        hash=entry.hash,
-        created_at=entry.created_at,
-    )
+def entry_values(entry: RecordEntry) -> dict[str, Any]:
+    """The columns of a new ledger entry, as `add_entries` and the commit's writes take them."""
+    return {
+        "conversation_id": entry.conversation_id,
+        "position": entry.position,
+        "kind": entry.kind,
+        "payload": entry.payload,
+        "salt": entry.salt,
+        "digest": entry.digest,
+        "prev_hash": entry.prev_hash,
+        "hash": entry.hash,
+        "created_at": entry.created_at,
+    }
+
+
+async def add_entries(session: AsyncSession, entries: Sequence[RecordEntry]) -> None:
+    """Insert new ledger entries (entries are only ever inserted), one round trip for all."""
+    await _APPEND.many(session, [entry_values(entry) for entry in entries])
 
 
 async def entries(session: AsyncSession, conversation_id: int) -> list[RecordEntry]:

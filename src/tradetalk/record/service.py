@@ -74,7 +74,12 @@ def anchor(conversation: Conversation, members: list[Participant]) -> dict[str, 
 
 
 async def append(
-    uow: UnitOfWork, conversation_id: int, kind: str, payload: Mapping[str, Any]
+    uow: UnitOfWork,
+    conversation_id: int,
+    kind: str,
+    payload: Mapping[str, Any],
+    *,
+    chain_end: record_repo.ChainEnd | None = None,
 ) -> RecordEntry:
     """Append one entry to a conversation's record, chained to the newest one.
 
@@ -82,11 +87,19 @@ async def append(
     `conversations.repository.lock`), so concurrent changes cannot fork the chain; the primary
     key (conversation_id, position) turns a missing lock into an error, never a silent fork.
     `payload` must be canonical JSON material: str, int, bool, None, lists and dicts, times
-    already formatted with `chain.canonical_time`."""
-    session = uow.session
-    head = await record_repo.head(session, conversation_id)
+    already formatted with `chain.canonical_time`. `chain_end` is the ledger's head when the
+    caller read it already under the lock (`append_message_locked`).
+
+    The entry is written with the commit (`UnitOfWork.record`), with the transaction's other
+    trailing writes."""
+    head = _pending_head(uow, conversation_id)
     if head is None:
-        conversation, members = await record_repo.anchor_parts(session, conversation_id)
+        if chain_end is None:
+            head = await record_repo.head(uow.session, conversation_id)
+        else:
+            head = chain_end.head
+    if head is None:
+        conversation, members = await record_repo.anchor_parts(uow.session, conversation_id)
         prev_hash, position = chain.anchor_hash(anchor(conversation, members)), 0
     else:
         prev_hash, position = head.hash, head.position + 1
@@ -109,8 +122,17 @@ async def append(
         hash=link.hash,
         created_at=uow.now,
     )
-    await record_repo.add_entry(session, entry)
+    uow.record(entry)
     return entry
+
+
+def _pending_head(uow: UnitOfWork, conversation_id: int) -> record_repo.Head | None:
+    # An entry this transaction appended and has not written yet is newer than anything stored
+    # (the lock is held since that append).
+    for entry in reversed(uow.record_entries):
+        if entry.conversation_id == conversation_id:
+            return record_repo.Head(entry.position, entry.hash)
+    return None
 
 
 def posted_payload(message: Message) -> dict[str, Any]:
@@ -132,9 +154,11 @@ async def record_posted(
     *,
     attachments: Sequence[Attachment] = (),
     details: Mapping[str, Any] | None = None,
+    chain_end: record_repo.ChainEnd | None = None,
 ) -> RecordEntry:
     """Append a newly stored message to its conversation's record, with the digests of its
-    attachments and the terms of an offer or shipping update (`details`)."""
+    attachments and the terms of an offer or shipping update (`details`); `chain_end` as for
+    `append`."""
     payload = posted_payload(message)
     if attachments:
         payload["attachments"] = [
@@ -143,7 +167,9 @@ async def record_posted(
         ]
     if details:
         payload["details"] = dict(details)
-    return await append(uow, message.conversation_id, EntryKind.MESSAGE_POSTED, payload)
+    return await append(
+        uow, message.conversation_id, EntryKind.MESSAGE_POSTED, payload, chain_end=chain_end
+    )
 
 
 async def _own_text_message(
