@@ -12,8 +12,9 @@ For each database (SQLite, PostgreSQL), in one run and one server at a time on t
 
 Measured, for each server:
 
-- send: `concurrency` clients sending back to back for `duration` seconds (harness.closed_loop,
-  as bench/send.py does) to random rooms/conversations as one of their two members; Synapse:
+- send: `concurrency` clients sending back to back for `duration` seconds (wrk with a Lua
+  script, as bench/send.py does by default; `--load httpx` for harness.closed_loop in this
+  process) to random rooms/conversations as one of their two members; Synapse:
   `PUT /_matrix/client/v3/rooms/{room}/send/m.room.message/{txnId}`, tradetalk:
   `POST /v1/conversations/{id}/messages`. Messages/s, latency percentiles, and the server
   process's CPU time per message (from /proc/<pid>/stat);
@@ -43,6 +44,7 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -59,6 +61,7 @@ from harness import (
     Server,
     closed_loop,
     emit,
+    ensure_debian_package,
     free_port,
     fresh_database,
     gather_limited,
@@ -74,6 +77,7 @@ from harness import (
 )
 from realtime import Bench
 from send import BODY, SELLER_SHARE, Party, drive_sends, seed
+from wrk_load import closed_loop_wrk, find_wrk, write_matrix_script
 
 BENCH_DIR = Path(__file__).resolve().parent
 SYNAPSE_VENV = BENCH_DIR / ".venv-synapse"
@@ -390,9 +394,28 @@ async def seed_synapse(server: Synapse, rooms: int) -> list[Room]:
 
 
 async def drive_synapse_sends(
-    server: Synapse, rooms: list[Room], *, concurrency: int, duration: float, seed_value: int
+    server: Synapse,
+    rooms: list[Room],
+    *,
+    concurrency: int,
+    duration: float,
+    seed_value: int,
+    load: str = "httpx",
 ) -> dict[str, Any]:
-    """bench/send.py's load, as Matrix sends: a random room, as one of its two members."""
+    """bench/send.py's load, as Matrix sends: a random room, as one of its two members, from
+    this process (httpx) or from wrk (`load="wrk"`, see wrk_load.py)."""
+    if load == "wrk":
+        with tempfile.TemporaryDirectory() as folder:
+            script = write_matrix_script(
+                Path(folder),
+                [(r.room_id, r.buyer.token, r.seller.token) for r in rooms],
+                body_prefix=BODY.split("{")[0],
+                seed=seed_value,
+            )
+            return await closed_loop_wrk(
+                server.base_url, script, concurrency=concurrency, duration=duration, ok=200,
+                server_cpu=server.cpu_seconds,
+            )  # fmt: skip
     rng = random.Random(seed_value)
     async with server.client(connections=concurrency) as api:
 
@@ -595,7 +618,7 @@ async def bench_synapse(
             "send": await send_levels(
                 f"{kind}: Synapse",
                 lambda c, d, s: drive_synapse_sends(
-                    server, rooms, concurrency=c, duration=d, seed_value=s
+                    server, rooms, concurrency=c, duration=d, seed_value=s, load=options.load
                 ),
                 options,
             ),
@@ -661,7 +684,13 @@ async def bench_tradetalk(kind: str, options: argparse.Namespace, folder: Path) 
             "send": await send_levels(
                 f"{kind}: tradetalk",
                 lambda c, d, s: drive_sends(
-                    server, threads, concurrency=c, duration=d, client_ids=True, seed_value=s
+                    server,
+                    threads,
+                    concurrency=c,
+                    duration=d,
+                    client_ids=True,
+                    seed_value=s,
+                    load=options.load,
                 ),
                 options,
             ),
@@ -794,6 +823,14 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="drive every rate even above the server's best send rate (measures its queue)",
     )
+    parser.add_argument(
+        "--load",
+        choices=["wrk", "httpx"],
+        default="wrk",
+        help="load generator of the send figures, the same for both servers: wrk with a Lua "
+        "script (installed with apt-get when missing, as root), or httpx in this process (which "
+        "costs more CPU per send than tradetalk's server at 64, on the same two cores)",
+    )
     parser.add_argument("--synapse-venv", type=Path, default=SYNAPSE_VENV)
     parser.add_argument("--quick", action="store_true", help="a few seconds: smoke run only")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
@@ -801,6 +838,8 @@ def parse_args() -> argparse.Namespace:
     if options.quick:
         options.duration, options.warmup, options.rooms, options.receivers = 1.0, 0.0, 6, 3
         options.concurrency, options.rates, options.delivery_seconds = [4], [5.0], 2.0
+    if options.load == "wrk":
+        ensure_debian_package("wrk", find_wrk, needed_by="synapse.py --load wrk")
     if options.receivers > options.rooms:
         parser.error("--receivers cannot exceed --rooms (each receiver is one room's buyer)")
     return options
@@ -817,6 +856,7 @@ async def main(options: argparse.Namespace) -> dict[str, Any]:
         "message, delivery p99 < 1/10 of its p99",
         "machine": machine(),
         "load": {
+            "generator": options.load,
             "rooms": options.rooms,
             "concurrency": options.concurrency,
             "duration_seconds": options.duration,

@@ -5,7 +5,9 @@ Why: one httpx process spent 3 ms of CPU per send at concurrency 16 and 8 to 13 
 server: at 64 the load generator used more CPU than the server it measured. wrk spends a few
 tens of microseconds per request. The Lua script sends exactly what `send.drive_sends` sends:
 a random conversation of the seeded ones, its buyer or seller at random, the same body, a
-fresh `client_message_id` per request; it counts the answers by status.
+fresh `client_message_id` per request; it counts the answers by status. bench/synapse.py sends
+the same load to Synapse as Matrix sends (`write_matrix_script`), so that both servers are
+measured under one load generator.
 
 Debian: `apt-get install wrk`.
 """
@@ -22,6 +24,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote
 
 
 def find_wrk() -> str | None:
@@ -31,7 +34,7 @@ def find_wrk() -> str | None:
 
 _MARK = "WRK_RESULT "
 
-_SCRIPT = r"""
+_COMMON = r"""
 local threads = {}
 
 function setup(thread)
@@ -43,22 +46,6 @@ function init(args)
   statuses = {}
   sent = 0
   math.randomseed(SEED + id * 7919)
-end
-
-function request()
-  sent = sent + 1
-  local thread = THREADS[math.random(#THREADS)]
-  local body
-  if CLIENT_IDS then
-    body = string.format('{"body": "%s%d-%d", "client_message_id": "%s-%d-%d"}',
-                         BODY, id, sent, RUN, id, sent)
-  else
-    body = string.format('{"body": "%s%d-%d"}', BODY, id, sent)
-  end
-  local headers = {}
-  headers["Authorization"] = "Bearer " .. thread[math.random(2) + 1]
-  headers["Content-Type"] = "application/json"
-  return wrk.format("POST", "/v1/conversations/" .. thread[1] .. "/messages", headers, body)
 end
 
 function response(status, headers, body)
@@ -83,6 +70,39 @@ function done(summary, latency, requests)
     latency.max, latency.mean))
 end
 """
+# tradetalk's send: a random conversation, its buyer or seller at random.
+_TRADETALK_REQUEST = r"""
+function request()
+  sent = sent + 1
+  local thread = THREADS[math.random(#THREADS)]
+  local body
+  if CLIENT_IDS then
+    body = string.format('{"body": "%s%d-%d", "client_message_id": "%s-%d-%d"}',
+                         BODY, id, sent, RUN, id, sent)
+  else
+    body = string.format('{"body": "%s%d-%d"}', BODY, id, sent)
+  end
+  local headers = {}
+  headers["Authorization"] = "Bearer " .. thread[math.random(2) + 1]
+  headers["Content-Type"] = "application/json"
+  return wrk.format("POST", "/v1/conversations/" .. thread[1] .. "/messages", headers, body)
+end
+
+"""
+# Matrix's send, as bench/synapse.py sends it: a random room, one of its two members at random;
+# the transaction id (Synapse dedupes on it) plays client_message_id's part.
+_MATRIX_REQUEST = r"""
+function request()
+  sent = sent + 1
+  local room = THREADS[math.random(#THREADS)]
+  local body = string.format('{"msgtype": "m.text", "body": "%s%d-%d"}', BODY, id, sent)
+  local headers = {}
+  headers["Authorization"] = "Bearer " .. room[math.random(2) + 1]
+  headers["Content-Type"] = "application/json"
+  return wrk.format("PUT", "/_matrix/client/v3/rooms/" .. room[1]
+                    .. "/send/m.room.message/" .. RUN .. "-" .. id .. "-" .. sent, headers, body)
+end
+"""
 
 
 class _Party(Protocol):
@@ -103,12 +123,33 @@ def write_script(
     folder: Path, threads: Sequence[_Thread], *, body_prefix: str, client_ids: bool, seed: int
 ) -> Path:
     """The Lua script for these conversations (their ids and tokens are written into it)."""
-    rows = ",\n".join(
-        f"{{{t.conversation_id}, {_lua_string(t.buyer.token)}, {_lua_string(t.seller.token)}}}"
-        for t in threads
+    rows = [(str(t.conversation_id), t.buyer.token, t.seller.token) for t in threads]
+    return _write(folder, rows, _TRADETALK_REQUEST, body_prefix, client_ids, seed)
+
+
+def write_matrix_script(
+    folder: Path, rooms: Sequence[tuple[str, str, str]], *, body_prefix: str, seed: int
+) -> Path:
+    """The Lua script of the same load as Matrix sends: `rooms` are (room id, one member's
+    token, the other's); the room id goes into the path URL-encoded."""
+    rows = [(_lua_string(quote(room, safe="")), a, b) for room, a, b in rooms]
+    return _write(folder, rows, _MATRIX_REQUEST, body_prefix, True, seed)
+
+
+def _write(
+    folder: Path,
+    rows: Sequence[tuple[str, str, str]],
+    request: str,
+    body_prefix: str,
+    client_ids: bool,
+    seed: int,
+) -> Path:
+    table = ",\n".join(
+        f"{{{target}, {_lua_string(first)}, {_lua_string(second)}}}"
+        for target, first, second in rows
     )
     head = (
-        f"THREADS = {{\n{rows}\n}}\n"
+        f"THREADS = {{\n{table}\n}}\n"
         f"BODY = {_lua_string(body_prefix)}\n"
         f"CLIENT_IDS = {'true' if client_ids else 'false'}\n"
         f"RUN = {_lua_string(uuid.uuid4().hex[:12])}\n"
@@ -116,7 +157,7 @@ def write_script(
         f"MARK = {_lua_string(_MARK)}\n"
     )
     path = Path(tempfile.mkstemp(suffix=".lua", dir=folder)[1])
-    path.write_text(head + _SCRIPT)
+    path.write_text(head + _COMMON + request)
     return path
 
 

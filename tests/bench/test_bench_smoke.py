@@ -6,6 +6,8 @@ that the sends the benchmark counted were all accepted and stored.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -13,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -216,3 +219,54 @@ def test_send_ab_benchmark_pairs_two_versions_window_by_window(
         assert database_cpu == (database == "postgresql")
         if database_cpu:
             assert level["old"]["postgresql_cpu_ms_per_send_median"] > 0
+
+
+async def test_wrk_sends_synapse_the_same_load_as_matrix_sends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bench/synapse.py's wrk load, against a stand-in server that records each request: PUTs
+    of m.text events to the seeded rooms, as one of their members, each with its own txn id."""
+    require_wrk()
+    monkeypatch.syspath_prepend(str(BENCH))
+    import wrk_load
+
+    rooms = [("!abc:bench.local", "token-a1", "token-a2"), ("!xyz:bench.local", "token-b1", "b2")]
+    seen: list[tuple[str, str, str, bytes]] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+                method, path, _ = head[0].split(" ")
+                headers = dict(line.split(": ", 1) for line in head[1:] if line)
+                body = await reader.readexactly(int(headers.get("Content-Length", "0")))
+                seen.append((method, path, headers.get("Authorization", ""), body))
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+                await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        script = wrk_load.write_matrix_script(tmp_path, rooms, body_prefix="Hi #", seed=1)
+        result = await wrk_load.closed_loop_wrk(
+            f"http://127.0.0.1:{port}", script, concurrency=2, duration=1, ok=200,
+            server_cpu=lambda: 0.0,
+        )  # fmt: skip
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert result["errors"] == {} and result["messages"] > 0
+    tokens = {f"Bearer {token}" for _, *pair in rooms for token in pair}
+    prefixes = {
+        f"/_matrix/client/v3/rooms/{quote(room, safe='')}/send/m.room.message/": room
+        for room, *_ in rooms
+    }
+    txn_ids = set()
+    for method, path, authorization, body in seen:
+        assert method == "PUT" and authorization in tokens
+        prefix = next(p for p in prefixes if path.startswith(p))
+        txn_ids.add(path[len(prefix) :])
+        event = json.loads(body)
+        assert event["msgtype"] == "m.text" and event["body"].startswith("Hi #")
+    assert len(txn_ids) == len(seen)  # a fresh transaction id for every send
