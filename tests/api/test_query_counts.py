@@ -74,6 +74,4 @@ async def test_history_and_send_use_a_fixed_number_of_queries(
         await market.send(deal.seller, cid, "and again", client_message_id="c-1")
     # ... and for a client id, one look-up (under the conversation's lock, which the
     # visibility check takes on PostgreSQL, where the look-up comes with the restrictions)
-    assert len(send_with_id) <= len(send) + (0 if postgres else 1), [
-        s[:60] for s in send_with_id
-    ]
+    assert len(send_with_id) <= len(send) + (0 if postgres else 1), [s[:60] for s in send_with_id]

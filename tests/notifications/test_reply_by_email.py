@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
 
 import aiosmtplib
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from tests.fixtures.marketplace import Marketplace, TestTransaction
 from tests.notifications.conftest import RELAY_DOMAIN, Mailbox, Pass, free_port
 from tests.notifications.test_email import text_of
 from tradetalk.config import Settings
+from tradetalk.db import read_session
+from tradetalk.kit.clock import ManualClock
+from tradetalk.notifications.models import OutboxItem
+from tradetalk.protection.models import Restriction
 
 
 def reply_to(notification: EmailMessage, *, sender: str, body: str) -> bytes:
@@ -185,3 +192,43 @@ async def test_replies_through_the_smtp_listener(
         )
     await after()
     assert [m["body"] for m in await thread(market, deal, cid)][-1] == "Shipped today!"
+
+
+async def test_a_reply_refused_by_the_shield_in_context_tells_no_one_of_an_undone_restriction(
+    app: FastAPI, market: Marketplace, mailbox: Mailbox, after: Pass, clock: ManualClock
+) -> None:
+    # Four strikes (each pause outlasted): the fifth would restrict the seller.
+    seller = await market.user()
+    for _ in range(4):
+        deal = await market.transaction(seller=seller)
+        cid = await market.conversation_id(deal)
+        blocked = await seller.client.post(
+            f"/v1/conversations/{cid}/messages", json={"body": "call me 415-555-0199"}
+        )
+        assert blocked.status_code == 422
+        clock.advance(timedelta(hours=25))
+        await market.refresh(seller)
+    deal = await market.transaction(seller=seller, title="Air Jordan 1, size 10.5")
+    cid = await market.conversation_id(deal)
+    await market.send(deal.buyer, cid, "Are these deadstock?")
+    await after(minutes=6)
+    [notification] = mailbox.to(f"{seller.id}@example.com")
+    # The worker's plain check lets it through (tests give it a shield that only knows
+    # "@gmail"); the send's own shield refuses it, inside the savepoint the reply is posted in,
+    # which undoes the strike and the restriction it brought.
+    raw = reply_to(notification, sender=f"{seller.id}@example.com", body="Call 415-555-0199")
+    await post_inbound(market, raw)
+    await after()
+
+    assert len(await thread(market, deal, cid)) == 1
+    async with read_session(app.state.ctx) as session:
+        restrictions = list(await session.scalars(select(Restriction.kind)))
+        webhooks = [
+            json.loads(payload)["type"]
+            for payload in await session.scalars(
+                select(OutboxItem.payload).where(OutboxItem.kind == "webhook")
+            )
+        ]
+    # Nothing announces a restriction that is not there.
+    assert ("restricted" in restrictions) == ("user.restricted" in webhooks)
+    assert "user.restricted" not in webhooks
