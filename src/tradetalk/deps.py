@@ -11,7 +11,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradetalk.accounts import service as accounts_service
+from tradetalk.accounts import tokens
 from tradetalk.accounts.models import User
+from tradetalk.accounts.tokens import TokenClaims
 from tradetalk.context import AppContext
 from tradetalk.db import UnitOfWork, read_session, unit_of_work
 from tradetalk.errors import NotFound, Unauthenticated
@@ -55,18 +57,24 @@ def _is_server_key(ctx: AppContext, presented: str) -> bool:
     )
 
 
-async def authenticate(
-    ctx: AppContext, session: AsyncSession, credentials: HTTPAuthorizationCredentials | None
-) -> User:
-    """The user behind a bearer credential (401 for none, a bad one or the server key)."""
+def token_claims(ctx: AppContext, credentials: HTTPAuthorizationCredentials | None) -> TokenClaims:
+    """The claims of a bearer user token whose signature and expiry hold, read before anything
+    from the database (401 for none, a bad one or the server key); `user_of_claims` or
+    `check_token_user` then checks that it was not revoked."""
     if credentials is None:
         raise Unauthenticated("Send a user token as 'Authorization: Bearer <token>'.")
     if _is_server_key(ctx, credentials.credentials):
         raise Unauthenticated("This endpoint takes a user token, not the server API key.")
-    user, _ = await accounts_service.authenticate_token(
-        session, credentials.credentials, now=ctx.clock.now(), secret=ctx.settings.secret_bytes()
+    return tokens.verify(
+        credentials.credentials, now=ctx.clock.now(), secret=ctx.settings.secret_bytes()
     )
-    return user
+
+
+async def authenticate(
+    ctx: AppContext, session: AsyncSession, credentials: HTTPAuthorizationCredentials | None
+) -> User:
+    """The user behind a bearer credential (401 for none, a bad one or the server key)."""
+    return await accounts_service.user_of_claims(session, token_claims(ctx, credentials))
 
 
 async def user_for_write(ctx: Ctx, uow: UoW, credentials: Credentials) -> User:

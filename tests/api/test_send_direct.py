@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -24,6 +25,7 @@ from tradetalk.conversations.api import _SendRoute, send_message
 from tradetalk.conversations.schemas import MessageOut
 from tradetalk.deps import user_for_write
 from tradetalk.kit import direct_route
+from tradetalk.kit.clock import ManualClock
 from tradetalk.kit.direct_route import DirectRoute
 
 Request = Callable[[TestTransaction, int], Awaitable[httpx.Response]]
@@ -138,6 +140,29 @@ async def test_credentials_are_refused_alike(
         headers = {"Authorization": authorization} if authorization else {}
         async with market.client(headers) as client:
             return await client.post(f"/v1/conversations/{cid}/messages", json={"body": "hi"})
+
+    served, _ = await _both(market, request)
+    assert served.status_code == 401
+    assert served.json()["code"] == "unauthenticated"
+
+
+@pytest.mark.parametrize("how", ["revoked", "expired", "revoked-unknown-conversation"])
+async def test_tokens_no_longer_good_are_refused_alike(
+    market: Marketplace, clock: ManualClock, how: str
+) -> None:
+    """Well-formed tokens that the database or the clock says are no longer good: the direct
+    path reads the caller's row with the conversation, and must still refuse them first."""
+
+    async def request(deal: TestTransaction, cid: int) -> httpx.Response:
+        token = await market.token(deal.buyer.id, ttl_seconds=60)
+        if how == "expired":
+            clock.advance(timedelta(seconds=61))
+        else:
+            revoked = await market.server.delete(f"/v1/users/{deal.buyer.id}/tokens")
+            assert revoked.status_code == 204
+        target = cid if how != "revoked-unknown-conversation" else 999999
+        async with market.client({"Authorization": f"Bearer {token}"}) as client:
+            return await client.post(f"/v1/conversations/{target}/messages", json={"body": "hi"})
 
     served, _ = await _both(market, request)
     assert served.status_code == 401

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,11 +18,20 @@ async def get(session: AsyncSession, user_id: str) -> User | None:
     return await session.get(User, user_id)
 
 
+# The columns of a user as `user_from_row` takes them, in order.
+USER_COLUMNS = (
+    "id",
+    "display_name",
+    "email",
+    "is_support",
+    "token_generation",
+    "last_event_id",
+    "created_at",
+    "updated_at",
+)
 # Every authenticated request runs it: on the driver connection (kit/rawsql.py says why).
 _BY_ID = RawSql(
-    "SELECT id, display_name, email, is_support, token_generation, last_event_id, created_at,"
-    " updated_at FROM users WHERE id = :user_id",
-    datetimes=[6, 7],
+    f"SELECT {', '.join(USER_COLUMNS)} FROM users WHERE id = :user_id", datetimes=[6, 7]
 )
 
 
@@ -29,8 +39,11 @@ async def load(session: AsyncSession, user_id: str) -> User | None:
     """The user with this id, read from the database: for a request's first look at its
     caller (cheaper than `get` when the user is not loaded yet)."""
     row = await _BY_ID.row(session, user_id=user_id)
-    if row is None:
-        return None
+    return None if row is None else user_from_row(session, row)
+
+
+def user_from_row(session: AsyncSession, row: Sequence[Any]) -> User:
+    """The user read as `USER_COLUMNS` by a raw statement, part of the session."""
     id_, display_name, email, is_support, generation, last_event_id, created, updated = row
     user = User(
         id=id_,

@@ -75,7 +75,17 @@ async def authenticate_token(
     """The user a token names and its claims, if it is valid, unexpired and not revoked;
     Unauthenticated otherwise. Every way in (API, event stream) checks tokens here."""
     claims = tokens.verify(token, now=now, secret=secret)
-    user = await users_repo.load(session, claims.user_id)
-    if user is None or user.token_generation != claims.generation:
+    return await user_of_claims(session, claims), claims
+
+
+async def user_of_claims(session: AsyncSession, claims: tokens.TokenClaims) -> User:
+    """The user a verified token names, if the token is still theirs (`check_token_user`)."""
+    return check_token_user(await users_repo.load(session, claims.user_id), claims)
+
+
+def check_token_user(user: User | None, claims: tokens.TokenClaims) -> User:
+    """The user a verified token names, as read from the database, unless the token has been
+    revoked since it was issued (or the user is gone): Unauthenticated then."""
+    if user is None or user.id != claims.user_id or user.token_generation != claims.generation:
         raise Unauthenticated("The token has been revoked.")
-    return user, claims
+    return user

@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import Scope
 
+from tradetalk.accounts import service as accounts_service
 from tradetalk.accounts.models import User
 from tradetalk.context import AppContext
 from tradetalk.conversations import repository as conversations_repo
@@ -36,9 +37,9 @@ from tradetalk.conversations.schemas import (
 )
 from tradetalk.conversations.service import message_out, messages_out
 from tradetalk.db import UnitOfWork, unit_of_work
-from tradetalk.deps import Ctx, CurrentReader, CurrentUser, ReadSession, UoW, authenticate
+from tradetalk.deps import Ctx, CurrentReader, CurrentUser, ReadSession, UoW, token_claims
 from tradetalk.disputes import service as disputes_service
-from tradetalk.disputes.access import get_readable
+from tradetalk.disputes.access import Access, access_to, get_readable, lock_with_caller
 from tradetalk.disputes.audit import log_support_read
 from tradetalk.kit.direct_route import DirectRoute
 from tradetalk.kit.pagination import DEFAULT_LIMIT, Limit, decode_cursor, encode_cursor, split_page
@@ -205,6 +206,12 @@ async def _send(
 ) -> MessageOut:
     # Locked at once: the send needs the conversation's lock, and one statement does both.
     access = await get_readable(uow.session, conversation_id, actor, uow.now, lock=True)
+    return await _send_with(uow, actor, access, payload)
+
+
+async def _send_with(
+    uow: UnitOfWork, actor: User, access: Access, payload: MessageCreate
+) -> MessageOut:
     if access.is_support:
         message = await disputes_service.do_support_send(uow, access, actor, payload)
     else:
@@ -238,9 +245,17 @@ class _SendRoute(DirectRoute):
         payload: MessageCreate,
     ) -> MessageOut:
         ctx: AppContext = scope["app"].state.ctx
-        async with unit_of_work(ctx) as uow:  # as the UoW and CurrentUser dependencies do
-            actor = await authenticate(ctx, uow.session, credentials)
-            return await _send(uow, actor, path, payload)
+        claims = token_claims(ctx, credentials)  # as the CurrentUser dependency checks it
+        async with unit_of_work(ctx) as uow:  # as the UoW dependency opens it
+            # The caller's row comes with the conversation's lock: a round trip saved.
+            found = await lock_with_caller(uow.session, path, claims.user_id)
+            if found is None:  # an unknown user or conversation (or SQLite): the usual way
+                actor = await accounts_service.user_of_claims(uow.session, claims)
+                return await _send(uow, actor, path, payload)
+            user, conversation = found
+            actor = accounts_service.check_token_user(user, claims)
+            access = await access_to(uow.session, conversation, actor, uow.now)
+            return await _send_with(uow, actor, access, payload)
 
 
 async def send_message(

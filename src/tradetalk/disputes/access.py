@@ -4,17 +4,20 @@ only while a dispute on its transaction is open, or while an operator's grant na
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradetalk.accounts.models import User
+from tradetalk.accounts.repository import USER_COLUMNS, user_from_row
 from tradetalk.conversations.models import Conversation, MemberRole
 from tradetalk.disputes import repository as disputes_repo
 from tradetalk.disputes.models import Dispute, SupportGrant
 from tradetalk.errors import NotFound
-from tradetalk.kit.orm import adopt
+from tradetalk.kit.orm import adopt, dialect_name
 from tradetalk.kit.rawsql import RawSql
 
 
@@ -74,6 +77,34 @@ _READABLE_LOCKED = RawSql(
 )
 
 
+# The caller's user row with the locked conversation, for the send (the direct path,
+# conversations/api.py): the round trip that would read the user first is saved. The user is
+# the one a verified token names; whether the token still holds is checked on the row
+# (accounts.service.check_token_user) before anything else is done with it. No row when the
+# user or the conversation is missing: the caller then takes the usual way, which tells
+# the two apart.
+_CALLER_AND_READABLE_LOCKED = RawSql(
+    postgresql="SELECT "
+    + ", ".join(f"u.{column}" for column in USER_COLUMNS)
+    + ", c.id, c.kind, c.transaction_id, c.direct_key, c.created_by, c.created_at, c.last_seq,"
+    " c.last_message_at, p.user_id,"
+    " ARRAY(SELECT user_id FROM participants WHERE conversation_id = c.id ORDER BY user_id),"
+    " ARRAY(SELECT role FROM participants WHERE conversation_id = c.id ORDER BY user_id)"
+    " FROM users u CROSS JOIN conversations c LEFT JOIN participants p"
+    " ON p.conversation_id = c.id AND p.user_id = u.id"
+    " WHERE u.id = :user_id AND c.id = :conversation_id FOR UPDATE OF c"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LockedConversation:
+    """A conversation row read (and locked) for a caller, before their access is judged."""
+
+    conversation: Conversation
+    is_member: bool
+    members: tuple[MemberRole, ...] | None
+
+
 async def get_readable(
     session: AsyncSession, conversation_id: int, user: User, now: datetime, *, lock: bool = False
 ) -> Access:
@@ -83,37 +114,67 @@ async def get_readable(
     conversation's row is also locked until commit, as conversations_repo.lock does."""
     statement = _READABLE_LOCKED if lock else _READABLE
     row = await statement.row(session, user_id=user.id, conversation_id=conversation_id)
-    if row is not None:
-        id_, kind, transaction_id, direct_key, created_by, created_at, last_seq, last_at, member = (
-            row[:9]
-        )
-        members = (
-            tuple(MemberRole(*pair) for pair in zip(row[9], row[10], strict=True))
-            if len(row) > 9
+    if row is None:
+        raise NotFound("No such conversation.")
+    return await access_to(session, _locked_conversation(session, row), user, now)
+
+
+async def lock_with_caller(
+    session: AsyncSession, conversation_id: int, user_id: str
+) -> tuple[User, LockedConversation] | None:
+    """PostgreSQL: the user `user_id` and the conversation, locked as `get_readable` with
+    `lock` locks it, in one round trip; None when either is missing (or on SQLite), for the
+    caller to authenticate and look the conversation up the usual way. Check the user's token
+    (`check_token_user`) before `access_to`."""
+    if dialect_name(session) != "postgresql":
+        return None
+    row = await _CALLER_AND_READABLE_LOCKED.row(
+        session, user_id=user_id, conversation_id=conversation_id
+    )
+    if row is None:
+        return None
+    split = len(USER_COLUMNS)
+    return user_from_row(session, row[:split]), _locked_conversation(session, row[split:])
+
+
+def _locked_conversation(session: AsyncSession, row: Sequence[Any]) -> LockedConversation:
+    id_, kind, transaction_id, direct_key, created_by, created_at, last_seq, last_at, member = row[
+        :9
+    ]
+    members = (
+        tuple(MemberRole(*pair) for pair in zip(row[9], row[10], strict=True))
+        if len(row) > 9
+        else None
+    )
+    conversation = Conversation(
+        id=id_,
+        kind=kind,
+        transaction_id=transaction_id,
+        direct_key=direct_key,
+        created_by=created_by,
+        created_at=created_at,
+        last_seq=last_seq,
+        last_message_at=last_at,
+    )
+    return LockedConversation(adopt(session, conversation), member is not None, members)
+
+
+async def access_to(
+    session: AsyncSession, found: LockedConversation, user: User, now: datetime
+) -> Access:
+    """The capacity `user` reads a conversation in; NotFound when they may not read it."""
+    conversation, members = found.conversation, found.members
+    if found.is_member:
+        return Access(conversation, Capacity.PARTICIPANT, members=members)
+    if user.is_support:
+        dispute = (
+            await disputes_repo.open_dispute(session, conversation.transaction_id)
+            if conversation.transaction_id
             else None
         )
-        conversation = Conversation(
-            id=id_,
-            kind=kind,
-            transaction_id=transaction_id,
-            direct_key=direct_key,
-            created_by=created_by,
-            created_at=created_at,
-            last_seq=last_seq,
-            last_message_at=last_at,
-        )
-        conversation = adopt(session, conversation)
-        if member is not None:
-            return Access(conversation, Capacity.PARTICIPANT, members=members)
-        if user.is_support:
-            dispute = (
-                await disputes_repo.open_dispute(session, conversation.transaction_id)
-                if conversation.transaction_id
-                else None
+        grant = await disputes_repo.active_grant(session, conversation.id, user.id, now)
+        if dispute is not None or grant is not None:
+            return Access(
+                conversation, Capacity.SUPPORT, dispute=dispute, grant=grant, members=members
             )
-            grant = await disputes_repo.active_grant(session, conversation.id, user.id, now)
-            if dispute is not None or grant is not None:
-                return Access(
-                    conversation, Capacity.SUPPORT, dispute=dispute, grant=grant, members=members
-                )
     raise NotFound("No such conversation.")
