@@ -32,7 +32,7 @@ PendingEvents = Sequence[tuple[str, Mapping[str, Any], frozenset[str]]]
 
 # Event ids are reserved under the two recipients' row locks, as in realtime/repository.py
 # (gapless, in commit order; an IN over the primary key locks them in key order). A key already
-# in the outbox (a retried request) is skipped, as outbox.store skips it.
+# in the outbox (a retried request) is skipped, as outbox.insert skips it.
 _ONE_EVENT_FOR_TWO_AND_THE_REST = RawSql(
     postgresql="WITH reserved AS (UPDATE users SET last_event_id = last_event_id + 1"
     " WHERE id IN (:first, :second) RETURNING id, last_event_id),"

@@ -305,14 +305,6 @@ async def _append(
     return adopt(session, message), end
 
 
-async def by_client_id(
-    session: AsyncSession, conversation_id: int, sender_id: str, client_message_id: str
-) -> Message | None:
-    """The message this sender already stored under this client id, if any."""
-    found = await id_under_client_id(session, conversation_id, sender_id, client_message_id)
-    return None if found is None else await stored_message(session, found)
-
-
 async def id_under_client_id(
     session: AsyncSession, conversation_id: int, sender_id: str, client_message_id: str
 ) -> int | None:
