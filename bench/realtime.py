@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from harness import process_tree, process_tree_cpu_seconds
+from harness import postgresql_cpu_seconds, process_tree, process_tree_cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER_KEY = "bench-server-key"
@@ -372,6 +372,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             bench.http_ms.clear()
             count = int(args.rate * args.seconds)
             cpu_before = process_tree_cpu_seconds(server.pid)
+            # Where the machine's two cores go: this process (the sockets' reader, and the
+            # sends too with --sender inline) and PostgreSQL's processes, beside the server's.
+            reader_before, postgresql_before = time.process_time(), postgresql_cpu_seconds()
             sender: dict[str, Any] | None = None
             if args.source == "http" and args.sender == "process":
                 sender = await drive_from_process(bench, port, pairs, count, args.rate, workdir)
@@ -383,6 +386,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     client, pairs, count, args.rate, (redis, prefix) if redis else None
                 )
             cpu_used = process_tree_cpu_seconds(server.pid) - cpu_before
+            reader_cpu = time.process_time() - reader_before
+            postgresql_cpu = postgresql_cpu_seconds() - postgresql_before
+            sender_cpu = (sender["sender_cpu_ms_per_message"] * count / 1000) if sender else 0.0
             deadline = time.perf_counter() + 10  # late frames count as not delivered
             while bench.sent_at and time.perf_counter() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
@@ -411,6 +417,22 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "send_to_receive_ms": _percentiles(bench.latencies),
             "http_send_ms": _percentiles(bench.http_ms) if args.source == "http" else None,
             "server_cpu_ms_per_message": round(cpu_used * 1000 / count, 3),
+            "this_process_cpu_ms_per_message": round(reader_cpu * 1000 / count, 3),
+            "postgresql_cpu_ms_per_message": (
+                round(postgresql_cpu * 1000 / count, 3) if args.database == "postgresql" else None
+            ),
+            # Cores kept busy while sending: the server, PostgreSQL, this process and the sender
+            # process together, against the machine's os.cpu_count().
+            "cores_busy": round(
+                (
+                    cpu_used
+                    + reader_cpu
+                    + sender_cpu
+                    + (postgresql_cpu if args.database == "postgresql" else 0.0)
+                )
+                / elapsed,
+                2,
+            ),
             "server_rss_mb": {
                 "before_sockets": round(rss_before / 1024, 1),
                 "with_idle_sockets": round(rss_after / 1024, 1),

@@ -174,6 +174,10 @@ def test_realtime_benchmark_joins_a_second_processs_sends_with_their_deliveries(
     assert document["delivered"] == document["messages"] == 20
     assert {"p50", "p95", "p99", "max"} <= document["send_to_receive_ms"].keys()
     assert 0 < document["send_to_receive_ms"]["p50"] < 10_000
+    # Where the cores went: the server, this process (the sockets' reader) and the sender.
+    assert document["server_cpu_ms_per_message"] > 0
+    assert document["this_process_cpu_ms_per_message"] > 0
+    assert document["cores_busy"] > 0
 
 
 def test_run_all_lists_every_benchmark_with_its_quick_command() -> None:
