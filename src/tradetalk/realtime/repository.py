@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradetalk.accounts.models import User
-from tradetalk.kit.orm import dialect_name, table_of
+from tradetalk.kit.orm import table_of
 from tradetalk.kit.rawsql import RawSql, Row
 from tradetalk.realtime import events
 from tradetalk.realtime.broker import Delivery
@@ -33,15 +33,10 @@ _INSERT_EVENT = RawSql(
     "INSERT INTO events (user_id, id, type, data, created_at)"
     " VALUES (:user_id, :id, :type, :data, :created_at)"
 )
-# One event for two people, the event of every send: on the driver connection (kit/rawsql.py
-# says why). PostgreSQL reserves the ids and writes the rows in one statement; SQLite, whose
-# CTEs cannot update, in two (its transaction already excludes every other writer).
-_RESERVE_AND_INSERT_ONE_FOR_TWO = RawSql(
-    postgresql="WITH reserved AS (UPDATE users SET last_event_id = last_event_id + 1"
-    " WHERE id IN (:first, :second) RETURNING id, last_event_id)"
-    " INSERT INTO events (user_id, id, type, data, created_at)"
-    " SELECT id, last_event_id, :type, :data, :now FROM reserved RETURNING user_id, id"
-)
+# One event for two people, the event of every send, in two statements (on SQLite its
+# transaction already excludes every other writer). On PostgreSQL a unit of work writes such an
+# event in one statement with its other trailing writes, in commit_writes.py, and comes here
+# only for other shapes.
 
 
 async def store(
@@ -118,21 +113,15 @@ async def _store_one_for_two(
     event_type, data, recipients = pending
     first, second = sorted(recipients)
     data_json = events.data_json(data)
-    params = {"first": first, "second": second}
-    if dialect_name(session) == "postgresql":
-        rows = await _RESERVE_AND_INSERT_ONE_FOR_TWO.rows(
-            session, **params, type=event_type, data=data_json, now=now
-        )
-    else:
-        rows = await _RESERVE_EVENT_IDS_OF_TWO.rows(session, **params, size=1)
-        await _INSERT_EVENT.many(
-            session,
-            [
-                {"user_id": user_id, "id": event_id, "type": event_type, "data": data_json,
-                 "created_at": now}
-                for user_id, event_id in rows
-            ],
-        )  # fmt: skip
+    rows = await _RESERVE_EVENT_IDS_OF_TWO.rows(session, first=first, second=second, size=1)
+    await _INSERT_EVENT.many(
+        session,
+        [
+            {"user_id": user_id, "id": event_id, "type": event_type, "data": data_json,
+             "created_at": now}
+            for user_id, event_id in rows
+        ],
+    )  # fmt: skip
     return deliveries_of(event_type, data_json, rows)
 
 
