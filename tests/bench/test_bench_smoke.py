@@ -274,3 +274,39 @@ async def test_wrk_sends_synapse_the_same_load_as_matrix_sends(
         event = json.loads(body)
         assert event["msgtype"] == "m.text" and event["body"].startswith("Hi #")
     assert len(txn_ids) == len(seen)  # a fresh transaction id for every send
+
+
+def test_send_profile_leaves_waiting_samples_out_and_names_where_sqlalchemy_is_entered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """bench/profile_send.py's reading of py-spy's raw samples (the profiling run itself needs
+    ptrace and wrk, so only the reading is checked here)."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    import profile_send
+
+    site = "/venv/lib/python3.11/site-packages"
+    route = "DirectRoute.handle (/src/tradetalk/kit/direct_route.py:40)"
+    raw = "\n".join(
+        [
+            f"{route};do_send (/src/tradetalk/conversations/service.py:300);write (libc.so.6) 60",
+            f"{route};_pooled (/src/tradetalk/kit/rawsql.py:204);"
+            f"AsyncSession.connection ({site}/sqlalchemy/ext/asyncio/session.py:930);"
+            f"greenlet_spawn ({site}/sqlalchemy/util/_concurrency_py3k.py:190) 10",
+            f"{route};do_send (/src/tradetalk/conversations/service.py:300);"
+            f"model_validate ({site}/pydantic/main.py:600) 20",
+            f"{route};do_send (/src/tradetalk/conversations/service.py:310) 10",
+            "",
+        ]
+    )
+    profile = profile_send.summarise(raw, ["do_send", "_pooled", "absent"])
+    assert profile["samples"] == 100
+    assert profile["waiting_share"] == 0.6
+    # The 40 samples not waiting: SQLAlchemy 10, pydantic 20, tradetalk's conversations 10.
+    assert profile["by_package"] == {
+        "pydantic": 0.5,
+        "sqlalchemy": 0.25,
+        "tradetalk/conversations": 0.25,
+    }
+    assert profile["sqlalchemy_and_greenlet_share"] == 0.25
+    assert profile["entered_from"] == {"_pooled -> AsyncSession.connection": 0.25}
+    assert profile["functions"] == {"do_send": 0.75, "_pooled": 0.25, "absent": 0.0}
