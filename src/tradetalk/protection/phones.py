@@ -337,12 +337,45 @@ def _year_list(groups: Sequence[_Group]) -> bool:
 def _tracking_spans(text: str, msg_starts: list[int]) -> list[tuple[int, int]]:
     """Spans of tracking numbers, also typed with spaces ("9400 1112 0108 ...", "1 Z 8 V ...")."""
     spans: list[tuple[int, int]] = []
-    # The tokens and the text between them in one call, without a match object per token:
-    # parts[2 * j + 1] is the j-th token and parts[2 * j] the text before it. Where tokens
-    # start is worked out only for a number found or checked for context (`_token_starts`).
-    parts = _TOKENS_AND_GAPS.split(text)
-    toks = parts[1::2]
+    # The text's tokens (`_TOKEN`) and what the search below asks of each, in one pass over
+    # the characters: where it starts, how many digits it has, and whether the gap before it
+    # is soft (one to three spaces or hyphens, which a number's pieces may have between them)
+    # and then one with a single hyphen (kept before a last piece "1": "...-1").
+    toks: list[str] = []
     starts: list[int] = []
+    digit_counts: list[int] = []
+    soft: list[bool] = []
+    hyphen: list[bool] = []
+    end = len(text)
+    b = 0
+    while True:
+        a = _token_start(text, b, end)
+        if a >= end:
+            break
+        gap = a - b
+        hyphens = 0
+        is_soft = 0 < gap <= 3 and bool(toks)  # (the text before the first is no gap)
+        if is_soft:
+            for k in range(b, a):
+                c = ord(text[k])
+                if c == 45:  # "-"
+                    hyphens += 1
+                elif c != 32:  # " "
+                    is_soft = False
+        digits = 0
+        b = a
+        while b < end:
+            c = ord(text[b])
+            if _is_digit(c):
+                digits += 1
+            elif not 97 <= c <= 122:
+                break
+            b += 1
+        toks.append(text[a:b])
+        starts.append(a)
+        digit_counts.append(digits)
+        soft.append(is_soft)
+        hyphen.append(is_soft and hyphens == 1)
     n = len(toks)
     context: dict[int, bool] = {}  # per joined message: has a carrier or tracking word
     i = 0
@@ -350,76 +383,60 @@ def _tracking_spans(text: str, msg_starts: list[int]) -> list[tuple[int, int]]:
         first = toks[i]
         # A number starts with digits, a single character or a carrier's letters (a token
         # with no digit is all letters).
-        if len(first) > 1 and first.isalpha() and first not in _TRACKING_PREFIXES:
+        if len(first) > 1 and digit_counts[i] == 0 and first not in _TRACKING_PREFIXES:
             i += 1
             continue
-        if len(first) < 3 and i > 0:
-            gap = parts[2 * i]
-            if len(gap) <= 3 and not gap.strip(" -") and toks[i - 1][-1].isdigit():
-                # Inside a chain of short pieces ("1 0 0 1 9 ..."): the number starts where
-                # the chain does, which was tried already.
-                i += 1
-                continue
+        if len(first) < 3 and i > 0 and soft[i] and toks[i - 1][-1].isdigit():
+            # Inside a chain of short pieces ("1 0 0 1 9 ..."): the number starts where the
+            # chain does, which was tried already.
+            i += 1
+            continue
         # The pieces that could belong to one number starting here: digits, short letter
         # groups, single spaces or hyphens between them, at most 40 characters.
         pieces = [first]
+        piece_digits = [digit_counts[i]]
         size = len(first)
         for j in range(i + 1, n):
-            gap = parts[2 * j]
             tok = toks[j]
-            if len(gap) > 3 or gap.strip(" -") or (tok.isalpha() and len(tok) > 2):
+            if not soft[j] or (digit_counts[j] == 0 and len(tok) > 2):
                 break
-            piece = ("-" if gap.strip() == "-" and tok == "1" else "") + tok
+            piece = "-" + tok if hyphen[j] and tok == "1" else tok
             size += len(piece)
             if size > 40:
                 break
             pieces.append(piece)
+            piece_digits.append(digit_counts[j])
         # Longest first: a tracking number is normally the whole chain.
         matched = -1
+        total = sum(piece_digits)
         for k in range(len(pieces), 0, -1):
+            if k < len(pieces):
+                total -= piece_digits[k]
             joined = "".join(pieces[:k])
-            if len(joined) < 8 or _digit_total(joined) < 8:
+            if len(joined) < 8 or total < 8:
                 break
             distinctive = not joined.isdigit() or len(joined) >= 12
             # A bare 10-14 digit number passes some check by chance one time in ten: only
             # believe it next to a carrier or tracking word in the same message. Such a
             # number without one is passed over before its formats are tried (a phone number
             # near "shipped" is: the formats are the costlier test).
-            if not distinctive:
-                starts = starts or _token_starts(parts)
-                if not _tracking_context(text, msg_starts, starts[i], context):
-                    continue
+            if not distinctive and not _tracking_context(text, msg_starts, starts[i], context):
+                continue
             found = compact_candidates(joined.upper())  # (tokens: no spaces to strip)
             if not found:
                 continue
-            if not (distinctive and found[0].checked):
-                starts = starts or _token_starts(parts)
-                if not _tracking_context(text, msg_starts, starts[i], context):
-                    continue
+            if not (distinctive and found[0].checked) and not _tracking_context(
+                text, msg_starts, starts[i], context
+            ):
+                continue
             matched = i + k - 1
             break
         if matched >= 0:
-            starts = starts or _token_starts(parts)
             spans.append((starts[i], starts[matched] + len(toks[matched])))
             i = matched + 1
         else:
             i += 1
     return spans
-
-
-# `_TOKEN` as a separator kept in the parts: tokens and gaps alternate, starting with a gap.
-_TOKENS_AND_GAPS: Final = re.compile(r"([a-z0-9]+)")
-
-
-def _token_starts(parts: list[str]) -> list[int]:
-    """Where each token of `_TOKENS_AND_GAPS.split(text)` starts in the text."""
-    starts: list[int] = []
-    pos = 0
-    for j in range(1, len(parts), 2):
-        pos += len(parts[j - 1])
-        starts.append(pos)
-        pos += len(parts[j])
-    return starts
 
 
 def _tracking_context(text: str, msg_starts: list[int], pos: int, seen: dict[int, bool]) -> bool:
@@ -432,11 +449,6 @@ def _tracking_context(text: str, msg_starts: list[int], pos: int, seen: dict[int
         hi = msg_starts[m + 1] if m + 1 < len(msg_starts) else len(text)
         known = seen[m] = TRACKING_CONTEXT.search(text, lo, hi) is not None
     return known
-
-
-def _digit_total(joined: str) -> int:
-    raw = joined.encode()  # ASCII: letters, digits and "-"
-    return len(raw) - len(raw.translate(None, b"0123456789"))
 
 
 def find_phones(
@@ -560,6 +572,34 @@ def _digit_chains(text: str) -> list[re.Match[str]]:
 _DIGIT_MARKS: Final = bytes(1 if 0x30 <= i <= 0x39 else 0 for i in range(256))
 
 
+# The tokens of a chain or text, `_TOKEN`'s runs of [a-z0-9], are found character by character
+# where the caller needs their offsets: compiled, a loop over the characters' code points
+# costs far less than a regex split or search of a short string (a few thousand instructions
+# each, setup mostly).
+
+
+def _is_digit(c: int) -> bool:
+    return 48 <= c <= 57  # "0" to "9"
+
+
+def _is_token_char(c: int) -> bool:
+    return 97 <= c <= 122 or 48 <= c <= 57  # "a" to "z", "0" to "9"
+
+
+def _token_start(text: str, pos: int, end: int) -> int:
+    """Where the first token at or after `pos` starts (`end` when none does before it)."""
+    while pos < end and not _is_token_char(ord(text[pos])):
+        pos += 1
+    return pos
+
+
+def _token_end(text: str, pos: int, end: int) -> int:
+    """Where the token holding text[pos - 1] ends (at most `end`)."""
+    while pos < end and _is_token_char(ord(text[pos])):
+        pos += 1
+    return pos
+
+
 # A candidate: digit groups at offsets from a base position, their digits, and that base.
 _Candidate = tuple[Sequence["_Group"], str, int]
 
@@ -601,16 +641,22 @@ def _long_runs(
 ) -> tuple[tuple[tuple[_Group, ...], str], ...]:
     """Digit groups and digits of the runs of seven digits or more in the chain text[a:b]."""
     if not lettered and blocked is None:
-        # Plain digits: what `_runs` and `_groups` would make of it, built directly from the
-        # tokens and the gaps between them (one split, see `_tracking_spans`).
+        # Plain digits: every token of the chain is a run of ASCII digits and all between
+        # them is gap, so the groups are those runs, found character by character (compiled,
+        # that costs a tenth of a regex split of the chain's text).
         groups = []
-        parts = _TOKENS_AND_GAPS.split(text if a == 0 and b == len(text) else text[a:b])
-        end = a
-        for j in range(1, len(parts), 2):
-            start = end + len(parts[j - 1])
-            end = start + len(parts[j])
-            odd = disguised is not None and disguised(start, end)
-            groups.append(_Group(parts[j], start, end, odd))
+        start = -1
+        for i in range(a, b):
+            if _is_digit(ord(text[i])):
+                if start < 0:
+                    start = i
+            elif start >= 0:
+                odd = disguised is not None and disguised(start, i)
+                groups.append(_Group(text[start:i], start, i, odd))
+                start = -1
+        if start >= 0:
+            odd = disguised is not None and disguised(start, b)
+            groups.append(_Group(text[start:b], start, b, odd))
         runs = [groups]
     else:
         runs = [_groups(run, disguised) for run in _runs(text, a, b, blocked)]
@@ -632,13 +678,14 @@ def _runs(text: str, start: int, end: int, blocked: bytearray | None) -> list[li
     current: list[_Tok] = []
     fillers = False  # whether `current` holds a filler (most runs are digits only)
     get = _class_cache.get
-    # The chain's tokens and the gaps between them from one split (see `_tracking_spans`).
-    parts = _TOKENS_AND_GAPS.split(text if start == 0 and end == len(text) else text[start:end])
+    # The chain's tokens (`_TOKEN`), found character by character (see `_long_runs`).
     b = start
-    for j in range(1, len(parts), 2):
-        tok = parts[j]
-        a = b + len(parts[j - 1])
-        b = a + len(tok)
+    while True:
+        a = _token_start(text, b, end)
+        if a >= end:
+            break
+        b = _token_end(text, a + 1, end)
+        tok = text[a:b]
         cls = get(tok, _MISSING)
         if cls is _MISSING:  # a token not seen before
             cls = _classify_token(tok)
