@@ -558,11 +558,16 @@ def _digit_chains(text: str) -> list[re.Match[str]]:
         start = marks.find(1, pos)
         if start < 0:
             return chains
-        while start > pos and "a" <= text[start - 1] <= "z":
+        while start > pos and 97 <= ord(text[start - 1]) <= 122:  # "a" to "z"
             start -= 1  # look-alike letters before the digit: the token starts there
+        # `_DIGIT_CHAIN` takes a token whole or not at all; when the token is shorter than
+        # seven characters and no other can follow it in a chain, the chain from here (if
+        # any) is that token, too short: the search goes on after it either way.
+        pos = _token_end(text, start + 1, len(text))
+        if pos - start < 7 and not _chain_goes_on(text, pos):
+            continue
         chain = _digit_chain_at(text, start)
         if chain is None:  # a token no run can hold ("ab12"): go on after it
-            pos = _TOKEN.match(text, start).end()  # type: ignore[union-attr]
             continue
         pos = chain.end()
         if pos - start >= 7:  # (see find_phones)
@@ -570,6 +575,28 @@ def _digit_chains(text: str) -> list[re.Match[str]]:
 
 
 _DIGIT_MARKS: Final = bytes(1 if 0x30 <= i <= 0x39 else 0 for i in range(256))
+_HARD_GAP_CHARS: Final = frozenset(_HARD_GAP.replace("\\", ""))  # (the pattern escapes '"')
+
+
+def _chain_goes_on(text: str, pos: int) -> bool:
+    """Whether `_DIGIT_CHAIN` may go on past the token ending at `pos`: a soft gap of at most
+    _MAX_GAP characters, then a token with a digit or a filler (a token of `_numeric_token`
+    has one or is one; this may say yes where the chain stops, never the other way)."""
+    end = len(text)
+    gap = 0
+    while pos < end and not _is_token_char(ord(text[pos])):
+        if text[pos] in _HARD_GAP_CHARS:
+            return False
+        gap += 1
+        pos += 1
+    if gap == 0 or gap > _MAX_GAP or pos == end:
+        return False
+    after = pos
+    digit = False
+    while after < end and _is_token_char(c := ord(text[after])):
+        digit = digit or _is_digit(c)
+        after += 1
+    return digit or text[pos:after] in _FILLERS
 
 
 # The tokens of a chain or text, `_TOKEN`'s runs of [a-z0-9], are found character by character
