@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from tests.protection.test_tracking import NUMBERS as TRACKING_NUMBERS
 
@@ -435,6 +435,36 @@ def _as_tuples(
         ([(g.digits, g.start + shift, g.end + shift, g.disguised) for g in groups], digits)
         for groups, digits in runs
     ]
+
+
+_JUNK = st.lists(st.sampled_from(PIECES), max_size=4).map("".join)
+
+
+@RANDOM
+@given(MESSAGES, st.floats(0, 1), st.floats(0, 1), _JUNK, _JUNK)
+@example("call 415 555 0199, 3:30 pm, size 10, order #12345", 0.0, 0.5, "$1 x", ",9 jan")
+@example("paid $40 for 2 oz, cert 4567890-001", 0.1, 1.0, "size ", " oz")
+def test_trap_spans_kept_per_window_as_found_afresh(
+    message: str, a: float, b: float, before: str, after: str
+) -> None:
+    # A window's spans depend on its text, the character before it (or that it starts the
+    # text) and the switches: the same window in another text gives the spans found here.
+    text = normalize(message).text
+    lo, hi = sorted((int(a * len(text)), int(b * len(text))))
+    other = ("" if lo == 0 else before + text[lo - 1]) + text[lo:hi] + after
+    if text.isascii() != other.isascii():
+        other += "é"
+        assume(not text.isascii())
+    start = 0 if lo == 0 else len(before) + 1
+    tokens = set(ph._TOKEN.findall(text))
+    led = any(map(traps.leads, tokens))
+    named_id = not traps.ID_TOKENS.isdisjoint(tokens)
+    traps.clear_caches()
+    expected = traps.trap_spans(text, [(lo, hi)], None, led, named_id)
+    traps.clear_caches()
+    traps.trap_spans(other, [(start, start + hi - lo)], None, led, named_id)
+    assert traps.trap_spans(text, [(lo, hi)], None, led, named_id) == expected
+    traps.clear_caches()
 
 
 # Every expression the shield reads through `matches`, and a few that match empty (where the

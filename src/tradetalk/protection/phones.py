@@ -25,6 +25,7 @@ from tradetalk.protection.traps import (
     TRACKING_WORDS,
     trap_spans,
 )
+from tradetalk.protection.traps import clear_caches as _clear_trap_caches
 from tradetalk.protection.trie import trie_pattern
 from tradetalk.protection.wordnums import (
     COMPOUND_PATTERN,
@@ -212,11 +213,12 @@ _MISSING: Final[tuple[str, str] | None] = ("<missing>", "")
 
 
 def clear_caches() -> None:
-    """Forget every remembered token class and verdict (for cold-cache benchmarks)."""
+    """Forget every remembered token class, verdict and trap span (for cold-cache benchmarks)."""
     _class_cache.clear()
     _judge.cache_clear()
     _spoken_digits.cache_clear()
     _chain_runs.clear()
+    _clear_trap_caches()
 
 
 # Pure, and the same dictated number comes back like any other (history is re-scanned with

@@ -23,6 +23,7 @@ __all__ = [
     "PHONE_CUE_WORDS",
     "TRACKING_CONTEXT",
     "TRACKING_WORDS",
+    "clear_caches",
     "leads",
     "trap_spans",
 ]
@@ -221,17 +222,45 @@ def trap_spans(
     ascii = text.isascii()
     spans: list[tuple[int, int]] = []
     for lo, hi in windows if windows is not None else [(0, len(text))]:
-        spans += _digit_led_spans(text, lo, hi)
-        if word_led:
-            spans += [
-                m.span()
-                for m in matches(_WORD_LED, text, lo, hi)
-                if ascii or _word_start(text, m.start())
-            ]
-        if named_id:
-            spans += [
-                m.span(1)
-                for m in matches(_ID_RE, text, lo, hi)
-                if ascii or _word_start(text, m.start())
-            ]
+        # What the window's spans depend on: its text and the character before it (what the
+        # look-behinds and `_word_start` see of the text before the window), or that it starts
+        # the text, and the switches (see `_window_spans`).
+        key = (lo == 0, word_led, named_id, ascii, text[lo - 1 if lo else 0 : hi])
+        found = _window_spans.get(key)
+        if found is None:
+            found = _spans_in(text, lo, hi, word_led, named_id, ascii)
+            if len(_window_spans) < 10_000:
+                _window_spans[key] = found
+        spans += [(lo + a, lo + b) for a, b in found]
     return spans
+
+
+# The spans of a window, from its start, kept by what they depend on: the windows are the
+# stretches around numbers, and a message comes back with the same numbers (each new message
+# is scanned with the last few before it, where its numbers were already seen).
+_window_spans: Final[dict[tuple[bool, bool, bool, bool, str], tuple[tuple[int, int], ...]]] = {}
+
+
+def clear_caches() -> None:
+    """Forget the spans kept per window (for cold-cache benchmarks)."""
+    _window_spans.clear()
+
+
+def _spans_in(
+    text: str, lo: int, hi: int, word_led: bool, named_id: bool, ascii: bool
+) -> tuple[tuple[int, int], ...]:
+    """The trap spans of text[lo:hi] (see `trap_spans`), counted from `lo`."""
+    spans = _digit_led_spans(text, lo, hi)
+    if word_led:
+        spans += [
+            m.span()
+            for m in matches(_WORD_LED, text, lo, hi)
+            if ascii or _word_start(text, m.start())
+        ]
+    if named_id:
+        spans += [
+            m.span(1)
+            for m in matches(_ID_RE, text, lo, hi)
+            if ascii or _word_start(text, m.start())
+        ]
+    return tuple([(a - lo, b - lo) for a, b in spans])
