@@ -408,6 +408,10 @@ def test_tokens_found_by_character_as_by_their_matches(message: str) -> None:
         while (start := ph._token_start(text, end, b)) < b:
             end = ph._token_end(text, start + 1, b)
             found.append((start, end))
+            assert ph._scan_token(text, start, b) == (
+                end,
+                any(c.isdigit() for c in text[start:end]),
+            )
         assert found == expected
 
 

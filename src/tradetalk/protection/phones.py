@@ -544,28 +544,26 @@ def find_phones(
 
 def _digit_chains(text: str) -> list[re.Match[str]]:
     """The chains of seven characters or more of a text none of whose tokens is a number word,
-    found from its digits.
+    found from its tokens with digits.
 
     Without number words every run starts at a token with digits (fillers before it are
-    skipped anyway), so the search jumps from digit to digit instead of trying `_CHAIN` at
-    every token. A chain found this way may lack the fillers `_CHAIN` would have put before
-    its first digits: they make no run.
+    skipped anyway), so the search goes from token to token (character by character, see
+    `_token_start`) instead of trying `_CHAIN` at every position. A chain found this way may
+    lack the fillers `_CHAIN` would have put before its first digits: they make no run.
     """
     chains: list[re.Match[str]] = []
-    # A byte per character, 1 where the text has an ASCII digit (latin-1 with "?" for the
-    # rest keeps one byte per character): the next digit is a bytes.find, not a regex search.
-    marks = text.encode("latin-1", "replace").translate(_DIGIT_MARKS)
+    end = len(text)
     pos = 0
     while True:
-        start = marks.find(1, pos)
-        if start < 0:
+        start = _token_start(text, pos, end)
+        if start >= end:
             return chains
-        while start > pos and 97 <= ord(text[start - 1]) <= 122:  # "a" to "z"
-            start -= 1  # look-alike letters before the digit: the token starts there
+        pos, digit = _scan_token(text, start, end)
+        if not digit:
+            continue
         # `_DIGIT_CHAIN` takes a token whole or not at all; when the token is shorter than
         # seven characters and no other can follow it in a chain, the chain from here (if
         # any) is that token, too short: the search goes on after it either way.
-        pos = _token_end(text, start + 1, len(text))
         if pos - start < 7 and not _chain_goes_on(text, pos):
             continue
         chain = _digit_chain_at(text, start)
@@ -576,7 +574,6 @@ def _digit_chains(text: str) -> list[re.Match[str]]:
             chains.append(chain)
 
 
-_DIGIT_MARKS: Final = bytes(1 if 0x30 <= i <= 0x39 else 0 for i in range(256))
 _HARD_GAP_CHARS: Final = frozenset(_HARD_GAP.replace("\\", ""))  # (the pattern escapes '"')
 
 
@@ -593,11 +590,7 @@ def _chain_goes_on(text: str, pos: int) -> bool:
         pos += 1
     if gap == 0 or gap > _MAX_GAP or pos == end:
         return False
-    after = pos
-    digit = False
-    while after < end and _is_token_char(c := ord(text[after])):
-        digit = digit or _is_digit(c)
-        after += 1
+    after, digit = _scan_token(text, pos, end)
     return digit or text[pos:after] in _FILLERS
 
 
@@ -620,6 +613,19 @@ def _token_start(text: str, pos: int, end: int) -> int:
     while pos < end and not _is_token_char(ord(text[pos])):
         pos += 1
     return pos
+
+
+def _scan_token(text: str, pos: int, end: int) -> tuple[int, bool]:
+    """Where the token starting at `pos` ends (at most `end`), and whether it has a digit."""
+    digit = False
+    while pos < end:
+        c = ord(text[pos])
+        if _is_digit(c):
+            digit = True
+        elif not 97 <= c <= 122:  # "a" to "z"
+            break
+        pos += 1
+    return pos, digit
 
 
 def _token_end(text: str, pos: int, end: int) -> int:
