@@ -416,28 +416,39 @@ def test_tokens_found_by_character_as_by_their_matches(message: str) -> None:
 
 
 @RANDOM
-@given(MESSAGES)
-@example("call 415 555 0199 or 212-555-0147")
-@example("\ud83d415 555 0199 😀 ٣ 212 555 0147")
-def test_runs_of_plain_digit_chains_built_directly_as_the_long_way(message: str) -> None:
+@given(MESSAGES, st.integers(0, 2**32 - 1))
+@example("call 415 555 0199 or 212-555-0147", 0)
+@example("\ud83d415 555 0199 😀 ٣ 212 555 0147", 0b1010)
+@example("four one five 555 0199 and 212 five five five", 0)
+def test_runs_of_plain_digit_chains_built_directly_as_the_long_way(message: str, seed: int) -> None:
     text = normalize(message).text
-    for chain in ph._digit_chains(text):
-        if chain.group("first") is None and chain.group("later") is None:
-            a, b = chain.span()
-            direct = ph._long_runs(text, a, b, None, None, False)
-            long_way = ph._long_runs(text, a, b, None, None, True)
-            assert _as_tuples(direct) == _as_tuples(long_way)
-            if a > 0:  # (as the chain's own text, as the runs kept per chain are made)
-                alone = ph._long_runs(chain.group(), 0, b - a, None, None, False)
-                assert _as_tuples(alone) == _as_tuples(long_way, -a)
+    # Some characters blocked (as traps and links block them), or none.
+    blocked = bytearray((seed >> (i % 32)) & 1 for i in range(len(text) + 1))
+    disguised = (lambda a, b: (a * 7 + b) % 3 == 0) if seed & 1 else None
+    chains = ph._digit_chains(text) + matches(ph._CHAIN, text)
+    for chain in chains:
+        lettered = chain.group("first") is not None or chain.group("later") is not None
+        a, b = chain.span()
+        for block in (None, blocked) if seed else (None,):
+            direct = ph._plain_runs(text, a, b, block, disguised)
+            long_way = [ph._groups(run, disguised) for run in ph._runs(text, a, b, block)]
+            if lettered:
+                assert direct is None
+                continue
+            assert direct is not None
+            assert _as_lists(direct) == _as_lists(long_way)
+        if not lettered and a > 0:  # (as the chain's own text, as the runs kept per chain are made)
+            alone = ph._plain_runs(chain.group(), 0, b - a, None, None)
+            long_way = [ph._groups(run, None) for run in ph._runs(text, a, b, None)]
+            assert alone is not None
+            assert _as_lists(alone, a) == _as_lists(long_way)
 
 
-def _as_tuples(
-    runs: tuple[tuple[tuple[ph._Group, ...], str], ...], shift: int = 0
-) -> list[tuple[list[tuple[str, int, int, bool]], str]]:
+def _as_lists(
+    runs: list[list[ph._Group]], shift: int = 0
+) -> list[list[tuple[str, int, int, bool]]]:
     return [
-        ([(g.digits, g.start + shift, g.end + shift, g.disguised) for g in groups], digits)
-        for groups, digits in runs
+        [(g.digits, g.start + shift, g.end + shift, g.disguised) for g in groups] for groups in runs
     ]
 
 

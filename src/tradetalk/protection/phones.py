@@ -653,13 +653,12 @@ def _candidates(
         key = chain.group()
         runs = _chain_runs.get(key)
         if runs is None:
-            lettered = chain.group("first") is not None or chain.group("later") is not None
-            runs = _long_runs(key, 0, len(key), None, None, lettered)
+            runs = _long_runs(key, 0, len(key), None, None)
             if len(_chain_runs) < 10_000:
                 _chain_runs[key] = runs
         base = chain.start()
         return [(groups, digits, base) for groups, digits in runs]
-    runs = _long_runs(text, chain.start(), chain.end(), blocked, disguised, True)
+    runs = _long_runs(text, chain.start(), chain.end(), blocked, disguised)
     return [(groups, digits, 0) for groups, digits in runs]
 
 
@@ -672,28 +671,10 @@ def _long_runs(
     b: int,
     blocked: bytearray | None,
     disguised: Callable[[int, int], bool] | None,
-    lettered: bool,
 ) -> tuple[tuple[tuple[_Group, ...], str], ...]:
     """Digit groups and digits of the runs of seven digits or more in the chain text[a:b]."""
-    if not lettered and blocked is None:
-        # Plain digits: every token of the chain is a run of ASCII digits and all between
-        # them is gap, so the groups are those runs, found character by character (compiled,
-        # that costs a tenth of a regex split of the chain's text).
-        groups = []
-        start = -1
-        for i in range(a, b):
-            if _is_digit(ord(text[i])):
-                if start < 0:
-                    start = i
-            elif start >= 0:
-                odd = disguised is not None and disguised(start, i)
-                groups.append(_Group(text[start:i], start, i, odd))
-                start = -1
-        if start >= 0:
-            odd = disguised is not None and disguised(start, b)
-            groups.append(_Group(text[start:b], start, b, odd))
-        runs = [groups]
-    else:
+    runs = _plain_runs(text, a, b, blocked, disguised)
+    if runs is None:
         runs = [_groups(run, disguised) for run in _runs(text, a, b, blocked)]
     found = []
     for groups in runs:
@@ -701,6 +682,47 @@ def _long_runs(
         if len(digits) >= 7:
             found.append((tuple(groups), digits))
     return tuple(found)
+
+
+def _plain_runs(
+    text: str,
+    a: int,
+    b: int,
+    blocked: bytearray | None,
+    disguised: Callable[[int, int], bool] | None,
+) -> list[list[_Group]] | None:
+    """The digit groups of the runs of the chain text[a:b] as `_runs` and `_groups` make them
+    when all its tokens are plain digits (most chains), else None.
+
+    A chain has letters only in tokens (its gaps have none), and a token without letters is
+    plain digits: its own group. Runs end only at blocked tokens (no token lacks a class, and
+    there are no fillers), so the groups are the runs of ASCII digits, found character by
+    character: compiled, that costs a fraction of `_runs` and its tokens' objects.
+    """
+    runs: list[list[_Group]] = []
+    groups: list[_Group] = []
+    start = -1  # where the digits being read start (-1: in a gap)
+    for i in range(a, b + 1):
+        c = ord(text[i]) if i < b else 32  # (a gap after the chain ends the last token)
+        if _is_digit(c):
+            if start < 0:
+                start = i
+            continue
+        if 97 <= c <= 122:  # "a" to "z": the chain has a lettered token
+            return None
+        if start < 0:
+            continue
+        if blocked is not None and (blocked[start] or blocked[i - 1]):
+            if groups:
+                runs.append(groups)
+                groups = []
+        else:
+            odd = disguised is not None and disguised(start, i)
+            groups.append(_Group(text[start:i], start, i, odd))
+        start = -1
+    if groups:
+        runs.append(groups)
+    return runs
 
 
 def _runs(text: str, start: int, end: int, blocked: bytearray | None) -> list[list[_Tok]]:
