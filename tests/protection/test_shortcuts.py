@@ -394,6 +394,20 @@ def _compare_tracking(number: str) -> None:
 
 @RANDOM
 @given(MESSAGES)
+@example("four one five, fifty-five, double oh one nine nine")
+@example("call 415 555 0199 and funfundfunfzig 12 veintitres 4 5")
+@example("ab12 3one2 4i5-5s5-0i23 then 555 0199")
+def test_chains_tried_at_tokens_as_searched(message: str) -> None:
+    text = normalize(message).text
+    searched = [m for m in matches(ph._CHAIN, text) if m.end() - m.start() >= 7]
+    found = ph._chains(text, True)
+    assert [(m.span(), m.groups()) for m in found] == [(m.span(), m.groups()) for m in searched]
+    # (Without number words, find_phones with the words' flags checks `_DIGIT_CHAIN`'s chains:
+    # see test_word_flags_mean_what_they_say.)
+
+
+@RANDOM
+@given(MESSAGES)
 @example("")
 @example("9400 1112 0108 1234 5678 90")
 @example("1z999aa10123456784 shipped")
@@ -425,7 +439,7 @@ def test_runs_of_plain_digit_chains_built_directly_as_the_long_way(message: str,
     # Some characters blocked (as traps and links block them), or none.
     blocked = bytearray((seed >> (i % 32)) & 1 for i in range(len(text) + 1))
     disguised = (lambda a, b: (a * 7 + b) % 3 == 0) if seed & 1 else None
-    chains = ph._digit_chains(text) + matches(ph._CHAIN, text)
+    chains = ph._chains(text, False) + matches(ph._CHAIN, text)
     for chain in chains:
         lettered = chain.group("first") is not None or chain.group("later") is not None
         a, b = chain.span()

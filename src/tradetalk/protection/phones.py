@@ -16,7 +16,6 @@ from typing import Final
 import phonenumbers
 from phonenumbers import re_util
 
-from tradetalk.protection.matching import matches
 from tradetalk.protection.tracking import compact_candidates
 from tradetalk.protection.traps import (
     PHONE_CUE,
@@ -93,8 +92,9 @@ def _chain(words: str) -> re.Pattern[str]:
 _CHAIN: Final = _chain(f"{trie_pattern(NUMBER_WORDS | _FILLERS)}|{COMPOUND_PATTERN}")
 # The same where no token is a number word: only fillers can join the digits.
 _DIGIT_CHAIN: Final = _chain(trie_pattern(_FILLERS))
-# Called at each token with digits: the bound method, taken once, spares the method lookup by
-# name that a compiled `_DIGIT_CHAIN.match(...)` makes on every call.
+# Called at each token a chain may start at: the bound methods, taken once, spare the method
+# lookup by name that a compiled `_CHAIN.match(...)` makes on every call.
+_chain_at: Final = _CHAIN.match
 _digit_chain_at: Final = _DIGIT_CHAIN.match
 
 # Letter-only first parts of tracking numbers typed with spaces ("TBA 0000...", "GM 2 9 5").
@@ -484,11 +484,7 @@ def find_phones(
     """
     # A run can give at most one digit per character of its tokens (a number word gives fewer
     # digits than it has letters), so a chain shorter than seven characters holds no number.
-    chains = (
-        [m for m in matches(_CHAIN, text) if m.end() - m.start() >= 7]
-        if number_words
-        else _digit_chains(text)
-    )
+    chains = _chains(text, number_words)
     if not chains:
         return []
     blocked: bytearray | None = None
@@ -542,15 +538,20 @@ def find_phones(
     return hits
 
 
-def _digit_chains(text: str) -> list[re.Match[str]]:
-    """The chains of seven characters or more of a text none of whose tokens is a number word,
-    found from its tokens with digits.
+def _chains(text: str, number_words: bool) -> list[re.Match[str]]:
+    """The chains of seven characters or more of a text: `_CHAIN`'s, or when no token of the
+    text is a number word (`number_words` False), `_DIGIT_CHAIN`'s.
 
-    Without number words every run starts at a token with digits (fillers before it are
-    skipped anyway), so the search goes from token to token (character by character, see
-    `_token_start`) instead of trying `_CHAIN` at every position. A chain found this way may
-    lack the fillers `_CHAIN` would have put before its first digits: they make no run.
+    A chain starts at a token (its first token's look-behind) that its first token takes
+    whole: one with a digit, or a number word, filler or compound. The search goes from token
+    to token (character by character, see `_token_start`) and tries the expression only at
+    those, instead of at every position: a search would find the same, since it fails
+    everywhere else and goes on after a match. Without number words every run starts at a
+    token with digits (fillers before it are skipped anyway), so only those are tried; a chain
+    found then may lack the fillers `_CHAIN` would have put before its first digits: they
+    make no run.
     """
+    chain_at = _chain_at if number_words else _digit_chain_at
     chains: list[re.Match[str]] = []
     end = len(text)
     pos = 0
@@ -559,14 +560,14 @@ def _digit_chains(text: str) -> list[re.Match[str]]:
         if start >= end:
             return chains
         pos, digit = _scan_token(text, start, end)
-        if not digit:
+        if not digit and not (number_words and _may_be_word(text[start:pos])):
             continue
-        # `_DIGIT_CHAIN` takes a token whole or not at all; when the token is shorter than
+        # The expression takes a token whole or not at all; when the token is shorter than
         # seven characters and no other can follow it in a chain, the chain from here (if
         # any) is that token, too short: the search goes on after it either way.
-        if pos - start < 7 and not _chain_goes_on(text, pos):
+        if pos - start < 7 and not _chain_goes_on(text, pos, number_words):
             continue
-        chain = _digit_chain_at(text, start)
+        chain = chain_at(text, start)
         if chain is None:  # a token no run can hold ("ab12"): go on after it
             continue
         pos = chain.end()
@@ -574,13 +575,23 @@ def _digit_chains(text: str) -> list[re.Match[str]]:
             chains.append(chain)
 
 
+def _may_be_word(token: str) -> bool:
+    """Whether `_CHAIN` may take a token without digits: a number word or filler, or maybe a
+    compound (COMPOUND_PATTERN: German "...und...", Spanish "veinti...")."""
+    return token in _CHAIN_WORDS or "und" in token or token.startswith("veinti")
+
+
+_CHAIN_WORDS: Final = NUMBER_WORDS | _FILLERS
+
+
 _HARD_GAP_CHARS: Final = frozenset(_HARD_GAP.replace("\\", ""))  # (the pattern escapes '"')
 
 
-def _chain_goes_on(text: str, pos: int) -> bool:
-    """Whether `_DIGIT_CHAIN` may go on past the token ending at `pos`: a soft gap of at most
-    _MAX_GAP characters, then a token with a digit or a filler (a token of `_numeric_token`
-    has one or is one; this may say yes where the chain stops, never the other way)."""
+def _chain_goes_on(text: str, pos: int, number_words: bool) -> bool:
+    """Whether a chain (`_CHAIN`, or `_DIGIT_CHAIN` without `number_words`) may go on past the
+    token ending at `pos`: a soft gap of at most _MAX_GAP characters, then a token with a digit
+    or a filler, or a number word (a token of `_numeric_token` has one or is one; this may say
+    yes where the chain stops, never the other way)."""
     end = len(text)
     gap = 0
     while pos < end and not _is_token_char(ord(text[pos])):
@@ -591,7 +602,10 @@ def _chain_goes_on(text: str, pos: int) -> bool:
     if gap == 0 or gap > _MAX_GAP or pos == end:
         return False
     after, digit = _scan_token(text, pos, end)
-    return digit or text[pos:after] in _FILLERS
+    if digit:
+        return True
+    token = text[pos:after]
+    return _may_be_word(token) if number_words else token in _FILLERS
 
 
 # The tokens of a chain or text, `_TOKEN`'s runs of [a-z0-9], are found character by character
