@@ -400,8 +400,11 @@ def _compare_tracking(number: str) -> None:
 def test_chains_tried_at_tokens_as_searched(message: str) -> None:
     text = normalize(message).text
     searched = [m for m in matches(ph._CHAIN, text) if m.end() - m.start() >= 7]
-    found = ph._chains(text, True)
-    assert [(m.span(), m.groups()) for m in found] == [(m.span(), m.groups()) for m in searched]
+    assert ph._chains(text, True) == [m.span() for m in searched]
+    # Without number words, `_DIGIT_CHAIN`'s chains from each token with a digit.
+    digit_led = re.compile("(?=[a-z]*+[0-9])" + ph._DIGIT_CHAIN.pattern)
+    searched = [m for m in digit_led.finditer(text) if m.end() - m.start() >= 7]
+    assert ph._chains(text, False) == [m.span() for m in searched]
     # (Without number words, find_phones with the words' flags checks `_DIGIT_CHAIN`'s chains:
     # see test_word_flags_mean_what_they_say.)
 
@@ -422,9 +425,11 @@ def test_tokens_found_by_character_as_by_their_matches(message: str) -> None:
         while (start := ph._token_start(text, end, b)) < b:
             end = ph._token_end(text, start + 1, b)
             found.append((start, end))
+            token = text[start:end]
             assert ph._scan_token(text, start, b) == (
                 end,
-                any(c.isdigit() for c in text[start:end]),
+                any(c.isdigit() for c in token),
+                any(c.isalpha() for c in token),
             )
         assert found == expected
 
@@ -439,8 +444,8 @@ def test_runs_of_plain_digit_chains_built_directly_as_the_long_way(message: str,
     # Some characters blocked (as traps and links block them), or none.
     blocked = bytearray((seed >> (i % 32)) & 1 for i in range(len(text) + 1))
     disguised = (lambda a, b: (a * 7 + b) % 3 == 0) if seed & 1 else None
-    chains = ph._chains(text, False) + matches(ph._CHAIN, text)
-    for chain in chains:
+    chains = [ph._DIGIT_CHAIN.match(text, a) for a, _ in ph._chains(text, False)]
+    for chain in [c for c in chains if c is not None] + matches(ph._CHAIN, text):
         lettered = chain.group("first") is not None or chain.group("later") is not None
         a, b = chain.span()
         for block in (None, blocked) if seed else (None,):

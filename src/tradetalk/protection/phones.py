@@ -518,7 +518,7 @@ def find_phones(
         for a, b in spans:
             blocked[a:b] = b"\x01" * (b - a)
         for i, chain in enumerate(chains):
-            if blocked.find(1, chain.start(), chain.end()) >= 0:
+            if blocked.find(1, chain[0], chain[1]) >= 0:
                 # A trap or tracking number covers part of the chain: its runs may split
                 # differently. (Runs of shorter chains cannot reach seven digits either way,
                 # and a chain the new spans miss keeps the runs it had.)
@@ -538,41 +538,73 @@ def find_phones(
     return hits
 
 
-def _chains(text: str, number_words: bool) -> list[re.Match[str]]:
-    """The chains of seven characters or more of a text: `_CHAIN`'s, or when no token of the
-    text is a number word (`number_words` False), `_DIGIT_CHAIN`'s.
+def _chains(text: str, number_words: bool) -> list[tuple[int, int]]:
+    """The spans of the chains of seven characters or more of a text: `_CHAIN`'s, or when no
+    token of the text is a number word (`number_words` False), `_DIGIT_CHAIN`'s.
 
     A chain starts at a token (its first token's look-behind) that its first token takes
     whole: one with a digit, or a number word, filler or compound. The search goes from token
-    to token (character by character, see `_token_start`) and tries the expression only at
-    those, instead of at every position: a search would find the same, since it fails
+    to token (character by character, see `_token_start`) and tries only those, instead of
+    the expression at every position: a search would find the same, since it fails
     everywhere else and goes on after a match. Without number words every run starts at a
     token with digits (fillers before it are skipped anyway), so only those are tried; a chain
     found then may lack the fillers `_CHAIN` would have put before its first digits: they
     make no run.
     """
     chain_at = _chain_at if number_words else _digit_chain_at
-    chains: list[re.Match[str]] = []
+    chains: list[tuple[int, int]] = []
     end = len(text)
     pos = 0
     while True:
         start = _token_start(text, pos, end)
         if start >= end:
             return chains
-        pos, digit = _scan_token(text, start, end)
+        pos, digit, letter = _scan_token(text, start, end)
         if not digit and not (number_words and _may_be_word(text[start:pos])):
             continue
-        # The expression takes a token whole or not at all; when the token is shorter than
-        # seven characters and no other can follow it in a chain, the chain from here (if
-        # any) is that token, too short: the search goes on after it either way.
-        if pos - start < 7 and not _chain_goes_on(text, pos, number_words):
-            continue
+        if not letter:
+            # Most chains are plain digits: followed without the expression.
+            stop = _plain_chain_end(text, pos, number_words)
+            if stop >= 0:
+                pos = stop
+                if pos - start >= 7:  # (see find_phones)
+                    chains.append((start, pos))
+                continue
         chain = chain_at(text, start)
         if chain is None:  # a token no run can hold ("ab12"): go on after it
             continue
         pos = chain.end()
-        if pos - start >= 7:  # (see find_phones)
-            chains.append(chain)
+        if pos - start >= 7:
+            chains.append((start, pos))
+
+
+def _plain_chain_end(text: str, pos: int, number_words: bool) -> int:
+    """Where a chain (`_CHAIN`, or `_DIGIT_CHAIN` without `number_words`) ends whose first
+    token, plain digits, ends at `pos`, when no token with letters can belong to it; -1 when
+    one may (the expression decides then).
+
+    The chain's first token is taken whole (digits not followed by a letter), and so is each
+    next one, after a gap of 1 to _MAX_GAP characters that are neither token characters nor
+    hard (the whole gap: a token starts with a token character). A next token of plain
+    digits always belongs to it, one without digits only if it is a word of the expression.
+    """
+    end = len(text)
+    while True:
+        after = pos
+        while after < end and not _is_token_char(ord(text[after])):
+            if text[after] in _HARD_GAP_CHARS or after - pos == _MAX_GAP:
+                return pos
+            after += 1
+        if after == end:
+            return pos
+        token_end, digit, letter = _scan_token(text, after, end)
+        if letter:
+            if digit:  # digits with letters ("o199", "3one2"): the expression decides
+                return -1
+            word = text[after:token_end]
+            may = _may_be_word(word) if number_words else word in _FILLERS
+            return -1 if may else pos
+        pos = token_end
 
 
 def _may_be_word(token: str) -> bool:
@@ -601,7 +633,7 @@ def _chain_goes_on(text: str, pos: int, number_words: bool) -> bool:
         pos += 1
     if gap == 0 or gap > _MAX_GAP or pos == end:
         return False
-    after, digit = _scan_token(text, pos, end)
+    after, digit, _ = _scan_token(text, pos, end)
     if digit:
         return True
     token = text[pos:after]
@@ -629,17 +661,20 @@ def _token_start(text: str, pos: int, end: int) -> int:
     return pos
 
 
-def _scan_token(text: str, pos: int, end: int) -> tuple[int, bool]:
-    """Where the token starting at `pos` ends (at most `end`), and whether it has a digit."""
-    digit = False
+def _scan_token(text: str, pos: int, end: int) -> tuple[int, bool, bool]:
+    """Where the token starting at `pos` ends (at most `end`), whether it has a digit and
+    whether it has a letter."""
+    digit = letter = False
     while pos < end:
         c = ord(text[pos])
         if _is_digit(c):
             digit = True
-        elif not 97 <= c <= 122:  # "a" to "z"
+        elif 97 <= c <= 122:  # "a" to "z"
+            letter = True
+        else:
             break
         pos += 1
-    return pos, digit
+    return pos, digit, letter
 
 
 def _token_end(text: str, pos: int, end: int) -> int:
@@ -655,7 +690,7 @@ _Candidate = tuple[Sequence["_Group"], str, int]
 
 def _candidates(
     text: str,
-    chain: re.Match[str],
+    chain: tuple[int, int],
     blocked: bytearray | None,
     disguised: Callable[[int, int], bool] | None,
 ) -> list[_Candidate]:
@@ -664,15 +699,15 @@ def _candidates(
         # Then the runs of a chain depend on its own text alone, so they are kept per chain,
         # like the verdict on a number: a number comes back (the same buyer, or history
         # scanned again with each new message).
-        key = chain.group()
+        key = text[chain[0] : chain[1]]
         runs = _chain_runs.get(key)
         if runs is None:
             runs = _long_runs(key, 0, len(key), None, None)
             if len(_chain_runs) < 10_000:
                 _chain_runs[key] = runs
-        base = chain.start()
+        base = chain[0]
         return [(groups, digits, base) for groups, digits in runs]
-    runs = _long_runs(text, chain.start(), chain.end(), blocked, disguised)
+    runs = _long_runs(text, chain[0], chain[1], blocked, disguised)
     return [(groups, digits, 0) for groups, digits in runs]
 
 
