@@ -12,6 +12,7 @@ import json
 import re
 from pathlib import Path
 
+import phonenumbers
 import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
@@ -540,3 +541,28 @@ def test_matches_are_finditers(message: str, a: float, b: float) -> None:
             expected = [(m.span(), m.groups()) for m in pattern.finditer(text, *args)]
             found = [(m.span(), m.groups()) for m in matches(pattern, text, *args)]
             assert found == expected, (pattern.pattern, args)
+
+
+_REGIONS = ["US", "CA", "GB", "GG", "JE", "IM", "gb", "001", "XX", *ph._OTHER_REGIONS]
+
+
+@RANDOM
+@given(
+    st.sampled_from([1, 44, 49, 33, 61, 39, 31, 91, 353, 55, 52, 34, 800, 999]),
+    st.integers(0, 10**17),
+    st.sampled_from(_REGIONS),
+    st.booleans(),
+)
+@example(1, 4155550199, "US", False)
+@example(1, 41555501, "CA", False)
+@example(44, 7700900461, "GB", False)
+@example(39, 612345678, "IT", True)
+def test_validity_asked_only_for_lengths_the_region_has(
+    code: int, national: int, region: str, leading_zero: bool
+) -> None:
+    num = phonenumbers.PhoneNumber(
+        country_code=code, national_number=national, italian_leading_zero=leading_zero or None
+    )
+    expected = phonenumbers.is_valid_number_for_region(num, region)
+    assert ph._valid_in(num, (region,)) == expected
+    assert ph._country_code(region) == phonenumbers.country_code_for_region(region)

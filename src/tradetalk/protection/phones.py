@@ -280,7 +280,39 @@ _NEIGHBOURS: Final[dict[str, tuple[str, ...]]] = {
 
 
 def _valid_in(num: phonenumbers.PhoneNumber, regions: tuple[str, ...]) -> bool:
-    return any(phonenumbers.is_valid_number_for_region(num, r) for r in regions)
+    """Whether `num` is valid for one of `regions` (`is_valid_number_for_region`)."""
+    # The library says no, before matching any pattern, to a national significant number
+    # whose length the region's numbers never have (see `_general_lengths`): it is asked only
+    # about the others.
+    length = len(phonenumbers.national_significant_number(num))
+    for region in regions:
+        lengths = _general_lengths(region)
+        if lengths is None or (lengths and length not in lengths):
+            continue
+        if phonenumbers.is_valid_number_for_region(num, region):
+            return True
+    return False
+
+
+# The library looks the code up in its metadata at each call.
+_country_code: Final = lru_cache(maxsize=64)(phonenumbers.country_code_for_region)
+
+
+@lru_cache(maxsize=64)
+def _general_lengths(region: str) -> frozenset[int] | None:
+    """The lengths of national significant numbers `is_valid_number_for_region` may find
+    valid for `region`: None when it finds none valid, empty when it does not look at lengths.
+
+    It takes the region's metadata and says no without it; then (when the calling codes
+    agree) no to a number that does not match the general description, without one or when
+    it lists possible lengths and not the number's (`_is_number_matching_desc`).
+    """
+    if region == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY:
+        return frozenset()  # (metadata by calling code: not looked at here)
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region.upper(), None)
+    if meta is None or meta.general_desc is None:
+        return None
+    return frozenset(meta.general_desc.possible_length or ())
 
 
 def _valid_international(num: phonenumbers.PhoneNumber) -> bool:
@@ -310,7 +342,7 @@ def _judge(digits: str, plus: bool, region: str, strong: bool) -> str | None:
     num = _parse(digits, region)
     if num is not None:
         home = (region, *_NEIGHBOURS.get(region, ()))
-        if num.country_code == phonenumbers.country_code_for_region(region):
+        if num.country_code == _country_code(region):
             if _valid_in(num, home):
                 return "phone_valid"
         elif _valid_international(num):
@@ -324,7 +356,7 @@ def _judge(digits: str, plus: bool, region: str, strong: bool) -> str | None:
             if other == region:
                 continue
             num = _parse(digits, other)
-            if num is not None and phonenumbers.is_valid_number_for_region(num, other):
+            if num is not None and _valid_in(num, (other,)):
                 return "phone_valid_" + other.lower()
     return None
 
