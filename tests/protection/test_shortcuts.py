@@ -391,6 +391,8 @@ def _compare_tracking(number: str) -> None:
         if 8 <= len(n) <= 40 and fmt.pattern.fullmatch(n) and (fmt.check is None or fmt.check(n))
     ]
     assert [m.format for m in tr.tracking_candidates(number)] == expected
+    found = tr.compact_candidates(n)
+    assert tr.compact_first_checked(n) == (found[0].checked if found else None)
 
 
 @RANDOM

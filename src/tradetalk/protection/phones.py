@@ -16,7 +16,7 @@ from typing import Final
 import phonenumbers
 from phonenumbers import re_util
 
-from tradetalk.protection.tracking import compact_candidates
+from tradetalk.protection.tracking import compact_first_checked
 from tradetalk.protection.traps import (
     PHONE_CUE,
     PHONE_CUE_WORDS,
@@ -456,10 +456,11 @@ def _tracking_spans(text: str, msg_starts: list[int]) -> list[tuple[int, int]]:
             # near "shipped" is: the formats are the costlier test).
             if not distinctive and not _tracking_context(text, msg_starts, starts[i], context):
                 continue
-            found = compact_candidates(joined.upper())  # (tokens: no spaces to strip)
-            if not found:
+            # (tokens: no spaces to strip)
+            checked = compact_first_checked(joined.upper())
+            if checked is None:
                 continue
-            if not (distinctive and found[0].checked) and not _tracking_context(
+            if not (distinctive and checked) and not _tracking_context(
                 text, msg_starts, starts[i], context
             ):
                 continue
