@@ -568,3 +568,14 @@ def test_validity_asked_only_for_lengths_the_region_has(
     expected = phonenumbers.is_valid_number_for_region(num, region)
     assert ph._valid_in(num, (region,)) == expected
     assert ph._country_code(region) == phonenumbers.country_code_for_region(region)
+
+
+@pytest.mark.parametrize("c", [*"0123456789", "٣", "５", "৭", "A", "²", "-"])
+def test_check_digits_read_as_int_reads_them(c: str) -> None:
+    try:
+        expected = int(c)
+    except ValueError:
+        with pytest.raises(ValueError):
+            tr._digit(c)
+        return
+    assert tr._digit(c) == expected

@@ -52,9 +52,16 @@ class _Format:
 # --- check digit algorithms (named as in the reference data set) ------------------------------
 
 
+def _digit(c: str) -> int:
+    # `int(c)`, which the formats' \d admits for any decimal digit; an ASCII digit (nearly
+    # always) spares the conversion of a string to an int.
+    o = ord(c)
+    return o - 48 if 48 <= o <= 57 else int(c)
+
+
 def _char_value(c: str) -> int:
     # Letters count as (ord - 3) % 10: UPS and OnTrac put letters inside the checked serial.
-    return int(c) if c.isdigit() else (ord(c) - 3) % 10
+    return _digit(c) if c.isdigit() else (ord(c) - 3) % 10
 
 
 def _mod10(seq: str, evens: int, odds: int) -> int:
@@ -68,7 +75,7 @@ def _mod10(seq: str, evens: int, odds: int) -> int:
 def _luhn(seq: str) -> int:
     total = 0
     for i, c in enumerate(reversed(seq)):
-        x = int(c)
+        x = _digit(c)
         if i % 2 == 0:
             x *= 2
             if x > 9:
@@ -78,12 +85,12 @@ def _luhn(seq: str) -> int:
 
 
 def _weighted(seq: str, weights: tuple[int, ...]) -> int:
-    total = sum(int(c) * weights[i % len(weights)] for i, c in enumerate(seq))
+    total = sum(_digit(c) * weights[i % len(weights)] for i, c in enumerate(seq))
     return total % 11 % 10
 
 
 def _s10(serial8: str) -> int:
-    total = sum(int(c) * w for c, w in zip(serial8, (8, 6, 4, 2, 3, 5, 9, 7), strict=True))
+    total = sum(_digit(c) * w for c, w in zip(serial8, (8, 6, 4, 2, 3, 5, 9, 7), strict=True))
     rem = total % 11
     if rem == 0:
         return 5
@@ -97,7 +104,7 @@ def _mod37_36(seq: str) -> str:
     mod = 36
     cd = mod
     for ch in seq:
-        val = ord(ch) - 55 if ch.isalpha() else int(ch)
+        val = ord(ch) - 55 if ch.isalpha() else _digit(ch)
         cd += val
         if cd > mod:
             cd -= mod
