@@ -191,8 +191,54 @@ def leads(token: str) -> bool:
 
 def _digit_led_spans(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
     """The spans `_DIGIT_LED.finditer(text, lo, hi)` gives, found with `_DIGIT_LED_HINTED`
-    (the dozen alternatives skipped where the hint says they cannot match: most digits)."""
-    return [m.span() for m in matches(_DIGIT_LED_HINTED, text, lo, hi)]
+    (the dozen alternatives skipped where the hint says they cannot match: most digits).
+
+    A search of the expression stops at every digit (some 250 instructions each, a window
+    holding a dozen or two); it can match only at the first digit of a run (`_RUN_START`)
+    where the hint holds. The runs are found here character by character, and the expression
+    tried at a run's first digit only when the character after the run, or the one after
+    that, is one the hint may need there (a superset of its cases); after a match the walk
+    goes on where the match ends, as the search does.
+    """
+    spans: list[tuple[int, int]] = []
+    pos = lo
+    while pos < hi:
+        if not _is_ascii_digit(ord(text[pos])):
+            pos += 1
+            continue
+        start = pos
+        pos += 1
+        while pos < hi and _is_ascii_digit(ord(text[pos])):
+            pos += 1
+        # text[start:pos] is a run of digits (within the window).
+        if start > 0 and text[start - 1] in _BEFORE_NO_RUN:
+            continue  # (inside a number or a word, or a decimal's digits)
+        if pos < hi and (_may_hint(text[pos]) or (pos + 1 < hi and _may_hint(text[pos + 1]))):
+            m = _digit_led_at(text, start, hi)
+            if m is not None:
+                spans.append(m.span())
+                pos = m.end()
+    return spans
+
+
+def _is_ascii_digit(c: int) -> bool:
+    return 48 <= c <= 57  # "0" to "9"
+
+
+# What may not come before the first digit of a run (`_RUN_START`'s look-behind).
+_BEFORE_NO_RUN: Final = frozenset("0123456789abcdefghijklmnopqrstuvwxyz.,")
+# What the hint needs right after a run's digits ("-" or ":" after one, two or four digits,
+# or one of "/.,%×" or a letter) or after one more character (whitespace, then a letter or
+# one of "/%×").
+_HINT_CHARS: Final = frozenset("-:/.,%×abcdefghijklmnopqrstuvwxyz")
+
+
+def _may_hint(c: str) -> bool:
+    return c in _HINT_CHARS
+
+
+# The bound method, taken once (see phones._chain_at).
+_digit_led_at: Final = _DIGIT_LED_HINTED.match
 
 
 def trap_spans(
