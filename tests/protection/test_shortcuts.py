@@ -474,6 +474,20 @@ def _as_lists(
     ]
 
 
+@RANDOM
+@given(MESSAGES, st.floats(0, 1), st.floats(0, 1))
+@example("order #112-3456789-1234567, s/n 4455, size10 ms-65 march 4, $1,250.00", 0.0, 1.0)
+@example("order 123abc order 45 cert4567 p/n 88-1 ¥300 us 9", 0.0, 0.7)
+@example("reorder 12 ordered 5 listing48213379 lot of 5", 0.1, 1.0)
+def test_word_led_and_ids_tried_at_tokens_as_searched(message: str, a: float, b: float) -> None:
+    text = normalize(message).text
+    lo, hi = sorted((int(a * len(text)), int(b * len(text))))
+    for pattern, word_led in ((traps._WORD_LED, True), (traps._ID_RE, False)):
+        expected = [(m.span(), m.groups()) for m in matches(pattern, text, lo, hi)]
+        found = traps._matches_from_words(pattern, text, lo, hi, word_led)
+        assert [(m.span(), m.groups()) for m in found] == expected
+
+
 _JUNK = st.lists(st.sampled_from(PIECES), max_size=4).map("".join)
 
 

@@ -12,7 +12,6 @@ import re
 from collections.abc import Collection
 from typing import Final
 
-from tradetalk.protection.matching import matches
 from tradetalk.protection.trie import trie_pattern
 
 __all__ = [
@@ -164,6 +163,8 @@ _TOKEN: Final = re.compile(r"[a-z0-9]+")
 _LEADING_LETTERS: Final = re.compile(r"[a-z]*")
 # The id words that are one token each; "s/n" and "p/n" are looked for as they are.
 ID_TOKENS: Final = frozenset(w for w in _ID_WORDS.split("|") if "/" not in w)
+# The tokens an id word starts with ("s/n", "p/n": "s", "p").
+_ID_STARTS: Final = ID_TOKENS | {w.split("/")[0] for w in _ID_WORDS.split("|")}
 # The words a `_WORD_LED` phrase starts with (months by their first three letters).
 # fmt: off
 MONTH_PREFIXES: Final = frozenset((
@@ -223,6 +224,52 @@ def _digit_led_spans(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
 
 def _is_ascii_digit(c: int) -> bool:
     return 48 <= c <= 57  # "0" to "9"
+
+
+def _is_token_code(c: int) -> bool:
+    return 97 <= c <= 122 or 48 <= c <= 57  # `_TOKEN`'s "a" to "z", "0" to "9"
+
+
+def _matches_from_words(
+    pattern: re.Pattern[str], text: str, lo: int, hi: int, word_led: bool
+) -> list[re.Match[str]]:
+    """`matches(pattern, text, lo, hi)` for `_WORD_LED` (`word_led`) or `_ID_RE`, the pattern
+    tried only where a match can start.
+
+    Both start a word where a token starts (their look-behinds) and take that token whole
+    (the word ends at "\\b", and digits or a space must follow it): an id word is such a
+    token ("s/n" and "p/n" start with the token "s" or "p"), a `_WORD_LED` word one that
+    `leads`; `_WORD_LED` also starts at a currency sign. A search stops at every position,
+    most of them letters; here the tokens are walked character by character and the
+    expression matched only at those starts, going on after a match where the search would.
+    """
+    at = pattern.match
+    found: list[re.Match[str]] = []
+    pos = lo
+    while pos < hi:
+        if not _is_token_code(ord(text[pos])):
+            if word_led and text[pos] in _CURRENCY and (m := at(text, pos, hi)) is not None:
+                found.append(m)
+                pos = m.end()
+            else:
+                pos += 1
+            continue
+        end = pos + 1
+        while end < len(text) and _is_token_code(ord(text[end])):
+            end += 1
+        if pos == 0 or not _is_token_code(ord(text[pos - 1])):  # (a token starts here)
+            token = text[pos:end]
+            if leads(token) if word_led else token in _ID_STARTS:
+                m = at(text, pos, hi)
+                if m is not None:
+                    found.append(m)
+                    pos = m.end()
+                    continue
+        pos = end
+    return found
+
+
+_CURRENCY: Final = frozenset("$€£¥")
 
 
 # What may not come before the first digit of a run (`_RUN_START`'s look-behind).
@@ -300,13 +347,13 @@ def _spans_in(
     if word_led:
         spans += [
             m.span()
-            for m in matches(_WORD_LED, text, lo, hi)
+            for m in _matches_from_words(_WORD_LED, text, lo, hi, True)
             if ascii or _word_start(text, m.start())
         ]
     if named_id:
         spans += [
             m.span(1)
-            for m in matches(_ID_RE, text, lo, hi)
+            for m in _matches_from_words(_ID_RE, text, lo, hi, False)
             if ascii or _word_start(text, m.start())
         ]
     return tuple([(a - lo, b - lo) for a, b in spans])
