@@ -593,16 +593,27 @@ def _chains(text: str, number_words: bool) -> list[tuple[int, int]]:
         if start >= end:
             return chains
         pos, digit, letter = _scan_token(text, start, end)
-        if not digit and not (number_words and _may_be_word(text[start:pos])):
-            continue
-        if not letter:
-            # Most chains are plain digits: followed without the expression.
-            stop = _plain_chain_end(text, pos, number_words)
+        if digit:
+            taken = _PLAIN if not letter else _MAYBE
+        elif number_words:
+            taken = _word_taken(text[start:pos], True)
+        else:
+            continue  # (without number words a chain starts at digits)
+        if taken == _NOT_TAKEN:
+            continue  # (the expression fails here: the search goes on after the token)
+        if taken == _PLAIN:
+            # Most chains hold plain digits and words only: followed without the expression.
+            stop = _simple_chain_end(text, pos, number_words)
             if stop >= 0:
                 pos = stop
                 if pos - start >= 7:  # (see find_phones)
                     chains.append((start, pos))
                 continue
+        # The expression takes a token whole or not at all; when the token is shorter than
+        # seven characters and no other can follow it in a chain, the chain from here (if
+        # any) is that token, too short: the search goes on after it either way.
+        if pos - start < 7 and not _chain_goes_on(text, pos, number_words):
+            continue
         chain = chain_at(text, start)
         if chain is None:  # a token no run can hold ("ab12"): go on after it
             continue
@@ -611,15 +622,37 @@ def _chains(text: str, number_words: bool) -> list[tuple[int, int]]:
             chains.append((start, pos))
 
 
-def _plain_chain_end(text: str, pos: int, number_words: bool) -> int:
-    """Where a chain (`_CHAIN`, or `_DIGIT_CHAIN` without `number_words`) ends whose first
-    token, plain digits, ends at `pos`, when no token with letters can belong to it; -1 when
-    one may (the expression decides then).
+# What a chain expression does with a token: takes it whole without a doubt (plain digits, or
+# a word of the expression), does not take it, or may (the expression decides).
+_PLAIN: Final = 1
+_NOT_TAKEN: Final = 0
+_MAYBE: Final = -1
 
-    The chain's first token is taken whole (digits not followed by a letter), and so is each
-    next one, after a gap of 1 to _MAX_GAP characters that are neither token characters nor
-    hard (the whole gap: a token starts with a token character). A next token of plain
-    digits always belongs to it, one without digits only if it is a word of the expression.
+
+def _word_taken(token: str, number_words: bool) -> int:
+    """What `_CHAIN` (`number_words`) or `_DIGIT_CHAIN` does with a token without digits.
+
+    Such a token can only be one of the expression's words (the other alternatives need a
+    digit), which are taken whole: `_CHAIN`'s number words and fillers, `_DIGIT_CHAIN`'s
+    fillers. A compound (`_CHAIN`'s COMPOUND_PATTERN) is left to the expression.
+    """
+    if number_words:
+        if token in _CHAIN_WORDS:
+            return _PLAIN
+        return _MAYBE if "und" in token or token.startswith("veinti") else _NOT_TAKEN
+    return _PLAIN if token in _FILLERS else _NOT_TAKEN
+
+
+def _simple_chain_end(text: str, pos: int, number_words: bool) -> int:
+    """Where a chain (`_CHAIN`, or `_DIGIT_CHAIN` without `number_words`) ends whose first
+    token, taken whole, ends at `pos`, when each next token is plain digits or a word of the
+    expression; -1 when a token with digits and letters or a possible compound comes first
+    (the expression decides then).
+
+    Each next token follows a gap of 1 to _MAX_GAP characters that are neither token
+    characters nor hard (the whole gap: a token starts with a token character); plain digits
+    are always taken whole, a token without digits as `_word_taken` says, and the chain ends
+    before the first token not taken.
     """
     end = len(text)
     while True:
@@ -634,16 +667,12 @@ def _plain_chain_end(text: str, pos: int, number_words: bool) -> int:
         if letter:
             if digit:  # digits with letters ("o199", "3one2"): the expression decides
                 return -1
-            word = text[after:token_end]
-            may = _may_be_word(word) if number_words else word in _FILLERS
-            return -1 if may else pos
+            taken = _word_taken(text[after:token_end], number_words)
+            if taken == _NOT_TAKEN:
+                return pos
+            if taken == _MAYBE:
+                return -1
         pos = token_end
-
-
-def _may_be_word(token: str) -> bool:
-    """Whether `_CHAIN` may take a token without digits: a number word or filler, or maybe a
-    compound (COMPOUND_PATTERN: German "...und...", Spanish "veinti...")."""
-    return token in _CHAIN_WORDS or "und" in token or token.startswith("veinti")
 
 
 _CHAIN_WORDS: Final = NUMBER_WORDS | _FILLERS
@@ -669,8 +698,7 @@ def _chain_goes_on(text: str, pos: int, number_words: bool) -> bool:
     after, digit, _ = _scan_token(text, pos, end)
     if digit:
         return True
-    token = text[pos:after]
-    return _may_be_word(token) if number_words else token in _FILLERS
+    return _word_taken(text[pos:after], number_words) != _NOT_TAKEN
 
 
 # The tokens of a chain or text, `_TOKEN`'s runs of [a-z0-9], are found character by character
