@@ -518,8 +518,10 @@ def test_trap_spans_kept_per_window_as_found_afresh(
     traps.clear_caches()
 
 
-# Every expression the shield reads through `matches`, and a few that match empty (where the
-# scanner's rule for what may follow an empty match applies).
+# Every expression the shield reads through `matches` (the chain and trap expressions, now
+# matched where they can start, read that way too once; their shortcut tests compare with
+# `matches`), and a few that match empty (where the scanner's rule for what may follow an empty
+# match applies).
 _MATCHED_PATTERNS = [
     kw._NAMES_AFTER_GAPS,
     kw._PREFIX_GATE,
