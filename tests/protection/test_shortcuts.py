@@ -12,8 +12,9 @@ import json
 import re
 from pathlib import Path
 
+import phonenumbers
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from tests.protection.test_tracking import NUMBERS as TRACKING_NUMBERS
 
@@ -390,6 +391,25 @@ def _compare_tracking(number: str) -> None:
         if 8 <= len(n) <= 40 and fmt.pattern.fullmatch(n) and (fmt.check is None or fmt.check(n))
     ]
     assert [m.format for m in tr.tracking_candidates(number)] == expected
+    found = tr.compact_candidates(n)
+    assert tr.compact_first_checked(n) == (found[0].checked if found else None)
+
+
+@RANDOM
+@given(MESSAGES)
+@example("four one five, fifty-five, double oh one nine nine")
+@example("call 415 555 0199 and funfundfunfzig 12 veintitres 4 5")
+@example("ab12 3one2 4i5-5s5-0i23 then 555 0199")
+def test_chains_tried_at_tokens_as_searched(message: str) -> None:
+    text = normalize(message).text
+    searched = [m for m in matches(ph._CHAIN, text) if m.end() - m.start() >= 7]
+    assert ph._chains(text, True) == [m.span() for m in searched]
+    # Without number words, `_DIGIT_CHAIN`'s chains from each token with a digit.
+    digit_led = re.compile("(?=[a-z]*+[0-9])" + ph._DIGIT_CHAIN.pattern)
+    searched = [m for m in digit_led.finditer(text) if m.end() - m.start() >= 7]
+    assert ph._chains(text, False) == [m.span() for m in searched]
+    # (Without number words, find_phones with the words' flags checks `_DIGIT_CHAIN`'s chains:
+    # see test_word_flags_mean_what_they_say.)
 
 
 @RANDOM
@@ -397,50 +417,111 @@ def _compare_tracking(number: str) -> None:
 @example("")
 @example("9400 1112 0108 1234 5678 90")
 @example("1z999aa10123456784 shipped")
-def test_tracking_tokens_from_one_split_as_from_their_matches(message: str) -> None:
+def test_tokens_found_by_character_as_by_their_matches(message: str) -> None:
     text = normalize(message).text
-    parts = ph._TOKENS_AND_GAPS.split(text)
-    expected = [(m.group(), m.start()) for m in ph._TOKEN.finditer(text)]
-    assert list(zip(parts[1::2], ph._token_starts(parts), strict=True)) == expected
-    # (the gap before each token is the text between it and the one before)
-    ends = [0] + [start + len(tok) for tok, start in expected]
-    assert parts[0::2][: len(expected)] == [text[ends[j] : s] for j, (_, s) in enumerate(expected)]
-    # A slice's tokens (phone runs split the chain's text[a:b]) are those a search limited to
-    # it finds, its offsets counted from a.
-    a, b = len(text) // 3, len(text) - len(text) // 4
-    parts = ph._TOKENS_AND_GAPS.split(text[a:b])
-    expected = [(m.group(), m.start() - a) for m in ph._TOKEN.finditer(text, a, b)]
-    assert list(zip(parts[1::2], ph._token_starts(parts), strict=True)) == expected
+    # A slice's tokens (phone runs read the chain's text[a:b]) are those a search limited to
+    # it finds.
+    for a, b in ((0, len(text)), (len(text) // 3, len(text) - len(text) // 4)):
+        expected = [m.span() for m in ph._TOKEN.finditer(text, a, b)]
+        found = []
+        end = a
+        while (start := ph._token_start(text, end, b)) < b:
+            end = ph._token_end(text, start + 1, b)
+            found.append((start, end))
+            token = text[start:end]
+            assert ph._scan_token(text, start, b) == (
+                end,
+                any(c.isdigit() for c in token),
+                any(c.isalpha() for c in token),
+            )
+        assert found == expected
 
 
 @RANDOM
-@given(MESSAGES)
-@example("call 415 555 0199 or 212-555-0147")
-@example("\ud83d415 555 0199 😀 ٣ 212 555 0147")
-def test_runs_of_plain_digit_chains_built_directly_as_the_long_way(message: str) -> None:
+@given(MESSAGES, st.integers(0, 2**32 - 1))
+@example("call 415 555 0199 or 212-555-0147", 0)
+@example("\ud83d415 555 0199 😀 ٣ 212 555 0147", 0b1010)
+@example("four one five 555 0199 and 212 five five five", 0)
+def test_runs_of_plain_digit_chains_built_directly_as_the_long_way(message: str, seed: int) -> None:
     text = normalize(message).text
-    for chain in ph._digit_chains(text):
-        if chain.group("first") is None and chain.group("later") is None:
-            a, b = chain.span()
-            direct = ph._long_runs(text, a, b, None, None, False)
-            long_way = ph._long_runs(text, a, b, None, None, True)
-            assert _as_tuples(direct) == _as_tuples(long_way)
-            if a > 0:  # (as the chain's own text, as the runs kept per chain are made)
-                alone = ph._long_runs(chain.group(), 0, b - a, None, None, False)
-                assert _as_tuples(alone) == _as_tuples(long_way, -a)
+    # Some characters blocked (as traps and links block them), or none.
+    blocked = bytearray((seed >> (i % 32)) & 1 for i in range(len(text) + 1))
+    disguised = (lambda a, b: (a * 7 + b) % 3 == 0) if seed & 1 else None
+    chains = [ph._DIGIT_CHAIN.match(text, a) for a, _ in ph._chains(text, False)]
+    for chain in [c for c in chains if c is not None] + matches(ph._CHAIN, text):
+        lettered = chain.group("first") is not None or chain.group("later") is not None
+        a, b = chain.span()
+        for block in (None, blocked) if seed else (None,):
+            direct = ph._plain_runs(text, a, b, block, disguised)
+            long_way = [ph._groups(run, disguised) for run in ph._runs(text, a, b, block)]
+            if lettered:
+                assert direct is None
+                continue
+            assert direct is not None
+            assert _as_lists(direct) == _as_lists(long_way)
+        if not lettered and a > 0:  # (as the chain's own text, as the runs kept per chain are made)
+            alone = ph._plain_runs(chain.group(), 0, b - a, None, None)
+            long_way = [ph._groups(run, None) for run in ph._runs(text, a, b, None)]
+            assert alone is not None
+            assert _as_lists(alone, a) == _as_lists(long_way)
 
 
-def _as_tuples(
-    runs: tuple[tuple[tuple[ph._Group, ...], str], ...], shift: int = 0
-) -> list[tuple[list[tuple[str, int, int, bool]], str]]:
+def _as_lists(
+    runs: list[list[ph._Group]], shift: int = 0
+) -> list[list[tuple[str, int, int, bool]]]:
     return [
-        ([(g.digits, g.start + shift, g.end + shift, g.disguised) for g in groups], digits)
-        for groups, digits in runs
+        [(g.digits, g.start + shift, g.end + shift, g.disguised) for g in groups] for groups in runs
     ]
 
 
-# Every expression the shield reads through `matches`, and a few that match empty (where the
-# scanner's rule for what may follow an empty match applies).
+@RANDOM
+@given(MESSAGES, st.floats(0, 1), st.floats(0, 1))
+@example("order #112-3456789-1234567, s/n 4455, size10 ms-65 march 4, $1,250.00", 0.0, 1.0)
+@example("order 123abc order 45 cert4567 p/n 88-1 ¥300 us 9", 0.0, 0.7)
+@example("reorder 12 ordered 5 listing48213379 lot of 5", 0.1, 1.0)
+def test_word_led_and_ids_tried_at_tokens_as_searched(message: str, a: float, b: float) -> None:
+    text = normalize(message).text
+    lo, hi = sorted((int(a * len(text)), int(b * len(text))))
+    for pattern, word_led in ((traps._WORD_LED, True), (traps._ID_RE, False)):
+        expected = [(m.span(), m.groups()) for m in matches(pattern, text, lo, hi)]
+        found = traps._matches_from_words(pattern, text, lo, hi, word_led)
+        assert [(m.span(), m.groups()) for m in found] == expected
+
+
+_JUNK = st.lists(st.sampled_from(PIECES), max_size=4).map("".join)
+
+
+@RANDOM
+@given(MESSAGES, st.floats(0, 1), st.floats(0, 1), _JUNK, _JUNK)
+@example("call 415 555 0199, 3:30 pm, size 10, order #12345", 0.0, 0.5, "$1 x", ",9 jan")
+@example("paid $40 for 2 oz, cert 4567890-001", 0.1, 1.0, "size ", " oz")
+def test_trap_spans_kept_per_window_as_found_afresh(
+    message: str, a: float, b: float, before: str, after: str
+) -> None:
+    # A window's spans depend on its text, the character before it (or that it starts the
+    # text) and the switches: the same window in another text gives the spans found here.
+    text = normalize(message).text
+    lo, hi = sorted((int(a * len(text)), int(b * len(text))))
+    other = ("" if lo == 0 else before + text[lo - 1]) + text[lo:hi] + after
+    if text.isascii() != other.isascii():
+        other += "é"
+        assume(not text.isascii())
+    start = 0 if lo == 0 else len(before) + 1
+    tokens = set(ph._TOKEN.findall(text))
+    led = any(map(traps.leads, tokens))
+    named_id = not traps.ID_TOKENS.isdisjoint(tokens)
+    traps.clear_caches()
+    expected = traps.trap_spans(text, [(lo, hi)], None, led, named_id)
+    traps.clear_caches()
+    traps.trap_spans(other, [(start, start + hi - lo)], None, led, named_id)
+    assert traps.trap_spans(text, [(lo, hi)], None, led, named_id) == expected
+    traps.clear_caches()
+
+
+# Every expression the shield reads through `matches` (the chain and trap expressions, now
+# matched where they can start, read that way too once; their shortcut tests compare with
+# `matches`), and a few that match empty (where the scanner's rule for what may follow an empty
+# match applies).
 _MATCHED_PATTERNS = [
     kw._NAMES_AFTER_GAPS,
     kw._PREFIX_GATE,
@@ -478,3 +559,39 @@ def test_matches_are_finditers(message: str, a: float, b: float) -> None:
             expected = [(m.span(), m.groups()) for m in pattern.finditer(text, *args)]
             found = [(m.span(), m.groups()) for m in matches(pattern, text, *args)]
             assert found == expected, (pattern.pattern, args)
+
+
+_REGIONS = ["US", "CA", "GB", "GG", "JE", "IM", "gb", "001", "XX", *ph._OTHER_REGIONS]
+
+
+@RANDOM
+@given(
+    st.sampled_from([1, 44, 49, 33, 61, 39, 31, 91, 353, 55, 52, 34, 800, 999]),
+    st.integers(0, 10**17),
+    st.sampled_from(_REGIONS),
+    st.booleans(),
+)
+@example(1, 4155550199, "US", False)
+@example(1, 41555501, "CA", False)
+@example(44, 7700900461, "GB", False)
+@example(39, 612345678, "IT", True)
+def test_validity_asked_only_for_lengths_the_region_has(
+    code: int, national: int, region: str, leading_zero: bool
+) -> None:
+    num = phonenumbers.PhoneNumber(
+        country_code=code, national_number=national, italian_leading_zero=leading_zero or None
+    )
+    expected = phonenumbers.is_valid_number_for_region(num, region)
+    assert ph._valid_in(num, (region,)) == expected
+    assert ph._country_code(region) == phonenumbers.country_code_for_region(region)
+
+
+@pytest.mark.parametrize("c", [*"0123456789", "٣", "５", "৭", "A", "²", "-"])
+def test_check_digits_read_as_int_reads_them(c: str) -> None:
+    try:
+        expected = int(c)
+    except ValueError:
+        with pytest.raises(ValueError):
+            tr._digit(c)
+        return
+    assert tr._digit(c) == expected

@@ -16,8 +16,7 @@ from typing import Final
 import phonenumbers
 from phonenumbers import re_util
 
-from tradetalk.protection.matching import matches
-from tradetalk.protection.tracking import compact_candidates
+from tradetalk.protection.tracking import compact_first_checked
 from tradetalk.protection.traps import (
     PHONE_CUE,
     PHONE_CUE_WORDS,
@@ -25,6 +24,7 @@ from tradetalk.protection.traps import (
     TRACKING_WORDS,
     trap_spans,
 )
+from tradetalk.protection.traps import clear_caches as _clear_trap_caches
 from tradetalk.protection.trie import trie_pattern
 from tradetalk.protection.wordnums import (
     COMPOUND_PATTERN,
@@ -92,8 +92,9 @@ def _chain(words: str) -> re.Pattern[str]:
 _CHAIN: Final = _chain(f"{trie_pattern(NUMBER_WORDS | _FILLERS)}|{COMPOUND_PATTERN}")
 # The same where no token is a number word: only fillers can join the digits.
 _DIGIT_CHAIN: Final = _chain(trie_pattern(_FILLERS))
-# Called at each token with digits: the bound method, taken once, spares the method lookup by
-# name that a compiled `_DIGIT_CHAIN.match(...)` makes on every call.
+# Called at each token a chain may start at: the bound methods, taken once, spare the method
+# lookup by name that a compiled `_CHAIN.match(...)` makes on every call.
+_chain_at: Final = _CHAIN.match
 _digit_chain_at: Final = _DIGIT_CHAIN.match
 
 # Letter-only first parts of tracking numbers typed with spaces ("TBA 0000...", "GM 2 9 5").
@@ -212,11 +213,12 @@ _MISSING: Final[tuple[str, str] | None] = ("<missing>", "")
 
 
 def clear_caches() -> None:
-    """Forget every remembered token class and verdict (for cold-cache benchmarks)."""
+    """Forget every remembered token class, verdict and trap span (for cold-cache benchmarks)."""
     _class_cache.clear()
     _judge.cache_clear()
     _spoken_digits.cache_clear()
     _chain_runs.clear()
+    _clear_trap_caches()
 
 
 # Pure, and the same dictated number comes back like any other (history is re-scanned with
@@ -278,7 +280,39 @@ _NEIGHBOURS: Final[dict[str, tuple[str, ...]]] = {
 
 
 def _valid_in(num: phonenumbers.PhoneNumber, regions: tuple[str, ...]) -> bool:
-    return any(phonenumbers.is_valid_number_for_region(num, r) for r in regions)
+    """Whether `num` is valid for one of `regions` (`is_valid_number_for_region`)."""
+    # The library says no, before matching any pattern, to a national significant number
+    # whose length the region's numbers never have (see `_general_lengths`): it is asked only
+    # about the others.
+    length = len(phonenumbers.national_significant_number(num))
+    for region in regions:
+        lengths = _general_lengths(region)
+        if lengths is None or (lengths and length not in lengths):
+            continue
+        if phonenumbers.is_valid_number_for_region(num, region):
+            return True
+    return False
+
+
+# The library looks the code up in its metadata at each call.
+_country_code: Final = lru_cache(maxsize=64)(phonenumbers.country_code_for_region)
+
+
+@lru_cache(maxsize=64)
+def _general_lengths(region: str) -> frozenset[int] | None:
+    """The lengths of national significant numbers `is_valid_number_for_region` may find
+    valid for `region`: None when it finds none valid, empty when it does not look at lengths.
+
+    It takes the region's metadata and says no without it; then (when the calling codes
+    agree) no to a number that does not match the general description, without one or when
+    it lists possible lengths and not the number's (`_is_number_matching_desc`).
+    """
+    if region == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY:
+        return frozenset()  # (metadata by calling code: not looked at here)
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region.upper(), None)
+    if meta is None or meta.general_desc is None:
+        return None
+    return frozenset(meta.general_desc.possible_length or ())
 
 
 def _valid_international(num: phonenumbers.PhoneNumber) -> bool:
@@ -308,7 +342,7 @@ def _judge(digits: str, plus: bool, region: str, strong: bool) -> str | None:
     num = _parse(digits, region)
     if num is not None:
         home = (region, *_NEIGHBOURS.get(region, ()))
-        if num.country_code == phonenumbers.country_code_for_region(region):
+        if num.country_code == _country_code(region):
             if _valid_in(num, home):
                 return "phone_valid"
         elif _valid_international(num):
@@ -322,7 +356,7 @@ def _judge(digits: str, plus: bool, region: str, strong: bool) -> str | None:
             if other == region:
                 continue
             num = _parse(digits, other)
-            if num is not None and phonenumbers.is_valid_number_for_region(num, other):
+            if num is not None and _valid_in(num, (other,)):
                 return "phone_valid_" + other.lower()
     return None
 
@@ -337,12 +371,45 @@ def _year_list(groups: Sequence[_Group]) -> bool:
 def _tracking_spans(text: str, msg_starts: list[int]) -> list[tuple[int, int]]:
     """Spans of tracking numbers, also typed with spaces ("9400 1112 0108 ...", "1 Z 8 V ...")."""
     spans: list[tuple[int, int]] = []
-    # The tokens and the text between them in one call, without a match object per token:
-    # parts[2 * j + 1] is the j-th token and parts[2 * j] the text before it. Where tokens
-    # start is worked out only for a number found or checked for context (`_token_starts`).
-    parts = _TOKENS_AND_GAPS.split(text)
-    toks = parts[1::2]
+    # The text's tokens (`_TOKEN`) and what the search below asks of each, in one pass over
+    # the characters: where it starts, how many digits it has, and whether the gap before it
+    # is soft (one to three spaces or hyphens, which a number's pieces may have between them)
+    # and then one with a single hyphen (kept before a last piece "1": "...-1").
+    toks: list[str] = []
     starts: list[int] = []
+    digit_counts: list[int] = []
+    soft: list[bool] = []
+    hyphen: list[bool] = []
+    end = len(text)
+    b = 0
+    while True:
+        a = _token_start(text, b, end)
+        if a >= end:
+            break
+        gap = a - b
+        hyphens = 0
+        is_soft = 0 < gap <= 3 and bool(toks)  # (the text before the first is no gap)
+        if is_soft:
+            for k in range(b, a):
+                c = ord(text[k])
+                if c == 45:  # "-"
+                    hyphens += 1
+                elif c != 32:  # " "
+                    is_soft = False
+        digits = 0
+        b = a
+        while b < end:
+            c = ord(text[b])
+            if _is_digit(c):
+                digits += 1
+            elif not 97 <= c <= 122:
+                break
+            b += 1
+        toks.append(text[a:b])
+        starts.append(a)
+        digit_counts.append(digits)
+        soft.append(is_soft)
+        hyphen.append(is_soft and hyphens == 1)
     n = len(toks)
     context: dict[int, bool] = {}  # per joined message: has a carrier or tracking word
     i = 0
@@ -350,76 +417,61 @@ def _tracking_spans(text: str, msg_starts: list[int]) -> list[tuple[int, int]]:
         first = toks[i]
         # A number starts with digits, a single character or a carrier's letters (a token
         # with no digit is all letters).
-        if len(first) > 1 and first.isalpha() and first not in _TRACKING_PREFIXES:
+        if len(first) > 1 and digit_counts[i] == 0 and first not in _TRACKING_PREFIXES:
             i += 1
             continue
-        if len(first) < 3 and i > 0:
-            gap = parts[2 * i]
-            if len(gap) <= 3 and not gap.strip(" -") and toks[i - 1][-1].isdigit():
-                # Inside a chain of short pieces ("1 0 0 1 9 ..."): the number starts where
-                # the chain does, which was tried already.
-                i += 1
-                continue
+        if len(first) < 3 and i > 0 and soft[i] and toks[i - 1][-1].isdigit():
+            # Inside a chain of short pieces ("1 0 0 1 9 ..."): the number starts where the
+            # chain does, which was tried already.
+            i += 1
+            continue
         # The pieces that could belong to one number starting here: digits, short letter
         # groups, single spaces or hyphens between them, at most 40 characters.
         pieces = [first]
+        piece_digits = [digit_counts[i]]
         size = len(first)
         for j in range(i + 1, n):
-            gap = parts[2 * j]
             tok = toks[j]
-            if len(gap) > 3 or gap.strip(" -") or (tok.isalpha() and len(tok) > 2):
+            if not soft[j] or (digit_counts[j] == 0 and len(tok) > 2):
                 break
-            piece = ("-" if gap.strip() == "-" and tok == "1" else "") + tok
+            piece = "-" + tok if hyphen[j] and tok == "1" else tok
             size += len(piece)
             if size > 40:
                 break
             pieces.append(piece)
+            piece_digits.append(digit_counts[j])
         # Longest first: a tracking number is normally the whole chain.
         matched = -1
+        total = sum(piece_digits)
         for k in range(len(pieces), 0, -1):
+            if k < len(pieces):
+                total -= piece_digits[k]
             joined = "".join(pieces[:k])
-            if len(joined) < 8 or _digit_total(joined) < 8:
+            if len(joined) < 8 or total < 8:
                 break
             distinctive = not joined.isdigit() or len(joined) >= 12
             # A bare 10-14 digit number passes some check by chance one time in ten: only
             # believe it next to a carrier or tracking word in the same message. Such a
             # number without one is passed over before its formats are tried (a phone number
             # near "shipped" is: the formats are the costlier test).
-            if not distinctive:
-                starts = starts or _token_starts(parts)
-                if not _tracking_context(text, msg_starts, starts[i], context):
-                    continue
-            found = compact_candidates(joined.upper())  # (tokens: no spaces to strip)
-            if not found:
+            if not distinctive and not _tracking_context(text, msg_starts, starts[i], context):
                 continue
-            if not (distinctive and found[0].checked):
-                starts = starts or _token_starts(parts)
-                if not _tracking_context(text, msg_starts, starts[i], context):
-                    continue
+            # (tokens: no spaces to strip)
+            checked = compact_first_checked(joined.upper())
+            if checked is None:
+                continue
+            if not (distinctive and checked) and not _tracking_context(
+                text, msg_starts, starts[i], context
+            ):
+                continue
             matched = i + k - 1
             break
         if matched >= 0:
-            starts = starts or _token_starts(parts)
             spans.append((starts[i], starts[matched] + len(toks[matched])))
             i = matched + 1
         else:
             i += 1
     return spans
-
-
-# `_TOKEN` as a separator kept in the parts: tokens and gaps alternate, starting with a gap.
-_TOKENS_AND_GAPS: Final = re.compile(r"([a-z0-9]+)")
-
-
-def _token_starts(parts: list[str]) -> list[int]:
-    """Where each token of `_TOKENS_AND_GAPS.split(text)` starts in the text."""
-    starts: list[int] = []
-    pos = 0
-    for j in range(1, len(parts), 2):
-        pos += len(parts[j - 1])
-        starts.append(pos)
-        pos += len(parts[j])
-    return starts
 
 
 def _tracking_context(text: str, msg_starts: list[int], pos: int, seen: dict[int, bool]) -> bool:
@@ -432,11 +484,6 @@ def _tracking_context(text: str, msg_starts: list[int], pos: int, seen: dict[int
         hi = msg_starts[m + 1] if m + 1 < len(msg_starts) else len(text)
         known = seen[m] = TRACKING_CONTEXT.search(text, lo, hi) is not None
     return known
-
-
-def _digit_total(joined: str) -> int:
-    raw = joined.encode()  # ASCII: letters, digits and "-"
-    return len(raw) - len(raw.translate(None, b"0123456789"))
 
 
 def find_phones(
@@ -470,11 +517,7 @@ def find_phones(
     """
     # A run can give at most one digit per character of its tokens (a number word gives fewer
     # digits than it has letters), so a chain shorter than seven characters holds no number.
-    chains = (
-        [m for m in matches(_CHAIN, text) if m.end() - m.start() >= 7]
-        if number_words
-        else _digit_chains(text)
-    )
+    chains = _chains(text, number_words)
     if not chains:
         return []
     blocked: bytearray | None = None
@@ -508,7 +551,7 @@ def find_phones(
         for a, b in spans:
             blocked[a:b] = b"\x01" * (b - a)
         for i, chain in enumerate(chains):
-            if blocked.find(1, chain.start(), chain.end()) >= 0:
+            if blocked.find(1, chain[0], chain[1]) >= 0:
                 # A trap or tracking number covers part of the chain: its runs may split
                 # differently. (Runs of shorter chains cannot reach seven digits either way,
                 # and a chain the new spans miss keeps the runs it had.)
@@ -528,36 +571,178 @@ def find_phones(
     return hits
 
 
-def _digit_chains(text: str) -> list[re.Match[str]]:
-    """The chains of seven characters or more of a text none of whose tokens is a number word,
-    found from its digits.
+def _chains(text: str, number_words: bool) -> list[tuple[int, int]]:
+    """The spans of the chains of seven characters or more of a text: `_CHAIN`'s, or when no
+    token of the text is a number word (`number_words` False), `_DIGIT_CHAIN`'s.
 
-    Without number words every run starts at a token with digits (fillers before it are
-    skipped anyway), so the search jumps from digit to digit instead of trying `_CHAIN` at
-    every token. A chain found this way may lack the fillers `_CHAIN` would have put before
-    its first digits: they make no run.
+    A chain starts at a token (its first token's look-behind) that its first token takes
+    whole: one with a digit, or a number word, filler or compound. The search goes from token
+    to token (character by character, see `_token_start`) and tries only those, instead of
+    the expression at every position: a search would find the same, since it fails
+    everywhere else and goes on after a match. Without number words every run starts at a
+    token with digits (fillers before it are skipped anyway), so only those are tried; a chain
+    found then may lack the fillers `_CHAIN` would have put before its first digits: they
+    make no run.
     """
-    chains: list[re.Match[str]] = []
-    # A byte per character, 1 where the text has an ASCII digit (latin-1 with "?" for the
-    # rest keeps one byte per character): the next digit is a bytes.find, not a regex search.
-    marks = text.encode("latin-1", "replace").translate(_DIGIT_MARKS)
+    chain_at = _chain_at if number_words else _digit_chain_at
+    chains: list[tuple[int, int]] = []
+    end = len(text)
     pos = 0
     while True:
-        start = marks.find(1, pos)
-        if start < 0:
+        start = _token_start(text, pos, end)
+        if start >= end:
             return chains
-        while start > pos and "a" <= text[start - 1] <= "z":
-            start -= 1  # look-alike letters before the digit: the token starts there
-        chain = _digit_chain_at(text, start)
+        pos, digit, letter = _scan_token(text, start, end)
+        if digit:
+            taken = _PLAIN if not letter else _MAYBE
+        elif number_words:
+            taken = _word_taken(text[start:pos], True)
+        else:
+            continue  # (without number words a chain starts at digits)
+        if taken == _NOT_TAKEN:
+            continue  # (the expression fails here: the search goes on after the token)
+        if taken == _PLAIN:
+            # Most chains hold plain digits and words only: followed without the expression.
+            stop = _simple_chain_end(text, pos, number_words)
+            if stop >= 0:
+                pos = stop
+                if pos - start >= 7:  # (see find_phones)
+                    chains.append((start, pos))
+                continue
+        # The expression takes a token whole or not at all; when the token is shorter than
+        # seven characters and no other can follow it in a chain, the chain from here (if
+        # any) is that token, too short: the search goes on after it either way.
+        if pos - start < 7 and not _chain_goes_on(text, pos, number_words):
+            continue
+        chain = chain_at(text, start)
         if chain is None:  # a token no run can hold ("ab12"): go on after it
-            pos = _TOKEN.match(text, start).end()  # type: ignore[union-attr]
             continue
         pos = chain.end()
-        if pos - start >= 7:  # (see find_phones)
-            chains.append(chain)
+        if pos - start >= 7:
+            chains.append((start, pos))
 
 
-_DIGIT_MARKS: Final = bytes(1 if 0x30 <= i <= 0x39 else 0 for i in range(256))
+# What a chain expression does with a token: takes it whole without a doubt (plain digits, or
+# a word of the expression), does not take it, or may (the expression decides).
+_PLAIN: Final = 1
+_NOT_TAKEN: Final = 0
+_MAYBE: Final = -1
+
+
+def _word_taken(token: str, number_words: bool) -> int:
+    """What `_CHAIN` (`number_words`) or `_DIGIT_CHAIN` does with a token without digits.
+
+    Such a token can only be one of the expression's words (the other alternatives need a
+    digit), which are taken whole: `_CHAIN`'s number words and fillers, `_DIGIT_CHAIN`'s
+    fillers. A compound (`_CHAIN`'s COMPOUND_PATTERN) is left to the expression.
+    """
+    if number_words:
+        if token in _CHAIN_WORDS:
+            return _PLAIN
+        return _MAYBE if "und" in token or token.startswith("veinti") else _NOT_TAKEN
+    return _PLAIN if token in _FILLERS else _NOT_TAKEN
+
+
+def _simple_chain_end(text: str, pos: int, number_words: bool) -> int:
+    """Where a chain (`_CHAIN`, or `_DIGIT_CHAIN` without `number_words`) ends whose first
+    token, taken whole, ends at `pos`, when each next token is plain digits or a word of the
+    expression; -1 when a token with digits and letters or a possible compound comes first
+    (the expression decides then).
+
+    Each next token follows a gap of 1 to _MAX_GAP characters that are neither token
+    characters nor hard (the whole gap: a token starts with a token character); plain digits
+    are always taken whole, a token without digits as `_word_taken` says, and the chain ends
+    before the first token not taken.
+    """
+    end = len(text)
+    while True:
+        after = pos
+        while after < end and not _is_token_char(ord(text[after])):
+            if text[after] in _HARD_GAP_CHARS or after - pos == _MAX_GAP:
+                return pos
+            after += 1
+        if after == end:
+            return pos
+        token_end, digit, letter = _scan_token(text, after, end)
+        if letter:
+            if digit:  # digits with letters ("o199", "3one2"): the expression decides
+                return -1
+            taken = _word_taken(text[after:token_end], number_words)
+            if taken == _NOT_TAKEN:
+                return pos
+            if taken == _MAYBE:
+                return -1
+        pos = token_end
+
+
+_CHAIN_WORDS: Final = NUMBER_WORDS | _FILLERS
+
+
+_HARD_GAP_CHARS: Final = frozenset(_HARD_GAP.replace("\\", ""))  # (the pattern escapes '"')
+
+
+def _chain_goes_on(text: str, pos: int, number_words: bool) -> bool:
+    """Whether a chain (`_CHAIN`, or `_DIGIT_CHAIN` without `number_words`) may go on past the
+    token ending at `pos`: a soft gap of at most _MAX_GAP characters, then a token with a digit
+    or a filler, or a number word (a token of `_numeric_token` has one or is one; this may say
+    yes where the chain stops, never the other way)."""
+    end = len(text)
+    gap = 0
+    while pos < end and not _is_token_char(ord(text[pos])):
+        if text[pos] in _HARD_GAP_CHARS:
+            return False
+        gap += 1
+        pos += 1
+    if gap == 0 or gap > _MAX_GAP or pos == end:
+        return False
+    after, digit, _ = _scan_token(text, pos, end)
+    if digit:
+        return True
+    return _word_taken(text[pos:after], number_words) != _NOT_TAKEN
+
+
+# The tokens of a chain or text, `_TOKEN`'s runs of [a-z0-9], are found character by character
+# where the caller needs their offsets: compiled, a loop over the characters' code points
+# costs far less than a regex split or search of a short string (a few thousand instructions
+# each, setup mostly).
+
+
+def _is_digit(c: int) -> bool:
+    return 48 <= c <= 57  # "0" to "9"
+
+
+def _is_token_char(c: int) -> bool:
+    return 97 <= c <= 122 or 48 <= c <= 57  # "a" to "z", "0" to "9"
+
+
+def _token_start(text: str, pos: int, end: int) -> int:
+    """Where the first token at or after `pos` starts (`end` when none does before it)."""
+    while pos < end and not _is_token_char(ord(text[pos])):
+        pos += 1
+    return pos
+
+
+def _scan_token(text: str, pos: int, end: int) -> tuple[int, bool, bool]:
+    """Where the token starting at `pos` ends (at most `end`), whether it has a digit and
+    whether it has a letter."""
+    digit = letter = False
+    while pos < end:
+        c = ord(text[pos])
+        if _is_digit(c):
+            digit = True
+        elif 97 <= c <= 122:  # "a" to "z"
+            letter = True
+        else:
+            break
+        pos += 1
+    return pos, digit, letter
+
+
+def _token_end(text: str, pos: int, end: int) -> int:
+    """Where the token holding text[pos - 1] ends (at most `end`)."""
+    while pos < end and _is_token_char(ord(text[pos])):
+        pos += 1
+    return pos
 
 
 # A candidate: digit groups at offsets from a base position, their digits, and that base.
@@ -566,7 +751,7 @@ _Candidate = tuple[Sequence["_Group"], str, int]
 
 def _candidates(
     text: str,
-    chain: re.Match[str],
+    chain: tuple[int, int],
     blocked: bytearray | None,
     disguised: Callable[[int, int], bool] | None,
 ) -> list[_Candidate]:
@@ -575,16 +760,15 @@ def _candidates(
         # Then the runs of a chain depend on its own text alone, so they are kept per chain,
         # like the verdict on a number: a number comes back (the same buyer, or history
         # scanned again with each new message).
-        key = chain.group()
+        key = text[chain[0] : chain[1]]
         runs = _chain_runs.get(key)
         if runs is None:
-            lettered = chain.group("first") is not None or chain.group("later") is not None
-            runs = _long_runs(key, 0, len(key), None, None, lettered)
+            runs = _long_runs(key, 0, len(key), None, None)
             if len(_chain_runs) < 10_000:
                 _chain_runs[key] = runs
-        base = chain.start()
+        base = chain[0]
         return [(groups, digits, base) for groups, digits in runs]
-    runs = _long_runs(text, chain.start(), chain.end(), blocked, disguised, True)
+    runs = _long_runs(text, chain[0], chain[1], blocked, disguised)
     return [(groups, digits, 0) for groups, digits in runs]
 
 
@@ -597,22 +781,10 @@ def _long_runs(
     b: int,
     blocked: bytearray | None,
     disguised: Callable[[int, int], bool] | None,
-    lettered: bool,
 ) -> tuple[tuple[tuple[_Group, ...], str], ...]:
     """Digit groups and digits of the runs of seven digits or more in the chain text[a:b]."""
-    if not lettered and blocked is None:
-        # Plain digits: what `_runs` and `_groups` would make of it, built directly from the
-        # tokens and the gaps between them (one split, see `_tracking_spans`).
-        groups = []
-        parts = _TOKENS_AND_GAPS.split(text if a == 0 and b == len(text) else text[a:b])
-        end = a
-        for j in range(1, len(parts), 2):
-            start = end + len(parts[j - 1])
-            end = start + len(parts[j])
-            odd = disguised is not None and disguised(start, end)
-            groups.append(_Group(parts[j], start, end, odd))
-        runs = [groups]
-    else:
+    runs = _plain_runs(text, a, b, blocked, disguised)
+    if runs is None:
         runs = [_groups(run, disguised) for run in _runs(text, a, b, blocked)]
     found = []
     for groups in runs:
@@ -620,6 +792,47 @@ def _long_runs(
         if len(digits) >= 7:
             found.append((tuple(groups), digits))
     return tuple(found)
+
+
+def _plain_runs(
+    text: str,
+    a: int,
+    b: int,
+    blocked: bytearray | None,
+    disguised: Callable[[int, int], bool] | None,
+) -> list[list[_Group]] | None:
+    """The digit groups of the runs of the chain text[a:b] as `_runs` and `_groups` make them
+    when all its tokens are plain digits (most chains), else None.
+
+    A chain has letters only in tokens (its gaps have none), and a token without letters is
+    plain digits: its own group. Runs end only at blocked tokens (no token lacks a class, and
+    there are no fillers), so the groups are the runs of ASCII digits, found character by
+    character: compiled, that costs a fraction of `_runs` and its tokens' objects.
+    """
+    runs: list[list[_Group]] = []
+    groups: list[_Group] = []
+    start = -1  # where the digits being read start (-1: in a gap)
+    for i in range(a, b + 1):
+        c = ord(text[i]) if i < b else 32  # (a gap after the chain ends the last token)
+        if _is_digit(c):
+            if start < 0:
+                start = i
+            continue
+        if 97 <= c <= 122:  # "a" to "z": the chain has a lettered token
+            return None
+        if start < 0:
+            continue
+        if blocked is not None and (blocked[start] or blocked[i - 1]):
+            if groups:
+                runs.append(groups)
+                groups = []
+        else:
+            odd = disguised is not None and disguised(start, i)
+            groups.append(_Group(text[start:i], start, i, odd))
+        start = -1
+    if groups:
+        runs.append(groups)
+    return runs
 
 
 def _runs(text: str, start: int, end: int, blocked: bytearray | None) -> list[list[_Tok]]:
@@ -632,13 +845,14 @@ def _runs(text: str, start: int, end: int, blocked: bytearray | None) -> list[li
     current: list[_Tok] = []
     fillers = False  # whether `current` holds a filler (most runs are digits only)
     get = _class_cache.get
-    # The chain's tokens and the gaps between them from one split (see `_tracking_spans`).
-    parts = _TOKENS_AND_GAPS.split(text if start == 0 and end == len(text) else text[start:end])
+    # The chain's tokens (`_TOKEN`), found character by character (see `_long_runs`).
     b = start
-    for j in range(1, len(parts), 2):
-        tok = parts[j]
-        a = b + len(parts[j - 1])
-        b = a + len(tok)
+    while True:
+        a = _token_start(text, b, end)
+        if a >= end:
+            break
+        b = _token_end(text, a + 1, end)
+        tok = text[a:b]
         cls = get(tok, _MISSING)
         if cls is _MISSING:  # a token not seen before
             cls = _classify_token(tok)

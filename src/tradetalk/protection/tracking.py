@@ -23,6 +23,7 @@ __all__ = [
     "clear_caches",
     "compact",
     "compact_candidates",
+    "compact_first_checked",
     "match_tracking",
     "tracking_candidates",
 ]
@@ -51,9 +52,16 @@ class _Format:
 # --- check digit algorithms (named as in the reference data set) ------------------------------
 
 
+def _digit(c: str) -> int:
+    # `int(c)`, which the formats' \d admits for any decimal digit; an ASCII digit (nearly
+    # always) spares the conversion of a string to an int.
+    o = ord(c)
+    return o - 48 if 48 <= o <= 57 else int(c)
+
+
 def _char_value(c: str) -> int:
     # Letters count as (ord - 3) % 10: UPS and OnTrac put letters inside the checked serial.
-    return int(c) if c.isdigit() else (ord(c) - 3) % 10
+    return _digit(c) if c.isdigit() else (ord(c) - 3) % 10
 
 
 def _mod10(seq: str, evens: int, odds: int) -> int:
@@ -67,7 +75,7 @@ def _mod10(seq: str, evens: int, odds: int) -> int:
 def _luhn(seq: str) -> int:
     total = 0
     for i, c in enumerate(reversed(seq)):
-        x = int(c)
+        x = _digit(c)
         if i % 2 == 0:
             x *= 2
             if x > 9:
@@ -77,12 +85,12 @@ def _luhn(seq: str) -> int:
 
 
 def _weighted(seq: str, weights: tuple[int, ...]) -> int:
-    total = sum(int(c) * weights[i % len(weights)] for i, c in enumerate(seq))
+    total = sum(_digit(c) * weights[i % len(weights)] for i, c in enumerate(seq))
     return total % 11 % 10
 
 
 def _s10(serial8: str) -> int:
-    total = sum(int(c) * w for c, w in zip(serial8, (8, 6, 4, 2, 3, 5, 9, 7), strict=True))
+    total = sum(_digit(c) * w for c, w in zip(serial8, (8, 6, 4, 2, 3, 5, 9, 7), strict=True))
     rem = total % 11
     if rem == 0:
         return 5
@@ -96,7 +104,7 @@ def _mod37_36(seq: str) -> str:
     mod = 36
     cd = mod
     for ch in seq:
-        val = ord(ch) - 55 if ch.isalpha() else int(ch)
+        val = ord(ch) - 55 if ch.isalpha() else _digit(ch)
         cd += val
         if cd > mod:
             cd -= mod
@@ -369,6 +377,13 @@ def compact_candidates(number: str) -> tuple[TrackingMatch, ...]:
     return _candidates(number)
 
 
+def compact_first_checked(number: str) -> bool | None:
+    """Of a number already compact: None when no carrier format is valid for it, else whether
+    the first one is checked (`compact_candidates(number)[0].checked`), found without the
+    other formats and without making the matches."""
+    return _first_checked(number)
+
+
 # Pure and called for every chain of digits the shield sees near a carrier word (several
 # lengths each), so the answer per compact number is kept.
 @lru_cache(maxsize=8192)
@@ -376,27 +391,44 @@ def _candidates(n: str) -> tuple[TrackingMatch, ...]:
     found: list[TrackingMatch] = []
     if not 8 <= len(n) <= 40:
         return ()
-    i = 0
-    while i < len(_FORMATS):
-        fits = _FROM[i].fullmatch(n)
-        if fits is None or fits.lastindex is None:
-            break
-        j = i + fits.lastindex - 1
-        i = j + 1
+    j = _next_fit(n, 0)
+    while j >= 0:
         fmt = _FORMATS[j]
-        if fmt.check is not None and not fmt.check(n):
-            continue
         url_template = fmt.url
         if fmt.name == "S10":
             url_template = _S10_URLS.get(n[-2:])
         url = url_template % n if url_template else None
         found.append(TrackingMatch(fmt.carrier, fmt.name, n, url, fmt.check is not None))
+        j = _next_fit(n, j + 1)
     return tuple(found)
+
+
+@lru_cache(maxsize=8192)
+def _first_checked(n: str) -> bool | None:
+    # (the shield's question, kept like `_candidates`)
+    j = _next_fit(n, 0) if 8 <= len(n) <= 40 else -1
+    return None if j < 0 else _FORMATS[j].check is not None
+
+
+def _next_fit(n: str, i: int) -> int:
+    """The first of the formats from the i-th on that `n` fits, check digit included (-1:
+    none does)."""
+    while i < len(_FORMATS):
+        fits = _FROM[i].fullmatch(n)
+        if fits is None or fits.lastindex is None:
+            return -1
+        j = i + fits.lastindex - 1
+        check = _FORMATS[j].check
+        if check is None or check(n):
+            return j
+        i = j + 1
+    return -1
 
 
 def clear_caches() -> None:
     """Forget remembered verdicts (for cold-cache benchmarks)."""
     _candidates.cache_clear()
+    _first_checked.cache_clear()
 
 
 def match_tracking(number: str) -> TrackingMatch | None:

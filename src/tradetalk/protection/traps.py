@@ -12,7 +12,6 @@ import re
 from collections.abc import Collection
 from typing import Final
 
-from tradetalk.protection.matching import matches
 from tradetalk.protection.trie import trie_pattern
 
 __all__ = [
@@ -23,6 +22,7 @@ __all__ = [
     "PHONE_CUE_WORDS",
     "TRACKING_CONTEXT",
     "TRACKING_WORDS",
+    "clear_caches",
     "leads",
     "trap_spans",
 ]
@@ -163,6 +163,8 @@ _TOKEN: Final = re.compile(r"[a-z0-9]+")
 _LEADING_LETTERS: Final = re.compile(r"[a-z]*")
 # The id words that are one token each; "s/n" and "p/n" are looked for as they are.
 ID_TOKENS: Final = frozenset(w for w in _ID_WORDS.split("|") if "/" not in w)
+# The tokens an id word starts with ("s/n", "p/n": "s", "p").
+_ID_STARTS: Final = ID_TOKENS | {w.split("/")[0] for w in _ID_WORDS.split("|")}
 # The words a `_WORD_LED` phrase starts with (months by their first three letters).
 # fmt: off
 MONTH_PREFIXES: Final = frozenset((
@@ -190,8 +192,100 @@ def leads(token: str) -> bool:
 
 def _digit_led_spans(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
     """The spans `_DIGIT_LED.finditer(text, lo, hi)` gives, found with `_DIGIT_LED_HINTED`
-    (the dozen alternatives skipped where the hint says they cannot match: most digits)."""
-    return [m.span() for m in matches(_DIGIT_LED_HINTED, text, lo, hi)]
+    (the dozen alternatives skipped where the hint says they cannot match: most digits).
+
+    A search of the expression stops at every digit (some 250 instructions each, a window
+    holding a dozen or two); it can match only at the first digit of a run (`_RUN_START`)
+    where the hint holds. The runs are found here character by character, and the expression
+    tried at a run's first digit only when the character after the run, or the one after
+    that, is one the hint may need there (a superset of its cases); after a match the walk
+    goes on where the match ends, as the search does.
+    """
+    spans: list[tuple[int, int]] = []
+    pos = lo
+    while pos < hi:
+        if not _is_ascii_digit(ord(text[pos])):
+            pos += 1
+            continue
+        start = pos
+        pos += 1
+        while pos < hi and _is_ascii_digit(ord(text[pos])):
+            pos += 1
+        # text[start:pos] is a run of digits (within the window).
+        if start > 0 and text[start - 1] in _BEFORE_NO_RUN:
+            continue  # (inside a number or a word, or a decimal's digits)
+        if pos < hi and (_may_hint(text[pos]) or (pos + 1 < hi and _may_hint(text[pos + 1]))):
+            m = _digit_led_at(text, start, hi)
+            if m is not None:
+                spans.append(m.span())
+                pos = m.end()
+    return spans
+
+
+def _is_ascii_digit(c: int) -> bool:
+    return 48 <= c <= 57  # "0" to "9"
+
+
+def _is_token_code(c: int) -> bool:
+    return 97 <= c <= 122 or 48 <= c <= 57  # `_TOKEN`'s "a" to "z", "0" to "9"
+
+
+def _matches_from_words(
+    pattern: re.Pattern[str], text: str, lo: int, hi: int, word_led: bool
+) -> list[re.Match[str]]:
+    """`matches(pattern, text, lo, hi)` for `_WORD_LED` (`word_led`) or `_ID_RE`, the pattern
+    tried only where a match can start.
+
+    Both start a word where a token starts (their look-behinds) and take that token whole
+    (the word ends at "\\b", and digits or a space must follow it): an id word is such a
+    token ("s/n" and "p/n" start with the token "s" or "p"), a `_WORD_LED` word one that
+    `leads`; `_WORD_LED` also starts at a currency sign. A search stops at every position,
+    most of them letters; here the tokens are walked character by character and the
+    expression matched only at those starts, going on after a match where the search would.
+    """
+    at = pattern.match
+    found: list[re.Match[str]] = []
+    pos = lo
+    while pos < hi:
+        if not _is_token_code(ord(text[pos])):
+            if word_led and text[pos] in _CURRENCY and (m := at(text, pos, hi)) is not None:
+                found.append(m)
+                pos = m.end()
+            else:
+                pos += 1
+            continue
+        end = pos + 1
+        while end < len(text) and _is_token_code(ord(text[end])):
+            end += 1
+        if pos == 0 or not _is_token_code(ord(text[pos - 1])):  # (a token starts here)
+            token = text[pos:end]
+            if leads(token) if word_led else token in _ID_STARTS:
+                m = at(text, pos, hi)
+                if m is not None:
+                    found.append(m)
+                    pos = m.end()
+                    continue
+        pos = end
+    return found
+
+
+_CURRENCY: Final = frozenset("$€£¥")
+
+
+# What may not come before the first digit of a run (`_RUN_START`'s look-behind).
+_BEFORE_NO_RUN: Final = frozenset("0123456789abcdefghijklmnopqrstuvwxyz.,")
+# What the hint needs right after a run's digits ("-" or ":" after one, two or four digits,
+# or one of "/.,%×" or a letter) or after one more character (whitespace, then a letter or
+# one of "/%×").
+_HINT_CHARS: Final = frozenset("-:/.,%×abcdefghijklmnopqrstuvwxyz")
+
+
+def _may_hint(c: str) -> bool:
+    return c in _HINT_CHARS
+
+
+# The bound method, taken once (see phones._chain_at).
+_digit_led_at: Final = _DIGIT_LED_HINTED.match
 
 
 def trap_spans(
@@ -221,17 +315,45 @@ def trap_spans(
     ascii = text.isascii()
     spans: list[tuple[int, int]] = []
     for lo, hi in windows if windows is not None else [(0, len(text))]:
-        spans += _digit_led_spans(text, lo, hi)
-        if word_led:
-            spans += [
-                m.span()
-                for m in matches(_WORD_LED, text, lo, hi)
-                if ascii or _word_start(text, m.start())
-            ]
-        if named_id:
-            spans += [
-                m.span(1)
-                for m in matches(_ID_RE, text, lo, hi)
-                if ascii or _word_start(text, m.start())
-            ]
+        # What the window's spans depend on: its text and the character before it (what the
+        # look-behinds and `_word_start` see of the text before the window), or that it starts
+        # the text, and the switches (see `_window_spans`).
+        key = (lo == 0, word_led, named_id, ascii, text[lo - 1 if lo else 0 : hi])
+        found = _window_spans.get(key)
+        if found is None:
+            found = _spans_in(text, lo, hi, word_led, named_id, ascii)
+            if len(_window_spans) < 10_000:
+                _window_spans[key] = found
+        spans += [(lo + a, lo + b) for a, b in found]
     return spans
+
+
+# The spans of a window, from its start, kept by what they depend on: the windows are the
+# stretches around numbers, and a message comes back with the same numbers (each new message
+# is scanned with the last few before it, where its numbers were already seen).
+_window_spans: Final[dict[tuple[bool, bool, bool, bool, str], tuple[tuple[int, int], ...]]] = {}
+
+
+def clear_caches() -> None:
+    """Forget the spans kept per window (for cold-cache benchmarks)."""
+    _window_spans.clear()
+
+
+def _spans_in(
+    text: str, lo: int, hi: int, word_led: bool, named_id: bool, ascii: bool
+) -> tuple[tuple[int, int], ...]:
+    """The trap spans of text[lo:hi] (see `trap_spans`), counted from `lo`."""
+    spans = _digit_led_spans(text, lo, hi)
+    if word_led:
+        spans += [
+            m.span()
+            for m in _matches_from_words(_WORD_LED, text, lo, hi, True)
+            if ascii or _word_start(text, m.start())
+        ]
+    if named_id:
+        spans += [
+            m.span(1)
+            for m in _matches_from_words(_ID_RE, text, lo, hi, False)
+            if ascii or _word_start(text, m.start())
+        ]
+    return tuple([(a - lo, b - lo) for a, b in spans])
