@@ -149,7 +149,15 @@ _BRANCHES: Final = [(alt, i) for i, entry in enumerate(_ENTRIES) for alt in _alt
 assert all(alt[0].isalpha() and alt[1:2] not in ("?", "*", "+", "{") for alt, _ in _BRANCHES)
 
 
-def _by_first_letter(branches: list[tuple[str, int]]) -> tuple[str, tuple[int, ...]]:
+def _by_letter(branches: list[tuple[str, int]]) -> dict[str, list[tuple[str, int]]]:
+    """The branches by first letter, in order: (the rest of the branch, its entry)."""
+    by_letter: dict[str, list[tuple[str, int]]] = {}
+    for alt, entry in branches:
+        by_letter.setdefault(alt[0], []).append((alt[1:], entry))
+    return by_letter
+
+
+def _by_first_letter(by_letter: dict[str, list[tuple[str, int]]]) -> tuple[str, tuple[int, ...]]:
     """The branches as one alternation per first letter, and the entry of each empty group in
     the order the groups now stand.
 
@@ -158,9 +166,6 @@ def _by_first_letter(branches: list[tuple[str, int]]) -> tuple[str, tuple[int, .
     the few branches of one. Branches with different first letters never match at the same
     place, and those with the same one keep their order, so the matches are the same.
     """
-    by_letter: dict[str, list[tuple[str, int]]] = {}
-    for alt, entry in branches:
-        by_letter.setdefault(alt[0], []).append((alt[1:], entry))
     parts: list[str] = []
     entries: list[int] = []
     for letter, rests in by_letter.items():
@@ -169,9 +174,38 @@ def _by_first_letter(branches: list[tuple[str, int]]) -> tuple[str, tuple[int, .
     return "|".join(parts), tuple(entries)
 
 
-_BY_LETTER: Final = _by_first_letter(_BRANCHES)
+_LETTERS: Final = _by_letter(_BRANCHES)
+_BY_LETTER: Final = _by_first_letter(_LETTERS)
 _ENTRY_OF_BRANCH: Final = _BY_LETTER[1]
 _KEYWORD_RE: Final = re.compile(r"(?<![a-z0-9])(?:" + _BY_LETTER[0] + r")(?![a-z])")
+# The same alternation without the empty groups: where a name is and how far it goes, not which
+# branch it is (`_entry_of_name` tells).
+_BARE_NAMES: Final = "|".join(
+    letter + "(?:" + "|".join(rest for rest, _ in rests) + ")" for letter, rests in _LETTERS.items()
+)
+# Per first letter: its branches as in _KEYWORD_RE, matched where a name starting with it was
+# found (`match`); the entry of each of its empty groups; and how many of its first branches
+# look only at what they match (no look-around: the rest, "signal(?!\s(?:strength...", may
+# match or not depending on what follows).
+_LetterBranches = tuple[Callable[[str, int], "re.Match[str] | None"], tuple[int, ...], int]
+
+
+def _letter_branches(rests: list[tuple[str, int]], letter: str) -> _LetterBranches:
+    pattern = re.compile(
+        letter + "(?:" + "|".join(f"{rest}()" for rest, _ in rests) + r")(?![a-z])"
+    )
+    plain = 0
+    while plain < len(rests) and _LOOK_AROUND.search(rests[plain][0]) is None:
+        plain += 1
+    return pattern.match, tuple(entry for _, entry in rests), plain
+
+
+# (Anything that could make a branch match or not depending on the text around what it matches.)
+_LOOK_AROUND: Final = re.compile(r"\(\?[=!<]|\\[bBAZ]|[\^$]")
+_LETTER_BRANCHES: Final[dict[str, _LetterBranches]] = {
+    letter: _letter_branches(rests, letter) for letter, rests in _LETTERS.items()
+}
+
 
 # Word prefixes (first four letters) that can start a keyword: a set lookup decides whether the
 # keyword expression needs to run at all.
@@ -377,15 +411,20 @@ _GATE_WORD: Final = trie_pattern(
 _PREFIX_GATE: Final = re.compile(rf"(?<![a-z0-9&']){_GATE_WORD}")
 # Matched on the reversed text before a word: the gap, then the previous word backwards.
 _WORD_BEFORE_REVERSED: Final = re.compile(r"[^a-z0-9&']*[a-z0-9&']+")
-# The same positions in one pass: a word that passes the gate, or the word just before one;
-# at each, the names. `_keyword_matches_at_gates` looks for the word before within 60
-# characters, so this serves texts of up to 61 characters, where that limit never cuts anything
-# off. It starts with the character before the word (the text is searched with a space in
-# front), which the engine skips ahead to, rather than with a look-behind tried at every
-# position; the character is no part of a name, so matches can follow one another as before.
-_NAMES_AFTER_GAPS: Final = re.compile(
-    rf"[^a-z0-9&'](?={_GATE_WORD}|[a-z0-9&']++[^a-z0-9&']++{_GATE_WORD})" + _KEYWORD_RE.pattern
-)
+# The names at every word of a short text, each led by the character before it (the text is
+# searched with a space in front), which the engine skips ahead to, rather than with a
+# look-behind tried at every position; the character is no part of a name, so matches can
+# follow one another as in a search. Neither the gate nor the empty groups are in it: over a
+# short text, checking the gate at every word (two walks through the prefixes' trie, for the
+# word and the one after it) costs more than trying the names there, and a match of an
+# expression with 124 groups costs some 2,500 instructions more than one without. The gate is
+# checked, and the entry found, only where a name matched (`_short_text_matches`).
+_NAMES_AFTER_GAPS: Final = re.compile(r"[^a-z0-9&'](?:" + _BARE_NAMES + r")(?![a-z])")
+# What the gate asks at a word: it or the word after it passes.
+_GATED_AT: Final = re.compile(rf"{_GATE_WORD}|[a-z0-9&']++[^a-z0-9&']++{_GATE_WORD}")
+# (The fast way `_short_text_matches` checks the gate: four characters that are a prefix are
+# the word's first four.)
+assert all(re.fullmatch("[a-z0-9&']+", p) for p in KEYWORD_PREFIXES)
 
 
 # The bound methods of the expressions called once per name found, taken once: compiled, a
@@ -394,19 +433,64 @@ _NAMES_AFTER_GAPS: Final = re.compile(
 _negation_in: Final = _NEGATION.search
 _refused_at: Final = _REFUSED_AFTER.match
 _handle_at: Final = _HANDLE_AFTER.match
+_name_after_gap: Final = _NAMES_AFTER_GAPS.search
+_gated_at: Final = _GATED_AT.match
+# The entry of each name found (its text), for the names whose text tells (`_entry_of_name`).
+_entries_of_names: Final[dict[str, int]] = {}
 
 
 def _keyword_matches(text: str) -> list[tuple[int, int, int]]:
     """(start, end, index in _ENTRIES) of each name `_KEYWORD_RE.finditer` would find that
     starts at a word passing the gate or at the word before one."""
     if len(text) <= 61:
-        found: list[tuple[int, int, int]] = []
-        for m in matches(_NAMES_AFTER_GAPS, " " + text):
-            assert m.lastindex is not None
-            # (The text has one character in front.)
-            found.append((m.start(), m.end() - 1, _ENTRY_OF_BRANCH[m.lastindex - 1]))
-        return found
+        return _short_text_matches(text)
     return _keyword_matches_at_gates(text)
+
+
+def _short_text_matches(text: str) -> list[tuple[int, int, int]]:
+    # `_keyword_matches_at_gates` looks for the word before a gated one within 60 characters, so
+    # for texts of up to 61 characters, where that limit never cuts anything off, this is what
+    # it finds: each name `_NAMES_AFTER_GAPS` finds where the gate lets it, the search going on
+    # after a name found and right after a name the gate turns away (a name the gate lets
+    # through may start inside that one).
+    found: list[tuple[int, int, int]] = []
+    spaced = " " + text
+    pos = 0
+    m = _name_after_gap(spaced, pos)
+    while m is not None:
+        # (The text has one character in front: the gap is spaced[start], the name starts at
+        # text[start].)
+        start = m.start()
+        end = m.end() - 1
+        # Four characters that are a prefix are the word's first four (most names are longer).
+        if text[start : start + 4] in KEYWORD_PREFIXES or _gated_at(text, start) is not None:
+            found.append((start, end, _entry_of_name(text, start, end)))
+            pos = m.end()
+        else:
+            pos = start + 1
+        m = _name_after_gap(spaced, pos)
+    return found
+
+
+def _entry_of_name(text: str, start: int, end: int) -> int:
+    """The entry (index in _ENTRIES) of the name text[start:end] `_NAMES_AFTER_GAPS` found."""
+    name = text[start:end]
+    entry = _entries_of_names.get(name)
+    if entry is not None:
+        return entry
+    # The branches starting with its letter, matched where it stands as `_KEYWORD_RE` would:
+    # the first that matches wins, with the same span.
+    match, entries, plain = _LETTER_BRANCHES[name[0]]
+    m = match(text, start)
+    assert m is not None and m.lastindex is not None
+    branch = m.lastindex - 1
+    entry = entries[branch]
+    # A branch that looks only at what it matches (and the letter after it, as all do) matches
+    # that text wherever it stands; so does every branch before it, or fails wherever it
+    # stands: the same text is always this branch's, and its entry can be kept.
+    if branch < plain and len(_entries_of_names) < 50_000:
+        _entries_of_names[name] = entry
+    return entry
 
 
 def _keyword_matches_at_gates(text: str) -> list[tuple[int, int, int]]:
@@ -608,8 +692,9 @@ _leet_names: Final = _LeetNames()
 
 
 def clear_caches() -> None:
-    """Forget remembered leetspeak verdicts (for cold-cache benchmarks)."""
+    """Forget remembered leetspeak verdicts and names' entries (for cold-cache benchmarks)."""
     _leet_names.clear()
+    _entries_of_names.clear()
 
 
 # --- solicitation ------------------------------------------------------------------------------

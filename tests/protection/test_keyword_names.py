@@ -1,0 +1,46 @@
+"""Names found in short texts without the gate in the expression and with the entry of a name
+remembered by its text: the same as the long way (`_keyword_matches_at_gates`)."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import example, given
+from hypothesis import strategies as st
+from tests.protection.test_shortcuts import RANDOM
+
+from tradetalk.protection import keywords as kw
+
+# The names' words and what may follow them: the look-aheads of "signal" and "facebook" make
+# the same text one entry's here and another's there.
+_PIECES = sorted(
+    {w for e in kw._ENTRIES for w in re.findall("[a-z]+", e[3])}
+    | {" ", "  ", "-", ".", "'", "&", "1", "\n", "app", "pay", "pal", "place", "own", "site"}
+    | {" strength", " is bad", " marketplace", " market place", " messenger", "wat's", "me"}
+)
+
+
+@RANDOM
+@given(st.lists(st.sampled_from(_PIECES), max_size=10))
+@example(["signal", " ", "app", " is bad"])
+@example(["signal", " app"])
+@example(["facebook", " marketplace"])
+@example(["wat's", " ", "app"])
+@example(["own", " ", "web", " ", "site"])
+def test_short_texts_as_the_long_way(pieces: list[str]) -> None:
+    text = "".join(pieces)[:61]
+    expected = kw._keyword_matches_at_gates(text)
+    # (Entries remembered from earlier examples, then none.)
+    assert kw._short_text_matches(text) == expected
+    kw.clear_caches()
+    assert kw._short_text_matches(text) == expected
+    assert kw._short_text_matches(text) == expected
+
+
+def test_names_whose_text_does_not_tell_their_entry_are_not_remembered() -> None:
+    kw.clear_caches()
+    assert kw._short_text_matches("signal strength") == []
+    assert kw._short_text_matches("my signal") == [(3, 9, 11)]
+    assert "signal" not in kw._entries_of_names
+    assert kw._short_text_matches("my skype") == [(3, 8, 6)]
+    assert kw._entries_of_names == {"skype": 6}
