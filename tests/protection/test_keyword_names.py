@@ -44,3 +44,13 @@ def test_names_whose_text_does_not_tell_their_entry_are_not_remembered() -> None
     assert "signal" not in kw._entries_of_names
     assert kw._short_text_matches("my skype") == [(3, 8, 6)]
     assert kw._entries_of_names == {"skype": 6}
+
+
+@RANDOM
+@given(st.text(alphabet="ab9@$!| x.-\u00e9", max_size=16))
+@example("wh4tsapp 1234 abcd a1 $$!9 9!x|")
+@example("2pm")
+@example("10am-11am")
+def test_leet_tokens_of_ascii_texts_by_kind_as_by_expression(text: str) -> None:
+    expected = [(m.start(), m.end() - 1) for m in kw._LEET_TOKEN.finditer(" " + text)]
+    assert kw._leet_tokens(text) == expected

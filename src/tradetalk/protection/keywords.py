@@ -250,14 +250,24 @@ _LEET_NAMES: Final[tuple[tuple[str, str], ...]] = (
 )
 # (An empty group closes each branch, as in _KEYWORD_RE: `lastindex` - 1 is the name's index.)
 _LEET_RE: Final = re.compile("|".join(f"{leet_skeleton(n)}()" for n, _ in _LEET_NAMES))
-# A letter next to a digit or one of @$!| (written from the digit or sign, which the engine can
-# skip ahead to: only whether it matches is used).
-_LEET_HINT: Final = re.compile(r"[0-9@$!|](?:(?<=[a-z].)|(?=[a-z]))")
 # A run of letters, digits and @$!| four characters or longer that mixes letters with the rest
-# (its leading letters, or leading marks, are followed by the other kind).
+# (its leading letters, or leading marks, are followed by the other kind), led by the character
+# before it (the text is searched with a space in front): the engine skips ahead to that
+# character, where a look-behind for the run's start, as this was written before, cost it a try
+# at every position of the text.
 _LEET_TOKEN: Final = re.compile(
-    r"(?<![a-z0-9@$!|])(?=[a-z0-9@$!|]{4})(?:[a-z]++[0-9@$!|]|[0-9@$!|]++[a-z])[a-z0-9@$!|]*+"
+    r"[^a-z0-9@$!|](?=[a-z0-9@$!|]{4})(?:[a-z]++[0-9@$!|]|[0-9@$!|]++[a-z])[a-z0-9@$!|]*+"
 )
+
+
+# The kind of each ASCII character for `_leet_tokens`: "a" a letter, "0" a mark (a digit or one
+# of @$!|), " " anything else.
+_LEET_KINDS: Final = bytes(
+    ord("a") if "a" <= chr(i) <= "z" else ord("0") if chr(i) in "0123456789@$!|" else ord(" ")
+    for i in range(256)
+)
+_LETTER: Final = ord("a")
+_MARK: Final = ord("0")
 
 # --- context ---------------------------------------------------------------------------------
 
@@ -652,20 +662,42 @@ def find_keywords(
                 or _WEAK_AFTER[kind].match(text, end) is not None
             ):
                 hits.append(Hit(start, end, kind, f"{name}_context"))
-    if not mixed_words or _LEET_HINT.search(text) is None:
+    if not mixed_words:
         return hits
-    for m in matches(_LEET_TOKEN, text):
-        found = _leet_names[m.group()]
+    for at, stop in _leet_tokens(text):
+        found = _leet_names[text[at:stop]]
         if found is None:
             continue
         index, a, b = found
         name, kind = _LEET_NAMES[index]
-        start, end = m.start() + a, m.start() + b
+        start, end = at + a, at + b
         if any(h.start <= start < h.end for h in hits) or refused(text, start, end):
             continue
         handle_end = _handle_after(text, end, False)
         hits.append(Hit(start, handle_end or end, kind, f"{name}_leet"))
     return hits
+
+
+def _leet_tokens(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each token `_LEET_TOKEN` finds in `text` (searched with a space in front).
+
+    An ASCII text is read through its characters' kinds instead (`_LEET_KINDS`): split at each
+    character of neither kind, its pieces are the runs of letters and marks, in order, one
+    character apart; a token is a run four characters or longer holding both kinds. (The
+    expression tries every gap between words; the split and a few byte tests cost less.)
+    """
+    if not text.isascii():
+        # (The text has one character in front: the token is text[m.start() : m.end() - 1].)
+        return [(m.start(), m.end() - 1) for m in matches(_LEET_TOKEN, " " + text)]
+    found: list[tuple[int, int]] = []
+    at = 0
+    for run in text.encode("ascii").translate(_LEET_KINDS).split(b" "):
+        n = len(run)
+        # (Looked for as byte values: looking for b"0" goes through a failed conversion to int.)
+        if n >= 4 and _MARK in run and _LETTER in run:
+            found.append((at, at + n))
+        at += n + 1
+    return found
 
 
 class _LeetNames(dict[str, tuple[int, int, int] | None]):
