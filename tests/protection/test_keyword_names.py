@@ -54,3 +54,25 @@ def test_names_whose_text_does_not_tell_their_entry_are_not_remembered() -> None
 def test_leet_tokens_of_ascii_texts_by_kind_as_by_expression(text: str) -> None:
     expected = [(m.start(), m.end() - 1) for m in kw._LEET_TOKEN.finditer(" " + text)]
     assert kw._leet_tokens(text) == expected
+
+
+_NEGATION_ORIGINAL = re.compile(
+    r"\b(?:no|not|never|dont|don't|do\snot|doesn'?t|cant|can't|cannot|can\snot|wont|won't|"
+    r"will\snot|unable|without|avoid|isn'?t|aren'?t|wasn'?t|refuse|rather\snot|prefer\snot|"
+    r"instead\sof|rather\sthan|neither|nor|sin|pas|kein|keine|nicht|nunca)\b"
+)
+_CONTEXT_PIECES = [
+    " ", "\n", ".", "'", "_", "1", "\u00e9", "x", "t", "no", "not", "snow", "do", "cant", "won",
+    "will", "sin", "keine", "nicht", "ever", "is", "isn't", "are", "app", "site", "the",
+    "allowed", "against", "rules", "policy", "tos", "prohibited", "platform",
+]  # fmt: skip
+
+
+@RANDOM
+@given(st.lists(st.sampled_from(_CONTEXT_PIECES), max_size=10))
+@example(["whatsapp", " ", "is", " ", "not", " ", "allowed"])
+@example(["_", "not"])
+@example(["\u00e9", "no", " "])
+def test_refusal_expressions_rewritten_tell_the_same(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    assert (kw._NEGATION.search(text) is None) == (_NEGATION_ORIGINAL.search(text) is None)

@@ -271,10 +271,33 @@ _MARK: Final = ord("0")
 
 # --- context ---------------------------------------------------------------------------------
 
+
+def _searched_by_first_letter(words: str) -> str:
+    r"""`\b(?:words)\b` for a search whose result is only whether it matches, where each of the
+    alternatives `words` starts with a letter: the alternatives by first letter, each letter
+    followed by a look-behind for the character before it (a word boundary before a letter).
+
+    Starting with `\b`, the expression is tried at every position; starting with one letter of
+    a dozen, at those letters only, the engine skipping ahead to them. Which alternative
+    matches first, and where, may change; whether one matches does not.
+    """
+    by_letter: dict[str, list[str]] = {}
+    for alt in _alternatives(words):
+        assert alt[0].isalpha() and alt[1:2] not in ("?", "*", "+", "{")
+        by_letter.setdefault(alt[0], []).append(alt[1:])
+    return (
+        "(?:"
+        + "|".join(rf"{c}(?<!\w.)(?:{'|'.join(rests)})" for c, rests in by_letter.items())
+        + r")\b"
+    )
+
+
 _NEGATION: Final = re.compile(
-    r"\b(?:no|not|never|dont|don't|do\snot|doesn'?t|cant|can't|cannot|can\snot|wont|won't|"
-    r"will\snot|unable|without|avoid|isn'?t|aren'?t|wasn'?t|refuse|rather\snot|prefer\snot|"
-    r"instead\sof|rather\sthan|neither|nor|sin|pas|kein|keine|nicht|nunca)\b"
+    _searched_by_first_letter(
+        r"no|not|never|dont|don't|do\snot|doesn'?t|cant|can't|cannot|can\snot|wont|won't|"
+        r"will\snot|unable|without|avoid|isn'?t|aren'?t|wasn'?t|refuse|rather\snot|prefer\snot|"
+        r"instead\sof|rather\sthan|neither|nor|sin|pas|kein|keine|nicht|nunca"
+    )
 )
 # Negative-looking idioms that do not refuse anything: "no problem", "why not", "can't you".
 _NOT_NEGATION: Final = re.compile(
