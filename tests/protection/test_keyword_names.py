@@ -76,3 +76,4 @@ _CONTEXT_PIECES = [
 def test_refusal_expressions_rewritten_tell_the_same(pieces: list[str]) -> None:
     text = "".join(pieces)
     assert (kw._NEGATION.search(text) is None) == (_NEGATION_ORIGINAL.search(text) is None)
+    assert (kw._refused_after(text) is None) == (kw._REFUSED_AFTER.match(text) is None)

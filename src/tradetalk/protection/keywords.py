@@ -323,6 +323,11 @@ _REFUSED_AFTER: Final = re.compile(
     r"prohibited|against)|not\sallowed|against\s(?:the\s)?(?:rules|policy|tos|terms)|"
     r"(?:platform|site|app|marketplace)\s(?:rules|policy))"
 )
+# Every phrase of _REFUSED_AFTER holds one of these words: where none is, it cannot match, and
+# a few substring tests cost less than its try at each of up to forty positions.
+_REFUSAL_KEYS: Final = (
+    "allowed", "permitted", "forbidden", "prohibited", "against", "rules", "policy",
+)  # fmt: skip
 _HANDLE_AFTER: Final = re.compile(
     r"\s*(?:(?:id|handle|username|user\s?name|user|name|tag|acct|account|is|at)\s*)?"
     r"(?:[:=>\-→]+\s*|is\s+|@\s*|\$\s*|\s+(?=[@$]))@?\$?([a-z0-9][a-z0-9_.\-]{1,39})"
@@ -598,7 +603,7 @@ def refused(
     # it could pass for a negation: the promise covers whole words only.)
     if (
         (not negation and start <= 80) or _negation_in(text[max(0, start - 80) : start]) is None
-    ) and (not refusal_after or _refused_at(text[end : end + 80]) is None):
+    ) and (not refusal_after or _refused_after(text[end : end + 80]) is None):
         return False
     c0, c1 = _clause_bounds(text, start, end)
     before = text[c0:start]
@@ -607,6 +612,14 @@ def refused(
         if _negation_in(cleaned) is not None:
             return True
     return _refused_at(text[end:c1]) is not None
+
+
+def _refused_after(after: str) -> re.Match[str] | None:
+    """`_REFUSED_AFTER.match(after)`, skipped when none of its phrases' words is there."""
+    for key in _REFUSAL_KEYS:
+        if key in after:
+            return _refused_at(after)
+    return None
 
 
 _HANDLE_LIKE: Final = re.compile(r"[0-9_.\-]")
