@@ -77,3 +77,13 @@ def test_refusal_expressions_rewritten_tell_the_same(pieces: list[str]) -> None:
     text = "".join(pieces)
     assert (kw._NEGATION.search(text) is None) == (_NEGATION_ORIGINAL.search(text) is None)
     assert (kw._refused_after(text) is None) == (kw._REFUSED_AFTER.match(text) is None)
+
+
+@RANDOM
+@given(st.text(alphabet=" \t\n\u00a0:=>-\u2192@$.x1_ihuntaesdrcmgol", max_size=14))
+@example(" @coinguy")
+@example(" user name: x1")
+@example("\u00a0is  $ab")
+def test_handles_looked_for_only_where_one_can_be(text: str) -> None:
+    if not kw._may_have_handle(text, 0):
+        assert kw._HANDLE_AFTER.match(text) is None

@@ -332,6 +332,8 @@ _HANDLE_AFTER: Final = re.compile(
     r"\s*(?:(?:id|handle|username|user\s?name|user|name|tag|acct|account|is|at)\s*)?"
     r"(?:[:=>\-→]+\s*|is\s+|@\s*|\$\s*|\s+(?=[@$]))@?\$?([a-z0-9][a-z0-9_.\-]{1,39})"
 )
+# The first letters of _HANDLE_AFTER's labels and its separators.
+_HANDLE_FIRST: Final = "ihunta:=>-→@$"
 _HANDLE_STOP: Final = frozenset(
     [
         "me",
@@ -635,12 +637,28 @@ _explicit_sep_in: Final = _EXPLICIT_SEP.search
 _on_platform_at: Final = _ON_PLATFORM_AFTER.match
 
 
+def _may_have_handle(text: str, end: int) -> bool:
+    """False when `_HANDLE_AFTER` cannot match at `end`.
+
+    It needs first, past the spaces, a label ("id", "handle", "is", "at" ...) or a separator
+    (":", "@", "$" ...). Most names are followed by neither ("venmo me"), and a look at one
+    character spares the expression.
+    """
+    size = len(text)
+    at = end
+    while at < size and text[at].isspace():
+        at += 1
+    return at < size and text[at] in _HANDLE_FIRST
+
+
 def _handle_after(text: str, end: int, strict: bool) -> int | None:
     """End of a handle given right after a name ("snap: coinguy88"), or None.
 
     `strict` (names that are also common words) wants an explicit separator or a handle that
     looks like one (digits, "_" or "."), so "line is busy" is not a handle.
     """
+    if not _may_have_handle(text, end):
+        return None
     m = _handle_at(text, end)
     if m is None:
         return None
