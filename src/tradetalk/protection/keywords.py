@@ -920,25 +920,24 @@ def find_solicitation(
     """
     hits: list[Hit] = []
     # What each word gates and starts, or-ed: one lookup per word instead of a set operation
-    # per phrase (`_SOLICIT_BITS`).
+    # per phrase (`_SOLICIT_BITS`). With it, the tokens that start some phrase, with what they
+    # start, from the same lookup.
     present = 0
-    for word in words:
-        present |= _SOLICIT_BITS.get(word, 0)
+    starters: list[tuple[str, int]] = []
     tokens = words
     if not plain:
+        for word in words:
+            present |= _SOLICIT_BITS.get(word, 0)
         # The tokens too: a gate word glued to a symbol ("#whatsapp me") counts.
         tokens = _TOKEN.findall(text)
-        for token in tokens:
-            present |= _SOLICIT_BITS.get(token, 0)
-    if not present & _ANY_GATE:
-        return hits  # most messages
-    # The tokens that start some phrase, with what they start: looked up once here rather
-    # than once per phrase present.
-    starters: list[tuple[str, int]] = []
     for token in tokens:
         bits = _SOLICIT_BITS.get(token, 0)
-        if bits & ~_ANY_GATE:
-            starters.append((token, bits))
+        if bits:
+            present |= bits
+            if bits & ~_ANY_GATE:
+                starters.append((token, bits))
+    if not present & _ANY_GATE:
+        return hits  # most messages
     for i, (name, pattern, _, _) in enumerate(_SOLICIT_PHRASES):
         if not present & (1 << i):
             continue
