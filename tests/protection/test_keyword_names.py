@@ -87,3 +87,9 @@ def test_refusal_expressions_rewritten_tell_the_same(pieces: list[str]) -> None:
 def test_handles_looked_for_only_where_one_can_be(text: str) -> None:
     if not kw._may_have_handle(text, 0):
         assert kw._HANDLE_AFTER.match(text) is None
+
+
+@RANDOM
+@given(st.text(alphabet="ab9 .-#@\n\t\x0b\x1c\u00e9A_", max_size=14))
+def test_tokens_of_ascii_texts_by_table_as_by_expression(text: str) -> None:
+    assert kw._tokens(text) == kw._TOKEN.findall(text)

@@ -929,7 +929,7 @@ def find_solicitation(
         for word in words:
             present |= _SOLICIT_BITS.get(word, 0)
         # The tokens too: a gate word glued to a symbol ("#whatsapp me") counts.
-        tokens = _TOKEN.findall(text)
+        tokens = _tokens(text)
     for token in tokens:
         bits = _SOLICIT_BITS.get(token, 0)
         if bits:
@@ -951,6 +951,20 @@ def find_solicitation(
             if not refused(text, start, end, negation):
                 hits.append(Hit(start, end, _SOLICIT, name))
     return hits
+
+
+def _tokens(text: str) -> list[str]:
+    """`_TOKEN.findall(text)`: in an ASCII text, the words left when every other character is
+    a space (a translate by table and a split cost less than the search)."""
+    if text.isascii():
+        return text.encode("ascii").translate(_TOKEN_BYTES).decode("ascii").split()
+    return _TOKEN.findall(text)
+
+
+# Each ASCII letter and digit as itself, any other character as a space.
+_TOKEN_BYTES: Final = bytes(
+    i if chr(i) in "abcdefghijklmnopqrstuvwxyz0123456789" else ord(" ") for i in range(256)
+)
 
 
 def _word_led_matches(
