@@ -93,3 +93,51 @@ def test_handles_looked_for_only_where_one_can_be(text: str) -> None:
 @given(st.text(alphabet="ab9 .-#@\n\t\x0b\x1c\u00e9A_", max_size=14))
 def test_tokens_of_ascii_texts_by_table_as_by_expression(text: str) -> None:
     assert kw._tokens(text) == kw._TOKEN.findall(text)
+
+
+# (As they were written, with "\b" in front of each word.)
+_WEAK_BEFORE_ORIGINAL = {
+    kw._MSG: re.compile(
+        r"(?:\bmy|\bur|\byour|\bon|\bvia|\bover|\buse|\busing|\bhave|\bgot|\badd\sme(?:\son)?|"
+        r"\bmessage\sme(?:\son)?|\btext\sme(?:\son)?|\bhit\sme\sup(?:\son)?|\bcontact\sme(?:\son)?)"
+        r"\s*$"
+    ),
+    kw._SOCIAL: re.compile(
+        r"(?:\bmy|\bur|\byour|\bon\smy|\badd\sme(?:\son)?|\bfollow\sme(?:\son)?|\bfind\sme(?:\son)?|"
+        r"\bdm\sme(?:\son)?|\bmessage\sme(?:\son)?|\bhit\sme\sup(?:\son)?|\bcheck\s(?:out\s)?my|"
+        r"\bsearch\s(?:for\s)?me\son|\bme\son)\s*$"
+    ),
+    kw._PAY: re.compile(
+        r"(?:\bpay|\bpaid|\bpaying|\bsend|\bsent|\baccept|\baccepts|\btake|\btakes|\bvia|\bthrough|"
+        r"\bthru|\busing|\bwith|\bby|\bprefer|\bhave|\bmy|\bin|\bdo|\bor|\bover|\bon)"
+        r"(?:\s(?:me|you|it|the\smoney|the\sfunds|payment|money))?\s*$"
+    ),
+    kw._MARKET: re.compile(
+        r"(?:\bmy|\bon\smy|\blisted\son|\blist\sit\son|\blisting\son|\bselling\s(?:it\s)?on|"
+        r"\bsell\s(?:it\s)?on|\brelist(?:ed)?\s(?:it\s)?on|\bbuy\s(?:it\s|this\s|them\s)?"
+        r"(?:from\sme\s)?(?:on|through|via)|\border\s(?:it\s)?(?:on|through|via)|"
+        r"\bpurchase\s(?:it\s)?(?:on|through|via)|\b(?:find|search|look)\s(?:me|for\sme|my\sname)"
+        r"\s(?:up\s)?on|\b(?:message|contact)\sme\son|\bcheck\s(?:out\s)?my|\bvisit\smy|"
+        r"\bgo\sto\smy)\s*$"
+    ),
+    kw._EMAIL: re.compile(
+        r"(?:\bmy|\bvia|\bby|\bon|\bto\smy|\bsend\sit\sto|\bsend\sme\san|\bshoot\sme\san|"
+        r"\bdrop\sme\san)\s*$"
+    ),
+}
+_WEAK_PIECES = sorted(
+    {w for p in _WEAK_BEFORE_ORIGINAL.values() for w in re.findall("[a-z]+", p.pattern)}
+    | {" ", "  ", "\n", ".", "'", "_", "1", "\u00e9", "x", "s"}
+)
+
+
+@RANDOM
+@given(st.lists(st.sampled_from(_WEAK_PIECES), max_size=8))
+@example(["message", " ", "me", " ", "on", " "])
+@example(["x", "my"])
+@example(["_", "my"])
+@example(["my", "\n"])
+def test_weak_contexts_before_by_first_letter_as_written(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    for kind, original in _WEAK_BEFORE_ORIGINAL.items():
+        assert (kw._WEAK_BEFORE[kind].search(text) is None) == (original.search(text) is None)

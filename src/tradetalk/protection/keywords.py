@@ -272,9 +272,9 @@ _MARK: Final = ord("0")
 # --- context ---------------------------------------------------------------------------------
 
 
-def _searched_by_first_letter(words: str) -> str:
-    r"""`\b(?:words)\b` for a search whose result is only whether it matches, where each of the
-    alternatives `words` starts with a letter: the alternatives by first letter, each letter
+def _searched_by_first_letter(words: str, tail: str = r"\b") -> str:
+    r"""`\b(?:words)tail` for a search whose result is only whether it matches, where each of
+    the alternatives `words` starts with a letter: the alternatives by first letter, each letter
     followed by a look-behind for the character before it (a word boundary before a letter).
 
     Starting with `\b`, the expression is tried at every position; starting with one letter of
@@ -288,7 +288,8 @@ def _searched_by_first_letter(words: str) -> str:
     return (
         "(?:"
         + "|".join(rf"{c}(?<!\w.)(?:{'|'.join(rests)})" for c, rests in by_letter.items())
-        + r")\b"
+        + ")"
+        + tail
     )
 
 
@@ -393,33 +394,48 @@ _HANDLE_STOP: Final = frozenset(
     ]
 )
 
+# Searched for in the 40 characters before a weak name: the words written without the "\b" in
+# front of each, which `_searched_by_first_letter` puts after their first letter.
 _WEAK_BEFORE: Final[dict[str, re.Pattern[str]]] = {
     _MSG: re.compile(
-        r"(?:\bmy|\bur|\byour|\bon|\bvia|\bover|\buse|\busing|\bhave|\bgot|\badd\sme(?:\son)?|"
-        r"\bmessage\sme(?:\son)?|\btext\sme(?:\son)?|\bhit\sme\sup(?:\son)?|\bcontact\sme(?:\son)?)"
-        r"\s*$"
+        _searched_by_first_letter(
+            r"my|ur|your|on|via|over|use|using|have|got|add\sme(?:\son)?|message\sme(?:\son)?|"
+            r"text\sme(?:\son)?|hit\sme\sup(?:\son)?|contact\sme(?:\son)?",
+            r"\s*$",
+        )
     ),
     _SOCIAL: re.compile(
-        r"(?:\bmy|\bur|\byour|\bon\smy|\badd\sme(?:\son)?|\bfollow\sme(?:\son)?|\bfind\sme(?:\son)?|"
-        r"\bdm\sme(?:\son)?|\bmessage\sme(?:\son)?|\bhit\sme\sup(?:\son)?|\bcheck\s(?:out\s)?my|"
-        r"\bsearch\s(?:for\s)?me\son|\bme\son)\s*$"
+        _searched_by_first_letter(
+            r"my|ur|your|on\smy|add\sme(?:\son)?|follow\sme(?:\son)?|find\sme(?:\son)?|"
+            r"dm\sme(?:\son)?|message\sme(?:\son)?|hit\sme\sup(?:\son)?|check\s(?:out\s)?my|"
+            r"search\s(?:for\s)?me\son|me\son",
+            r"\s*$",
+        )
     ),
     _PAY: re.compile(
-        r"(?:\bpay|\bpaid|\bpaying|\bsend|\bsent|\baccept|\baccepts|\btake|\btakes|\bvia|\bthrough|"
-        r"\bthru|\busing|\bwith|\bby|\bprefer|\bhave|\bmy|\bin|\bdo|\bor|\bover|\bon)"
-        r"(?:\s(?:me|you|it|the\smoney|the\sfunds|payment|money))?\s*$"
+        _searched_by_first_letter(
+            r"pay|paid|paying|send|sent|accept|accepts|take|takes|via|through|thru|using|with|by|"
+            r"prefer|have|my|in|do|or|over|on",
+            r"(?:\s(?:me|you|it|the\smoney|the\sfunds|payment|money))?\s*$",
+        )
     ),
     _MARKET: re.compile(
-        r"(?:\bmy|\bon\smy|\blisted\son|\blist\sit\son|\blisting\son|\bselling\s(?:it\s)?on|"
-        r"\bsell\s(?:it\s)?on|\brelist(?:ed)?\s(?:it\s)?on|\bbuy\s(?:it\s|this\s|them\s)?"
-        r"(?:from\sme\s)?(?:on|through|via)|\border\s(?:it\s)?(?:on|through|via)|"
-        r"\bpurchase\s(?:it\s)?(?:on|through|via)|\b(?:find|search|look)\s(?:me|for\sme|my\sname)"
-        r"\s(?:up\s)?on|\b(?:message|contact)\sme\son|\bcheck\s(?:out\s)?my|\bvisit\smy|"
-        r"\bgo\sto\smy)\s*$"
+        _searched_by_first_letter(
+            r"my|on\smy|listed\son|list\sit\son|listing\son|selling\s(?:it\s)?on|"
+            r"sell\s(?:it\s)?on|relist(?:ed)?\s(?:it\s)?on|buy\s(?:it\s|this\s|them\s)?"
+            r"(?:from\sme\s)?(?:on|through|via)|order\s(?:it\s)?(?:on|through|via)|"
+            r"purchase\s(?:it\s)?(?:on|through|via)|find\s(?:me|for\sme|my\sname)\s(?:up\s)?on|"
+            r"search\s(?:me|for\sme|my\sname)\s(?:up\s)?on|look\s(?:me|for\sme|my\sname)"
+            r"\s(?:up\s)?on|message\sme\son|contact\sme\son|check\s(?:out\s)?my|visit\smy|"
+            r"go\sto\smy",
+            r"\s*$",
+        )
     ),
     _EMAIL: re.compile(
-        r"(?:\bmy|\bvia|\bby|\bon|\bto\smy|\bsend\sit\sto|\bsend\sme\san|\bshoot\sme\san|"
-        r"\bdrop\sme\san)\s*$"
+        _searched_by_first_letter(
+            r"my|via|by|on|to\smy|send\sit\sto|send\sme\san|shoot\sme\san|drop\sme\san",
+            r"\s*$",
+        )
     ),
 }
 _WEAK_AFTER: Final[dict[str, re.Pattern[str]]] = {
