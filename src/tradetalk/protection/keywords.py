@@ -490,6 +490,12 @@ _negation_in: Final = _NEGATION.search
 _refused_at: Final = _REFUSED_AFTER.match
 _handle_at: Final = _HANDLE_AFTER.match
 _name_after_gap: Final = _NAMES_AFTER_GAPS.search
+_weak_before_in: Final[dict[str, Callable[[str], re.Match[str] | None]]] = {
+    kind: pattern.search for kind, pattern in _WEAK_BEFORE.items()
+}
+_weak_after_at: Final[dict[str, Callable[[str, int], re.Match[str] | None]]] = {
+    kind: pattern.match for kind, pattern in _WEAK_AFTER.items()
+}
 _gated_at: Final = _GATED_AT.match
 # The entry of each name found (its text), for the names whose text tells (`_entry_of_name`).
 _entries_of_names: Final[dict[str, int]] = {}
@@ -728,8 +734,8 @@ def find_keywords(
                 continue
             before = text[max(0, start - 40) : start]
             if (
-                _WEAK_BEFORE[kind].search(before) is not None
-                or _WEAK_AFTER[kind].match(text, end) is not None
+                _weak_before_in[kind](before) is not None
+                or _weak_after_at[kind](text, end) is not None
             ):
                 hits.append(Hit(start, end, kind, f"{name}_context"))
     if not mixed_words:
@@ -905,6 +911,12 @@ _SOLICIT_PHRASES: Final[tuple[_SolicitPhrase, ...]] = tuple(
 )
 
 
+# Each phrase's `match`, bound once (see `_negation_in`).
+_solicit_match: Final[tuple[Callable[[str, int], re.Match[str] | None], ...]] = tuple(
+    pattern.match for _, pattern, _, _ in _SOLICIT_PHRASES
+)
+
+
 # Per word, which phrases it gates (bit i: the i-th phrase's gate words) and starts (bit
 # _STARTS_BIT << i: its first words).
 _STARTS_BIT: Final = 1 << len(_SOLICIT_PHRASES)
@@ -954,7 +966,7 @@ def find_solicitation(
                 starters.append((token, bits))
     if not present & _ANY_GATE:
         return hits  # most messages
-    for i, (name, pattern, _, _) in enumerate(_SOLICIT_PHRASES):
+    for i, (name, _, _, _) in enumerate(_SOLICIT_PHRASES):
         if not present & (1 << i):
             continue
         first_words: set[str] = set()
@@ -962,7 +974,7 @@ def find_solicitation(
         for token, bits in starters:
             if bits & starts_phrase:
                 first_words.add(token)
-        for m in _word_led_matches(pattern, text, first_words):
+        for m in _word_led_matches(_solicit_match[i], text, first_words):
             start, end = m.span()
             if not refused(text, start, end, negation):
                 hits.append(Hit(start, end, _SOLICIT, name))
@@ -984,11 +996,12 @@ _TOKEN_BYTES: Final = bytes(
 
 
 def _word_led_matches(
-    pattern: re.Pattern[str], text: str, first_words: AbstractSet[str]
+    match: Callable[[str, int], re.Match[str] | None], text: str, first_words: AbstractSet[str]
 ) -> list[re.Match[str]]:
-    """What `pattern.finditer(text)` finds, for a pattern whose matches start with one of
-    `first_words` (the ones present) as whole tokens (see `find_solicitation`): the pattern is
-    tried at each of their occurrences, left to right, never inside an earlier match."""
+    """What `pattern.finditer(text)` finds, `match` being `pattern.match`, for a pattern whose
+    matches start with one of `first_words` (the ones present) as whole tokens (see
+    `find_solicitation`): the pattern is tried at each of their occurrences, left to right,
+    never inside an earlier match."""
     starts: list[int] = []
     size = len(text)
     for word in first_words:
@@ -1006,7 +1019,7 @@ def _word_led_matches(
     for at in starts:
         if at < last_end:
             continue
-        m = pattern.match(text, at)
+        m = match(text, at)
         if m is not None:
             found.append(m)
             last_end = m.end()
