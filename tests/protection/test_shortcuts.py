@@ -345,7 +345,9 @@ def test_names_branch_by_branch_as_by_entry(pieces: list[str]) -> None:
 
 
 _LINK_DOT_ORIGINAL = re.compile(r"(?<=[^\W_])\.(?=[^\W\d_])")
-_LEET_HINT_ORIGINAL = re.compile(r"[a-z][0-9@$!|]|[0-9@$!|][a-z]")
+_LEET_TOKEN_ORIGINAL = re.compile(
+    r"(?<![a-z0-9@$!|])(?=[a-z0-9@$!|]{4})(?:[a-z]++[0-9@$!|]|[0-9@$!|]++[a-z])[a-z0-9@$!|]*+"
+)
 
 
 @RANDOM
@@ -353,14 +355,16 @@ _LEET_HINT_ORIGINAL = re.compile(r"[a-z][0-9@$!|]|[0-9@$!|][a-z]")
 @example("@coinguy88 and $coinguy")
 @example("a@b @c")
 @example("www.site.com, ok. 2.5x")
+@example("wh4tsapp 1234 abcd a1 $$!9 9!x|")
 def test_rewritten_expressions_match_the_same(text: str) -> None:
     for original, rewritten in _HANDLE_ORIGINALS:
         expected = [(m.span(), m.span(1)) for m in original.finditer(text)]
         assert [(m.span(), m.span(1)) for m in rewritten.finditer(text)] == expected
     expected = [m.span() for m in _LINK_DOT_ORIGINAL.finditer(text)]
     assert [m.span() for m in links._DOT_BEFORE_LETTER.finditer(text)] == expected
-    # (only whether it matches is used)
-    assert (kw._LEET_HINT.search(text) is None) == (_LEET_HINT_ORIGINAL.search(text) is None)
+    # (searched with a space in front, led by the character before the token)
+    expected = [m.span() for m in _LEET_TOKEN_ORIGINAL.finditer(text)]
+    assert [(m.start(), m.end() - 1) for m in kw._LEET_TOKEN.finditer(" " + text)] == expected
 
 
 @pytest.mark.parametrize("message", TEXTS)

@@ -149,7 +149,15 @@ _BRANCHES: Final = [(alt, i) for i, entry in enumerate(_ENTRIES) for alt in _alt
 assert all(alt[0].isalpha() and alt[1:2] not in ("?", "*", "+", "{") for alt, _ in _BRANCHES)
 
 
-def _by_first_letter(branches: list[tuple[str, int]]) -> tuple[str, tuple[int, ...]]:
+def _by_letter(branches: list[tuple[str, int]]) -> dict[str, list[tuple[str, int]]]:
+    """The branches by first letter, in order: (the rest of the branch, its entry)."""
+    by_letter: dict[str, list[tuple[str, int]]] = {}
+    for alt, entry in branches:
+        by_letter.setdefault(alt[0], []).append((alt[1:], entry))
+    return by_letter
+
+
+def _by_first_letter(by_letter: dict[str, list[tuple[str, int]]]) -> tuple[str, tuple[int, ...]]:
     """The branches as one alternation per first letter, and the entry of each empty group in
     the order the groups now stand.
 
@@ -158,9 +166,6 @@ def _by_first_letter(branches: list[tuple[str, int]]) -> tuple[str, tuple[int, .
     the few branches of one. Branches with different first letters never match at the same
     place, and those with the same one keep their order, so the matches are the same.
     """
-    by_letter: dict[str, list[tuple[str, int]]] = {}
-    for alt, entry in branches:
-        by_letter.setdefault(alt[0], []).append((alt[1:], entry))
     parts: list[str] = []
     entries: list[int] = []
     for letter, rests in by_letter.items():
@@ -169,9 +174,38 @@ def _by_first_letter(branches: list[tuple[str, int]]) -> tuple[str, tuple[int, .
     return "|".join(parts), tuple(entries)
 
 
-_BY_LETTER: Final = _by_first_letter(_BRANCHES)
+_LETTERS: Final = _by_letter(_BRANCHES)
+_BY_LETTER: Final = _by_first_letter(_LETTERS)
 _ENTRY_OF_BRANCH: Final = _BY_LETTER[1]
 _KEYWORD_RE: Final = re.compile(r"(?<![a-z0-9])(?:" + _BY_LETTER[0] + r")(?![a-z])")
+# The same alternation without the empty groups: where a name is and how far it goes, not which
+# branch it is (`_entry_of_name` tells).
+_BARE_NAMES: Final = "|".join(
+    letter + "(?:" + "|".join(rest for rest, _ in rests) + ")" for letter, rests in _LETTERS.items()
+)
+# Per first letter: its branches as in _KEYWORD_RE, matched where a name starting with it was
+# found (`match`); the entry of each of its empty groups; and how many of its first branches
+# look only at what they match (no look-around: the rest, "signal(?!\s(?:strength...", may
+# match or not depending on what follows).
+_LetterBranches = tuple[Callable[[str, int], "re.Match[str] | None"], tuple[int, ...], int]
+
+
+def _letter_branches(rests: list[tuple[str, int]], letter: str) -> _LetterBranches:
+    pattern = re.compile(
+        letter + "(?:" + "|".join(f"{rest}()" for rest, _ in rests) + r")(?![a-z])"
+    )
+    plain = 0
+    while plain < len(rests) and _LOOK_AROUND.search(rests[plain][0]) is None:
+        plain += 1
+    return pattern.match, tuple(entry for _, entry in rests), plain
+
+
+# (Anything that could make a branch match or not depending on the text around what it matches.)
+_LOOK_AROUND: Final = re.compile(r"\(\?[=!<]|\\[bBAZ]|[\^$]")
+_LETTER_BRANCHES: Final[dict[str, _LetterBranches]] = {
+    letter: _letter_branches(rests, letter) for letter, rests in _LETTERS.items()
+}
+
 
 # Word prefixes (first four letters) that can start a keyword: a set lookup decides whether the
 # keyword expression needs to run at all.
@@ -216,21 +250,55 @@ _LEET_NAMES: Final[tuple[tuple[str, str], ...]] = (
 )
 # (An empty group closes each branch, as in _KEYWORD_RE: `lastindex` - 1 is the name's index.)
 _LEET_RE: Final = re.compile("|".join(f"{leet_skeleton(n)}()" for n, _ in _LEET_NAMES))
-# A letter next to a digit or one of @$!| (written from the digit or sign, which the engine can
-# skip ahead to: only whether it matches is used).
-_LEET_HINT: Final = re.compile(r"[0-9@$!|](?:(?<=[a-z].)|(?=[a-z]))")
 # A run of letters, digits and @$!| four characters or longer that mixes letters with the rest
-# (its leading letters, or leading marks, are followed by the other kind).
+# (its leading letters, or leading marks, are followed by the other kind), led by the character
+# before it (the text is searched with a space in front): the engine skips ahead to that
+# character, where a look-behind for the run's start, as this was written before, cost it a try
+# at every position of the text.
 _LEET_TOKEN: Final = re.compile(
-    r"(?<![a-z0-9@$!|])(?=[a-z0-9@$!|]{4})(?:[a-z]++[0-9@$!|]|[0-9@$!|]++[a-z])[a-z0-9@$!|]*+"
+    r"[^a-z0-9@$!|](?=[a-z0-9@$!|]{4})(?:[a-z]++[0-9@$!|]|[0-9@$!|]++[a-z])[a-z0-9@$!|]*+"
 )
+
+
+# The kind of each ASCII character for `_leet_tokens`: "a" a letter, "0" a mark (a digit or one
+# of @$!|), " " anything else.
+_LEET_KINDS: Final = bytes(
+    ord("a") if "a" <= chr(i) <= "z" else ord("0") if chr(i) in "0123456789@$!|" else ord(" ")
+    for i in range(256)
+)
+_LETTER: Final = ord("a")
+_MARK: Final = ord("0")
 
 # --- context ---------------------------------------------------------------------------------
 
+
+def _searched_by_first_letter(words: str, tail: str = r"\b") -> str:
+    r"""`\b(?:words)tail` for a search whose result is only whether it matches, where each of
+    the alternatives `words` starts with a letter: the alternatives by first letter, each letter
+    followed by a look-behind for the character before it (a word boundary before a letter).
+
+    Starting with `\b`, the expression is tried at every position; starting with one letter of
+    a dozen, at those letters only, the engine skipping ahead to them. Which alternative
+    matches first, and where, may change; whether one matches does not.
+    """
+    by_letter: dict[str, list[str]] = {}
+    for alt in _alternatives(words):
+        assert alt[0].isalpha() and alt[1:2] not in ("?", "*", "+", "{")
+        by_letter.setdefault(alt[0], []).append(alt[1:])
+    return (
+        "(?:"
+        + "|".join(rf"{c}(?<!\w.)(?:{'|'.join(rests)})" for c, rests in by_letter.items())
+        + ")"
+        + tail
+    )
+
+
 _NEGATION: Final = re.compile(
-    r"\b(?:no|not|never|dont|don't|do\snot|doesn'?t|cant|can't|cannot|can\snot|wont|won't|"
-    r"will\snot|unable|without|avoid|isn'?t|aren'?t|wasn'?t|refuse|rather\snot|prefer\snot|"
-    r"instead\sof|rather\sthan|neither|nor|sin|pas|kein|keine|nicht|nunca)\b"
+    _searched_by_first_letter(
+        r"no|not|never|dont|don't|do\snot|doesn'?t|cant|can't|cannot|can\snot|wont|won't|"
+        r"will\snot|unable|without|avoid|isn'?t|aren'?t|wasn'?t|refuse|rather\snot|prefer\snot|"
+        r"instead\sof|rather\sthan|neither|nor|sin|pas|kein|keine|nicht|nunca"
+    )
 )
 # Negative-looking idioms that do not refuse anything: "no problem", "why not", "can't you".
 _NOT_NEGATION: Final = re.compile(
@@ -256,10 +324,17 @@ _REFUSED_AFTER: Final = re.compile(
     r"prohibited|against)|not\sallowed|against\s(?:the\s)?(?:rules|policy|tos|terms)|"
     r"(?:platform|site|app|marketplace)\s(?:rules|policy))"
 )
+# Every phrase of _REFUSED_AFTER holds one of these words: where none is, it cannot match, and
+# a few substring tests cost less than its try at each of up to forty positions.
+_REFUSAL_KEYS: Final = (
+    "allowed", "permitted", "forbidden", "prohibited", "against", "rules", "policy",
+)  # fmt: skip
 _HANDLE_AFTER: Final = re.compile(
     r"\s*(?:(?:id|handle|username|user\s?name|user|name|tag|acct|account|is|at)\s*)?"
     r"(?:[:=>\-→]+\s*|is\s+|@\s*|\$\s*|\s+(?=[@$]))@?\$?([a-z0-9][a-z0-9_.\-]{1,39})"
 )
+# The first letters of _HANDLE_AFTER's labels and its separators.
+_HANDLE_FIRST: Final = "ihunta:=>-→@$"
 _HANDLE_STOP: Final = frozenset(
     [
         "me",
@@ -319,33 +394,48 @@ _HANDLE_STOP: Final = frozenset(
     ]
 )
 
+# Searched for in the 40 characters before a weak name: the words written without the "\b" in
+# front of each, which `_searched_by_first_letter` puts after their first letter.
 _WEAK_BEFORE: Final[dict[str, re.Pattern[str]]] = {
     _MSG: re.compile(
-        r"(?:\bmy|\bur|\byour|\bon|\bvia|\bover|\buse|\busing|\bhave|\bgot|\badd\sme(?:\son)?|"
-        r"\bmessage\sme(?:\son)?|\btext\sme(?:\son)?|\bhit\sme\sup(?:\son)?|\bcontact\sme(?:\son)?)"
-        r"\s*$"
+        _searched_by_first_letter(
+            r"my|ur|your|on|via|over|use|using|have|got|add\sme(?:\son)?|message\sme(?:\son)?|"
+            r"text\sme(?:\son)?|hit\sme\sup(?:\son)?|contact\sme(?:\son)?",
+            r"\s*$",
+        )
     ),
     _SOCIAL: re.compile(
-        r"(?:\bmy|\bur|\byour|\bon\smy|\badd\sme(?:\son)?|\bfollow\sme(?:\son)?|\bfind\sme(?:\son)?|"
-        r"\bdm\sme(?:\son)?|\bmessage\sme(?:\son)?|\bhit\sme\sup(?:\son)?|\bcheck\s(?:out\s)?my|"
-        r"\bsearch\s(?:for\s)?me\son|\bme\son)\s*$"
+        _searched_by_first_letter(
+            r"my|ur|your|on\smy|add\sme(?:\son)?|follow\sme(?:\son)?|find\sme(?:\son)?|"
+            r"dm\sme(?:\son)?|message\sme(?:\son)?|hit\sme\sup(?:\son)?|check\s(?:out\s)?my|"
+            r"search\s(?:for\s)?me\son|me\son",
+            r"\s*$",
+        )
     ),
     _PAY: re.compile(
-        r"(?:\bpay|\bpaid|\bpaying|\bsend|\bsent|\baccept|\baccepts|\btake|\btakes|\bvia|\bthrough|"
-        r"\bthru|\busing|\bwith|\bby|\bprefer|\bhave|\bmy|\bin|\bdo|\bor|\bover|\bon)"
-        r"(?:\s(?:me|you|it|the\smoney|the\sfunds|payment|money))?\s*$"
+        _searched_by_first_letter(
+            r"pay|paid|paying|send|sent|accept|accepts|take|takes|via|through|thru|using|with|by|"
+            r"prefer|have|my|in|do|or|over|on",
+            r"(?:\s(?:me|you|it|the\smoney|the\sfunds|payment|money))?\s*$",
+        )
     ),
     _MARKET: re.compile(
-        r"(?:\bmy|\bon\smy|\blisted\son|\blist\sit\son|\blisting\son|\bselling\s(?:it\s)?on|"
-        r"\bsell\s(?:it\s)?on|\brelist(?:ed)?\s(?:it\s)?on|\bbuy\s(?:it\s|this\s|them\s)?"
-        r"(?:from\sme\s)?(?:on|through|via)|\border\s(?:it\s)?(?:on|through|via)|"
-        r"\bpurchase\s(?:it\s)?(?:on|through|via)|\b(?:find|search|look)\s(?:me|for\sme|my\sname)"
-        r"\s(?:up\s)?on|\b(?:message|contact)\sme\son|\bcheck\s(?:out\s)?my|\bvisit\smy|"
-        r"\bgo\sto\smy)\s*$"
+        _searched_by_first_letter(
+            r"my|on\smy|listed\son|list\sit\son|listing\son|selling\s(?:it\s)?on|"
+            r"sell\s(?:it\s)?on|relist(?:ed)?\s(?:it\s)?on|buy\s(?:it\s|this\s|them\s)?"
+            r"(?:from\sme\s)?(?:on|through|via)|order\s(?:it\s)?(?:on|through|via)|"
+            r"purchase\s(?:it\s)?(?:on|through|via)|find\s(?:me|for\sme|my\sname)\s(?:up\s)?on|"
+            r"search\s(?:me|for\sme|my\sname)\s(?:up\s)?on|look\s(?:me|for\sme|my\sname)"
+            r"\s(?:up\s)?on|message\sme\son|contact\sme\son|check\s(?:out\s)?my|visit\smy|"
+            r"go\sto\smy",
+            r"\s*$",
+        )
     ),
     _EMAIL: re.compile(
-        r"(?:\bmy|\bvia|\bby|\bon|\bto\smy|\bsend\sit\sto|\bsend\sme\san|\bshoot\sme\san|"
-        r"\bdrop\sme\san)\s*$"
+        _searched_by_first_letter(
+            r"my|via|by|on|to\smy|send\sit\sto|send\sme\san|shoot\sme\san|drop\sme\san",
+            r"\s*$",
+        )
     ),
 }
 _WEAK_AFTER: Final[dict[str, re.Pattern[str]]] = {
@@ -377,15 +467,20 @@ _GATE_WORD: Final = trie_pattern(
 _PREFIX_GATE: Final = re.compile(rf"(?<![a-z0-9&']){_GATE_WORD}")
 # Matched on the reversed text before a word: the gap, then the previous word backwards.
 _WORD_BEFORE_REVERSED: Final = re.compile(r"[^a-z0-9&']*[a-z0-9&']+")
-# The same positions in one pass: a word that passes the gate, or the word just before one;
-# at each, the names. `_keyword_matches_at_gates` looks for the word before within 60
-# characters, so this serves texts of up to 61 characters, where that limit never cuts anything
-# off. It starts with the character before the word (the text is searched with a space in
-# front), which the engine skips ahead to, rather than with a look-behind tried at every
-# position; the character is no part of a name, so matches can follow one another as before.
-_NAMES_AFTER_GAPS: Final = re.compile(
-    rf"[^a-z0-9&'](?={_GATE_WORD}|[a-z0-9&']++[^a-z0-9&']++{_GATE_WORD})" + _KEYWORD_RE.pattern
-)
+# The names at every word of a short text, each led by the character before it (the text is
+# searched with a space in front), which the engine skips ahead to, rather than with a
+# look-behind tried at every position; the character is no part of a name, so matches can
+# follow one another as in a search. Neither the gate nor the empty groups are in it: over a
+# short text, checking the gate at every word (two walks through the prefixes' trie, for the
+# word and the one after it) costs more than trying the names there, and a match of an
+# expression with 124 groups costs some 2,500 instructions more than one without. The gate is
+# checked, and the entry found, only where a name matched (`_short_text_matches`).
+_NAMES_AFTER_GAPS: Final = re.compile(r"[^a-z0-9&'](?:" + _BARE_NAMES + r")(?![a-z])")
+# What the gate asks at a word: it or the word after it passes.
+_GATED_AT: Final = re.compile(rf"{_GATE_WORD}|[a-z0-9&']++[^a-z0-9&']++{_GATE_WORD}")
+# (The fast way `_short_text_matches` checks the gate: four characters that are a prefix are
+# the word's first four.)
+assert all(re.fullmatch("[a-z0-9&']+", p) for p in KEYWORD_PREFIXES)
 
 
 # The bound methods of the expressions called once per name found, taken once: compiled, a
@@ -394,19 +489,70 @@ _NAMES_AFTER_GAPS: Final = re.compile(
 _negation_in: Final = _NEGATION.search
 _refused_at: Final = _REFUSED_AFTER.match
 _handle_at: Final = _HANDLE_AFTER.match
+_name_after_gap: Final = _NAMES_AFTER_GAPS.search
+_weak_before_in: Final[dict[str, Callable[[str], re.Match[str] | None]]] = {
+    kind: pattern.search for kind, pattern in _WEAK_BEFORE.items()
+}
+_weak_after_at: Final[dict[str, Callable[[str, int], re.Match[str] | None]]] = {
+    kind: pattern.match for kind, pattern in _WEAK_AFTER.items()
+}
+_gated_at: Final = _GATED_AT.match
+# The entry of each name found (its text), for the names whose text tells (`_entry_of_name`).
+_entries_of_names: Final[dict[str, int]] = {}
 
 
 def _keyword_matches(text: str) -> list[tuple[int, int, int]]:
     """(start, end, index in _ENTRIES) of each name `_KEYWORD_RE.finditer` would find that
     starts at a word passing the gate or at the word before one."""
     if len(text) <= 61:
-        found: list[tuple[int, int, int]] = []
-        for m in matches(_NAMES_AFTER_GAPS, " " + text):
-            assert m.lastindex is not None
-            # (The text has one character in front.)
-            found.append((m.start(), m.end() - 1, _ENTRY_OF_BRANCH[m.lastindex - 1]))
-        return found
+        return _short_text_matches(text)
     return _keyword_matches_at_gates(text)
+
+
+def _short_text_matches(text: str) -> list[tuple[int, int, int]]:
+    # `_keyword_matches_at_gates` looks for the word before a gated one within 60 characters, so
+    # for texts of up to 61 characters, where that limit never cuts anything off, this is what
+    # it finds: each name `_NAMES_AFTER_GAPS` finds where the gate lets it, the search going on
+    # after a name found and right after a name the gate turns away (a name the gate lets
+    # through may start inside that one).
+    found: list[tuple[int, int, int]] = []
+    spaced = " " + text
+    pos = 0
+    m = _name_after_gap(spaced, pos)
+    while m is not None:
+        # (The text has one character in front: the gap is spaced[start], the name starts at
+        # text[start].)
+        start = m.start()
+        end = m.end() - 1
+        # Four characters that are a prefix are the word's first four (most names are longer).
+        if text[start : start + 4] in KEYWORD_PREFIXES or _gated_at(text, start) is not None:
+            found.append((start, end, _entry_of_name(text, start, end)))
+            pos = m.end()
+        else:
+            pos = start + 1
+        m = _name_after_gap(spaced, pos)
+    return found
+
+
+def _entry_of_name(text: str, start: int, end: int) -> int:
+    """The entry (index in _ENTRIES) of the name text[start:end] `_NAMES_AFTER_GAPS` found."""
+    name = text[start:end]
+    entry = _entries_of_names.get(name)
+    if entry is not None:
+        return entry
+    # The branches starting with its letter, matched where it stands as `_KEYWORD_RE` would:
+    # the first that matches wins, with the same span.
+    match, entries, plain = _LETTER_BRANCHES[name[0]]
+    m = match(text, start)
+    assert m is not None and m.lastindex is not None
+    branch = m.lastindex - 1
+    entry = entries[branch]
+    # A branch that looks only at what it matches (and the letter after it, as all do) matches
+    # that text wherever it stands; so does every branch before it, or fails wherever it
+    # stands: the same text is always this branch's, and its entry can be kept.
+    if branch < plain and len(_entries_of_names) < 50_000:
+        _entries_of_names[name] = entry
+    return entry
 
 
 def _keyword_matches_at_gates(text: str) -> list[tuple[int, int, int]]:
@@ -481,7 +627,7 @@ def refused(
     # it could pass for a negation: the promise covers whole words only.)
     if (
         (not negation and start <= 80) or _negation_in(text[max(0, start - 80) : start]) is None
-    ) and (not refusal_after or _refused_at(text[end : end + 80]) is None):
+    ) and (not refusal_after or _refused_after(text[end : end + 80]) is None):
         return False
     c0, c1 = _clause_bounds(text, start, end)
     before = text[c0:start]
@@ -490,6 +636,14 @@ def refused(
         if _negation_in(cleaned) is not None:
             return True
     return _refused_at(text[end:c1]) is not None
+
+
+def _refused_after(after: str) -> re.Match[str] | None:
+    """`_REFUSED_AFTER.match(after)`, skipped when none of its phrases' words is there."""
+    for key in _REFUSAL_KEYS:
+        if key in after:
+            return _refused_at(after)
+    return None
 
 
 _HANDLE_LIKE: Final = re.compile(r"[0-9_.\-]")
@@ -505,12 +659,28 @@ _explicit_sep_in: Final = _EXPLICIT_SEP.search
 _on_platform_at: Final = _ON_PLATFORM_AFTER.match
 
 
+def _may_have_handle(text: str, end: int) -> bool:
+    """False when `_HANDLE_AFTER` cannot match at `end`.
+
+    It needs first, past the spaces, a label ("id", "handle", "is", "at" ...) or a separator
+    (":", "@", "$" ...). Most names are followed by neither ("venmo me"), and a look at one
+    character spares the expression.
+    """
+    size = len(text)
+    at = end
+    while at < size and text[at].isspace():
+        at += 1
+    return at < size and text[at] in _HANDLE_FIRST
+
+
 def _handle_after(text: str, end: int, strict: bool) -> int | None:
     """End of a handle given right after a name ("snap: coinguy88"), or None.
 
     `strict` (names that are also common words) wants an explicit separator or a handle that
     looks like one (digits, "_" or "."), so "line is busy" is not a handle.
     """
+    if not _may_have_handle(text, end):
+        return None
     m = _handle_at(text, end)
     if m is None:
         return None
@@ -564,24 +734,46 @@ def find_keywords(
                 continue
             before = text[max(0, start - 40) : start]
             if (
-                _WEAK_BEFORE[kind].search(before) is not None
-                or _WEAK_AFTER[kind].match(text, end) is not None
+                _weak_before_in[kind](before) is not None
+                or _weak_after_at[kind](text, end) is not None
             ):
                 hits.append(Hit(start, end, kind, f"{name}_context"))
-    if not mixed_words or _LEET_HINT.search(text) is None:
+    if not mixed_words:
         return hits
-    for m in matches(_LEET_TOKEN, text):
-        found = _leet_names[m.group()]
+    for at, stop in _leet_tokens(text):
+        found = _leet_names[text[at:stop]]
         if found is None:
             continue
         index, a, b = found
         name, kind = _LEET_NAMES[index]
-        start, end = m.start() + a, m.start() + b
+        start, end = at + a, at + b
         if any(h.start <= start < h.end for h in hits) or refused(text, start, end):
             continue
         handle_end = _handle_after(text, end, False)
         hits.append(Hit(start, handle_end or end, kind, f"{name}_leet"))
     return hits
+
+
+def _leet_tokens(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each token `_LEET_TOKEN` finds in `text` (searched with a space in front).
+
+    An ASCII text is read through its characters' kinds instead (`_LEET_KINDS`): split at each
+    character of neither kind, its pieces are the runs of letters and marks, in order, one
+    character apart; a token is a run four characters or longer holding both kinds. (The
+    expression tries every gap between words; the split and a few byte tests cost less.)
+    """
+    if not text.isascii():
+        # (The text has one character in front: the token is text[m.start() : m.end() - 1].)
+        return [(m.start(), m.end() - 1) for m in matches(_LEET_TOKEN, " " + text)]
+    found: list[tuple[int, int]] = []
+    at = 0
+    for run in text.encode("ascii").translate(_LEET_KINDS).split(b" "):
+        n = len(run)
+        # (Looked for as byte values: looking for b"0" goes through a failed conversion to int.)
+        if n >= 4 and _MARK in run and _LETTER in run:
+            found.append((at, at + n))
+        at += n + 1
+    return found
 
 
 class _LeetNames(dict[str, tuple[int, int, int] | None]):
@@ -608,8 +800,9 @@ _leet_names: Final = _LeetNames()
 
 
 def clear_caches() -> None:
-    """Forget remembered leetspeak verdicts (for cold-cache benchmarks)."""
+    """Forget remembered leetspeak verdicts and names' entries (for cold-cache benchmarks)."""
     _leet_names.clear()
+    _entries_of_names.clear()
 
 
 # --- solicitation ------------------------------------------------------------------------------
@@ -718,6 +911,12 @@ _SOLICIT_PHRASES: Final[tuple[_SolicitPhrase, ...]] = tuple(
 )
 
 
+# Each phrase's `match`, bound once (see `_negation_in`).
+_solicit_match: Final[tuple[Callable[[str, int], re.Match[str] | None], ...]] = tuple(
+    pattern.match for _, pattern, _, _ in _SOLICIT_PHRASES
+)
+
+
 # Per word, which phrases it gates (bit i: the i-th phrase's gate words) and starts (bit
 # _STARTS_BIT << i: its first words).
 _STARTS_BIT: Final = 1 << len(_SOLICIT_PHRASES)
@@ -749,26 +948,25 @@ def find_solicitation(
     """
     hits: list[Hit] = []
     # What each word gates and starts, or-ed: one lookup per word instead of a set operation
-    # per phrase (`_SOLICIT_BITS`).
+    # per phrase (`_SOLICIT_BITS`). With it, the tokens that start some phrase, with what they
+    # start, from the same lookup.
     present = 0
-    for word in words:
-        present |= _SOLICIT_BITS.get(word, 0)
+    starters: list[tuple[str, int]] = []
     tokens = words
     if not plain:
+        for word in words:
+            present |= _SOLICIT_BITS.get(word, 0)
         # The tokens too: a gate word glued to a symbol ("#whatsapp me") counts.
-        tokens = _TOKEN.findall(text)
-        for token in tokens:
-            present |= _SOLICIT_BITS.get(token, 0)
-    if not present & _ANY_GATE:
-        return hits  # most messages
-    # The tokens that start some phrase, with what they start: looked up once here rather
-    # than once per phrase present.
-    starters: list[tuple[str, int]] = []
+        tokens = _tokens(text)
     for token in tokens:
         bits = _SOLICIT_BITS.get(token, 0)
-        if bits & ~_ANY_GATE:
-            starters.append((token, bits))
-    for i, (name, pattern, _, _) in enumerate(_SOLICIT_PHRASES):
+        if bits:
+            present |= bits
+            if bits & ~_ANY_GATE:
+                starters.append((token, bits))
+    if not present & _ANY_GATE:
+        return hits  # most messages
+    for i, (name, _, _, _) in enumerate(_SOLICIT_PHRASES):
         if not present & (1 << i):
             continue
         first_words: set[str] = set()
@@ -776,19 +974,34 @@ def find_solicitation(
         for token, bits in starters:
             if bits & starts_phrase:
                 first_words.add(token)
-        for m in _word_led_matches(pattern, text, first_words):
+        for m in _word_led_matches(_solicit_match[i], text, first_words):
             start, end = m.span()
             if not refused(text, start, end, negation):
                 hits.append(Hit(start, end, _SOLICIT, name))
     return hits
 
 
+def _tokens(text: str) -> list[str]:
+    """`_TOKEN.findall(text)`: in an ASCII text, the words left when every other character is
+    a space (a translate by table and a split cost less than the search)."""
+    if text.isascii():
+        return text.encode("ascii").translate(_TOKEN_BYTES).decode("ascii").split()
+    return _TOKEN.findall(text)
+
+
+# Each ASCII letter and digit as itself, any other character as a space.
+_TOKEN_BYTES: Final = bytes(
+    i if chr(i) in "abcdefghijklmnopqrstuvwxyz0123456789" else ord(" ") for i in range(256)
+)
+
+
 def _word_led_matches(
-    pattern: re.Pattern[str], text: str, first_words: AbstractSet[str]
+    match: Callable[[str, int], re.Match[str] | None], text: str, first_words: AbstractSet[str]
 ) -> list[re.Match[str]]:
-    """What `pattern.finditer(text)` finds, for a pattern whose matches start with one of
-    `first_words` (the ones present) as whole tokens (see `find_solicitation`): the pattern is
-    tried at each of their occurrences, left to right, never inside an earlier match."""
+    """What `pattern.finditer(text)` finds, `match` being `pattern.match`, for a pattern whose
+    matches start with one of `first_words` (the ones present) as whole tokens (see
+    `find_solicitation`): the pattern is tried at each of their occurrences, left to right,
+    never inside an earlier match."""
     starts: list[int] = []
     size = len(text)
     for word in first_words:
@@ -806,7 +1019,7 @@ def _word_led_matches(
     for at in starts:
         if at < last_end:
             continue
-        m = pattern.match(text, at)
+        m = match(text, at)
         if m is not None:
             found.append(m)
             last_end = m.end()
