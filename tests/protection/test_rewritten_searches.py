@@ -1,0 +1,71 @@
+"""Expressions rewritten to start with a character the engine scans for, against the ones they
+replace: the same edits, matches and verdicts, on corner cases and random texts."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from tradetalk.protection import normalize as nz
+
+RANDOM = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+_BRACKETED_BEFORE = re.compile(
+    r"\s*[\(\[\{<]\s*(at|dot|arroba|punto|point|punkt|@|\.)\s*[\)\]\}>]\s*",
+)
+_SPOKEN_DOT_BEFORE = re.compile(rf"\s*\b(?:dot|punto|point|punkt)\s*(?=(?:{nz._TLD_WORDS})\b)")
+_SPOKEN_LOCAL_DOT_BEFORE = re.compile(
+    r"(?<=[a-z0-9])\s+(?:dot|punto|point|punkt)\s+(?=[a-z0-9][a-z0-9_\-]*\s+(?:at|arroba)\s)"
+)
+_SPACED_BEFORE = re.compile(r"(?<![a-z0-9])[a-z0-9](?:[ .\-_*|/~+]{1,3}[a-z0-9](?![a-z0-9])){3,}")
+_CHEAP_SPACED_BEFORE = re.compile(r"(?<![a-z0-9])[a-z0-9][ .\-_*|/~+]{1,3}[a-z0-9][ .\-_*|/~+]")
+
+_PIECES = [
+    " ", "  ", "\n", "\u00a0", "(", ")", "[", "]", "{", "}", "<", ">", ".", "@", "-", "_", "*",
+    "|", "/", "~", "+", ",", "a", "b", "x", "9", "at", "dot", "punto", "point", "punkt",
+    "arroba", "com", "de", "io", "net", "polka", "mike", "gmail", "yahoo", "é", "_dot",
+    "w h a t s", "g-m-a-i-l",
+]  # fmt: skip
+TEXTS = st.lists(st.sampled_from(_PIECES), max_size=14).map("".join)
+
+
+@RANDOM
+@given(TEXTS)
+@example("john [at] gmail (dot) com")
+@example("a  ( at )  b (dot) (.)[@]")
+@example("( (at) x")
+@example("polkadot com, polka dot com, _dot com, x.dot com, dot  de")
+@example("mike dot t at yahoo dot com")
+def test_spelled_punctuation_edits_as_the_expressions_with_their_leading_parts(
+    text: str,
+) -> None:
+    edits: list[tuple[int, int, str]] = []
+    nz._bracketed_edits(text, edits)
+    expected = [
+        (m.start(), m.end(), "@" if m.group(1) in ("at", "arroba", "@") else ".")
+        for m in _BRACKETED_BEFORE.finditer(text)
+    ]
+    assert edits == expected
+    edits = []
+    nz._spoken_dot_edits(text, edits)
+    assert edits == [(m.start(), m.end(), ".") for m in _SPOKEN_DOT_BEFORE.finditer(text)]
+    assert [m.span() for m in nz._SPOKEN_LOCAL_DOT.finditer(text)] == [
+        m.span() for m in _SPOKEN_LOCAL_DOT_BEFORE.finditer(text)
+    ]
+
+
+@RANDOM
+@given(TEXTS)
+@example("w h a t s a p p")
+@example("g-m-a-i-l.c o m x--y--z--w a b")
+@example("ab c d e f")
+def test_spaced_letters_found_as_before(text: str) -> None:
+    assert (nz._CHEAP_SPACED.search(text) is None) == (_CHEAP_SPACED_BEFORE.search(text) is None)
+    found = [m.span() for m in nz._SPACED.finditer(text)]
+    assert found == [m.span() for m in _SPACED_BEFORE.finditer(text)]
+    for start, end in found:
+        runs = nz._separator_runs(text, start, end)
+        pairs = list(zip(runs[::2], runs[1::2], strict=True))
+        assert pairs == [m.span() for m in nz._SPACED_SEP.finditer(text, start, end)]
