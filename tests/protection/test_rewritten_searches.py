@@ -8,6 +8,7 @@ import re
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from tradetalk.protection import links
 from tradetalk.protection import normalize as nz
 
 RANDOM = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -69,3 +70,36 @@ def test_spaced_letters_found_as_before(text: str) -> None:
         runs = nz._separator_runs(text, start, end)
         pairs = list(zip(runs[::2], runs[1::2], strict=True))
         assert pairs == [m.span() for m in nz._SPACED_SEP.finditer(text, start, end)]
+
+
+_EMAIL_AT_BEFORE = re.compile(
+    r"(?<![a-z0-9._%+\-])([a-z0-9][a-z0-9._%+\-]{0,63})\s?@\s?"
+    r"([a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?(?:\s?\.\s?[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?)*)"
+)
+_EMAIL_SPOKEN_BEFORE = re.compile(
+    r"(?<![a-z0-9._%+\-])([a-z0-9][a-z0-9._%+\-]{1,63})\s+(at|arroba|chez|bei|en)\s+"
+    r"([a-z0-9][a-z0-9\-]*(?:\.[a-z0-9][a-z0-9\-]*)*)"
+)
+_ADDRESS_PIECES = [
+    " ", "  ", "\n", "@", " @ ", ".", " . ", "-", "_", "%", "+", "a", "b", "9", "x1", "at",
+    " at ", " en ", " arroba ", "john", "j.smith", "gmail", "gmail.com", "hotmail.co.uk",
+    "yahoo", "mike-", "é", "#", "a" * 70,
+]  # fmt: skip
+ADDRESS_TEXTS = st.lists(st.sampled_from(_ADDRESS_PIECES), max_size=12).map("".join)
+
+
+@RANDOM
+@given(ADDRESS_TEXTS)
+@example("email me at john.smith@gmail.com or j @ x . io")
+@example("coinguy88 at gmail, meet at 5. x-.com")
+def test_addresses_found_as_before(text: str) -> None:
+    for rewritten, original in (
+        (links._EMAIL_AT, _EMAIL_AT_BEFORE),
+        (links._EMAIL_SPOKEN, _EMAIL_SPOKEN_BEFORE),
+    ):
+        expected = [(m.span(), m.groups()) for m in original.finditer(text)]
+        assert [(m.span(), m.groups()) for m in rewritten.finditer(text)] == expected
+    # The hint is needed by every spoken address that `find_emails` keeps.
+    if links._SPOKEN_DOMAIN_HINT.search(text) is None:
+        for m in _EMAIL_SPOKEN_BEFORE.finditer(text):
+            assert not links._email_domain_ok(m.group(3).rstrip("."), True)

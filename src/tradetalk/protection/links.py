@@ -195,13 +195,25 @@ _LOCAL_STOP: Final = frozenset(
 )
 
 _SPACE: Final = re.compile(r"\s")
+# The name of an address starts with a letter or digit that no character of a name stands
+# before: "(?<![a-z0-9._%+\-])[a-z0-9]", written with the letter first (a set of characters the
+# engine scans for, where a leading look-behind is tried at every position). The rest of the
+# name is taken whole ("{0,63}+"): giving back a character of it can never let "@" or a space
+# follow, so only the backtracking goes.
+_NAME_START: Final = r"[a-z0-9](?<![a-z0-9._%+\-][a-z0-9])"
 _EMAIL_AT: Final = re.compile(
-    r"(?<![a-z0-9._%+\-])([a-z0-9][a-z0-9._%+\-]{0,63})\s?@\s?"
+    rf"({_NAME_START}[a-z0-9._%+\-]{{0,63}}+)\s?@\s?"
     r"([a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?(?:\s?\.\s?[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?)*)"
 )
 _EMAIL_SPOKEN: Final = re.compile(
-    r"(?<![a-z0-9._%+\-])([a-z0-9][a-z0-9._%+\-]{1,63})\s+(at|arroba|chez|bei|en)\s+"
+    rf"({_NAME_START}[a-z0-9._%+\-]{{1,63}}+)\s+(at|arroba|chez|bei|en)\s+"
     r"([a-z0-9][a-z0-9\-]*(?:\.[a-z0-9][a-z0-9\-]*)*)"
+)
+# What a spoken address's domain needs (`_email_domain_ok`): a dot inside it, between a letter,
+# digit or "-" and a letter or digit, or the whole of it a provider named without its ending.
+# A text with neither has no spoken address, whatever its " at ": most of them ("meet at 5").
+_SPOKEN_DOMAIN_HINT: Final = re.compile(
+    r"\.(?<=[a-z0-9\-]\.)(?=[a-z0-9])|" + "|".join(sorted(_SPOKEN_PROVIDERS))
 )
 # Spanish "en" ("juanperez en gmail punto com") is also the everyday "in": an address spoken
 # with it needs a provider's domain with its ending (gmail.com, hotmail.es), or a provider alone
@@ -261,7 +273,7 @@ def find_emails(
         or " chez " in text
         or " bei " in text
         or " en " in text
-    ):
+    ) and _SPOKEN_DOMAIN_HINT.search(text) is not None:
         for m in matches(_EMAIL_SPOKEN, text):
             local, domain = m.group(1), m.group(3).rstrip(".")
             if local in _LOCAL_STOP or not _email_domain_ok(domain, True):
