@@ -103,3 +103,25 @@ def test_addresses_found_as_before(text: str) -> None:
     if links._SPOKEN_DOMAIN_HINT.search(text) is None:
         for m in _EMAIL_SPOKEN_BEFORE.finditer(text):
             assert not links._email_domain_ok(m.group(3).rstrip("."), True)
+
+
+_URL_PIECES = [
+    " ", "\n", "\u00a0", ".", "..", "/", ":", "://", "http", "https://", "ftp://", "www",
+    "www.", "@", "-", "_", "a", "b1", "9", "x", "co", "com", "uk", "so", "it", "ebay",
+    "bit.ly/x", "é", "²", "(", ")", "'", "<", ">",
+]  # fmt: skip
+URL_TEXTS = st.lists(st.sampled_from(_URL_PIECES), max_size=12).map("".join)
+
+
+@RANDOM
+@given(URL_TEXTS)
+@example("check out my other listings at www.coinsbymike.com")
+@example("ok. so x.5 then https://a.b/c and wa.me/1")
+@example("x²。a www")
+def test_links_searched_from_the_first_mark_as_from_the_start(text: str) -> None:
+    start = links._url_search_start(text)
+    expected = [(m.span(), m.group()) for m in links._URL.finditer(text)]
+    if start < 0:
+        assert expected == []
+    else:
+        assert [(m.span(), m.group()) for m in links._URL.finditer(text, start)] == expected
