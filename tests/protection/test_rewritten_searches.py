@@ -8,6 +8,7 @@ import re
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from tradetalk.protection import detector as det
 from tradetalk.protection import links
 from tradetalk.protection import normalize as nz
 
@@ -125,3 +126,13 @@ def test_links_searched_from_the_first_mark_as_from_the_start(text: str) -> None
         assert expected == []
     else:
         assert [(m.span(), m.group()) for m in links._URL.finditer(text, start)] == expected
+
+
+@RANDOM
+@given(st.text(alphabet="0123456789 .-/abc\u0663\uff11\u00e9#@\n", max_size=40))
+@example("call 415-555-0199 or ٣٣٣ 12ab34")
+def test_digits_counted_with_the_word_flags_as_in_the_text(text: str) -> None:
+    words = det._words(text)
+    assert det._flags_and_digits(words) == (det._flags_of(words), det._digit_count(text))
+    det.clear_caches()
+    assert det._flags_and_digits(words)[1] == det._digit_count(text)  # (worked out afresh)

@@ -176,7 +176,7 @@ class Detector:
         view = normalize(original)
         text = view.text
         words = _words(text)
-        flags = _flags_of(words)
+        flags, digits = _flags_and_digits(words)
         # Every digit lies inside some word (digits are no separators), so the words tell.
         has_digit = flags & _HAS_DIGIT
         singles = _single_characters(words) if flags & _SINGLE else 0
@@ -266,8 +266,8 @@ class Detector:
                 out.append((k.kind, a, b, k.rule))
 
         # Without number words a phone number needs at least five real digits (look-alike
-        # letters make up the rest at most): count them before tokenising anything.
-        if flags & _SPOKEN or (has_digit and _digit_count(text) >= 5):
+        # letters make up the rest at most): the words counted them, before any tokenising.
+        if flags & _SPOKEN or digits >= 5:
             # Digits inside links are the link's business (tracking links, wa.me/...).
             links = (
                 _view_spans(view, clean, url_hits) + _view_spans(view, clean, email_hits)
@@ -472,17 +472,41 @@ def _may_be_number_word(token: str) -> bool:
 _flag_cache: Final[dict[str, int]] = {}
 
 
-def _flags_of(words: list[str]) -> int:
-    """The flags of a text's words, or-ed."""
+# Above the flags, each cached word also keeps how many ASCII digits it has: a text's digits all
+# lie inside its words (digits separate no words), so its count comes with its flags, from the
+# same lookups, instead of from a pass over the text.
+_DIGITS_SHIFT: Final = 24
+_FLAG_BITS: Final = (1 << _DIGITS_SHIFT) - 1
+assert _NUMBER_TOKEN < 1 << _DIGITS_SHIFT
+
+
+def _flags_and_digits(words: list[str]) -> tuple[int, int]:
+    """The flags of a text's words, or-ed, and how many ASCII digits the text has."""
     flags = 0
+    digits = 0
     for word in words:
         known = _flag_cache.get(word)
         if known is None:
             known = _word_flags(word)
+            if known & _HAS_DIGIT:
+                known |= _ascii_digits(word) << _DIGITS_SHIFT
             if len(_flag_cache) < 50_000:
                 _flag_cache[word] = known
         flags |= known
-    return flags
+        digits += known >> _DIGITS_SHIFT
+    return flags & _FLAG_BITS, digits
+
+
+def _ascii_digits(word: str) -> int:
+    """`_digit_count(word)`, most often for a word of ASCII digits (a number), in two tests."""
+    if word.isdigit() and word.isascii():
+        return len(word)
+    return _digit_count(word)
+
+
+def _flags_of(words: list[str]) -> int:
+    """The flags of a text's words, or-ed."""
+    return _flags_and_digits(words)[0]
 
 
 def _single_characters(words: list[str]) -> int:
