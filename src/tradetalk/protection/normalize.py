@@ -93,8 +93,8 @@ _SPECIAL: Final[dict[str, str]] = {
 
 
 class _Folds(dict[int, str]):
-    """The folded form of each character, by code point (a `str.translate` table), worked out
-    the first time the character is seen."""
+    """The folded form of each character, by code point, worked out the first time the
+    character is seen."""
 
     def __missing__(self, code: int) -> str:
         folded = chr(code).lower() if code < 128 else _fold_char(chr(code))
@@ -103,26 +103,12 @@ class _Folds(dict[int, str]):
         return folded
 
 
-class _Reshaped(dict[int, str | None]):
-    """A `str.translate` table that deletes each character folding to exactly one character
-    and keeps the others: what is left of a text is empty when folding maps it character for
-    character."""
-
-    def __missing__(self, code: int) -> str | None:
-        kept = None if len(_folds[code]) == 1 else chr(code)
-        if len(self) < 20_000:
-            self[code] = kept
-        return kept
-
-
 _folds: Final = _Folds()
-_reshaped: Final = _Reshaped()
 
 
 def clear_caches() -> None:
     """Forget folded characters (for cold-cache benchmarks)."""
     _folds.clear()
-    _reshaped.clear()
 
 
 def _fold_char(c: str) -> str:
@@ -171,12 +157,27 @@ def normalize(text: str) -> NormText:
     if text.isascii():
         # The common case: lower() keeps length, so offsets are the identity.
         return NormText(text.lower())
-    if not text.translate(_reshaped):
-        # Every character folds to one (accents, fullwidth digits, look-alike letters): the
-        # text folds in one pass and character i of the view is character i of the text.
-        n = len(text)
-        return NormText(text.translate(_folds), _identity(0, n), _identity(1, n + 1))
-    return _normalize_by_character(text)
+    # Most such texts are ASCII but for a few characters (accents, fullwidth digits, look-alike
+    # letters): the ASCII between them is lower-cased as a whole, and only the others are
+    # looked up one by one (a translate by table would look up every character). While each
+    # folds to one character, character i of the view is character i of the text.
+    pieces: list[str] = []
+    pos = 0
+    for m in matches(_NOT_ASCII, text):
+        start, end = m.span()
+        pieces.append(text[pos:start].lower())
+        for c in text[start:end]:
+            folded = _folds[ord(c)]
+            if len(folded) != 1:
+                return _normalize_by_character(text)
+            pieces.append(folded)
+        pos = end
+    pieces.append(text[pos:].lower())
+    n = len(text)
+    return NormText("".join(pieces), _identity(0, n), _identity(1, n + 1))
+
+
+_NOT_ASCII: Final = re.compile("[^\x00-\x7f]+")
 
 
 def _normalize_by_character(text: str) -> NormText:
