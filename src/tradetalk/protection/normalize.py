@@ -243,18 +243,17 @@ _SPOKEN_DOT: Final = re.compile(rf"(?:dot|punto|point|punkt)\s*(?=(?:{_TLD_WORDS
 _SPOKEN_LOCAL_DOT: Final = re.compile(
     r"\s(?<=[a-z0-9]\s)\s*(?:dot|punto|point|punkt)\s+(?=[a-z0-9][a-z0-9_\-]*\s+(?:at|arroba)\s)"
 )
-# Three or more single letters or digits separated the same way: "w h a t s", "g-m-a-i-l". (The
-# first letter or digit, then what stands before it: "(?<![a-z0-9])[a-z0-9]" read backwards.)
+# Three or more single letters or digits separated the same way: "w h a t s", "g-m-a-i-l",
+# "(?<![a-z0-9])[a-z0-9](?:[ .\-_*|/~+]{1,3}[a-z0-9](?![a-z0-9])){3,}". Written from the first
+# separator on, with the letter or digit before it (and what does not stand before that) looked
+# behind for: the engine then tries it only at separators, not at every letter. A match starts
+# one character after the run it stands for (`deobfuscate` steps back); none is lost, since no
+# run ends where another could start.
 _SPACED: Final = re.compile(
-    r"[a-z0-9](?<![a-z0-9][a-z0-9])(?:[ .\-_*|/~+]{1,3}[a-z0-9](?![a-z0-9])){3,}"
+    r"[ .\-_*|/~+](?<=[a-z0-9].)(?<![a-z0-9]..)[ .\-_*|/~+]{0,2}[a-z0-9](?![a-z0-9])"
+    r"(?:[ .\-_*|/~+]{1,3}[a-z0-9](?![a-z0-9])){2,}"
 )
 _SPACED_SEP: Final = re.compile(r"[ .\-_*|/~+]{1,3}")
-# Whether a text may hold such a run at all: a single letter or digit between a separator and
-# the first separator after it, "(?<![a-z0-9])[a-z0-9][ .\-_*|/~+]{1,3}[a-z0-9][ .\-_*|/~+]"
-# found from that first separator (a character the engine looks for before trying the rest).
-_CHEAP_SPACED: Final = re.compile(
-    r"[ .\-_*|/~+](?<=[a-z0-9].)(?<![a-z0-9]..)[ .\-_*|/~+]{0,2}[a-z0-9][ .\-_*|/~+]"
-)
 
 # Every expression above starts with a character (or a set of them) that the regular expression
 # engine scans for in one tight loop, trying the rest only there; an expression that starts with
@@ -336,9 +335,9 @@ def deobfuscate(nt: NormText, maybe_spaced: bool = True) -> NormText:
         nt = apply_edits(nt, edits)
         text = nt.text
         edits = []
-    if maybe_spaced and _CHEAP_SPACED.search(text):
+    if maybe_spaced:
         for m in matches(_SPACED, text):
-            seps = _separator_runs(text, m.start(), m.end())
+            seps = _separator_runs(text, m.start() - 1, m.end())
             dominant = text[seps[0] : seps[1]]
             for k in range(0, len(seps), 2):
                 a, b = seps[k], seps[k + 1]
