@@ -99,7 +99,7 @@ def test_addresses_found_as_before(text: str) -> None:
         expected = [(m.span(), m.groups()) for m in original.finditer(text)]
         assert [(m.span(), m.groups()) for m in rewritten.finditer(text)] == expected
     # The hint is needed by every spoken address that `find_emails` keeps.
-    if links._SPOKEN_DOMAIN_HINT.search(text) is None:
+    if not links._may_hold_spoken_domain(text):
         for m in _EMAIL_SPOKEN_BEFORE.finditer(text):
             assert not links._email_domain_ok(m.group(3).rstrip("."), True)
 
@@ -134,3 +134,29 @@ def test_digits_counted_with_the_word_flags_as_in_the_text(text: str) -> None:
     assert det._flags_and_digits(words) == (det._flags_of(words), det._digit_count(text))
     det.clear_caches()
     assert det._flags_and_digits(words)[1] == det._digit_count(text)  # (worked out afresh)
+
+
+def _suffixes_the_long_way(host: str) -> list[str]:
+    parts = host.split(".")
+    return [".".join(parts[i:]) for i in range(len(parts) - 1)]
+
+
+@RANDOM
+@given(st.text(alphabet="abw.-", max_size=12), st.sets(st.text(alphabet="ab.", max_size=5)))
+@example("www.wa.me", {"wa.me"})
+@example("a..b.", {".b.", "b."})
+def test_hosts_looked_up_under_each_domain_as_when_split_and_joined(
+    host: str, domains: set[str]
+) -> None:
+    suffixes = _suffixes_the_long_way(host)
+    assert links._allowed(host, frozenset(domains)) == any(s in domains for s in suffixes)
+    kinds = [links._HOST_KINDS[s] for s in suffixes if s in links._HOST_KINDS]
+    assert links._host_kind(host, "") == (kinds[0] if kinds else None)
+    for known in ("wa.me", "t.me", "ebay.co.uk", "bit.ly"):
+        sub = f"{host}.{known}"
+        assert (
+            links._host_kind(sub, "")
+            == links._HOST_KINDS[
+                next(s for s in _suffixes_the_long_way(sub) if s in links._HOST_KINDS)
+            ]
+        )

@@ -212,9 +212,17 @@ _EMAIL_SPOKEN: Final = re.compile(
 # What a spoken address's domain needs (`_email_domain_ok`): a dot inside it, between a letter,
 # digit or "-" and a letter or digit, or the whole of it a provider named without its ending.
 # A text with neither has no spoken address, whatever its " at ": most of them ("meet at 5").
-_SPOKEN_DOMAIN_HINT: Final = re.compile(
-    r"\.(?<=[a-z0-9\-]\.)(?=[a-z0-9])|" + "|".join(sorted(_SPOKEN_PROVIDERS))
-)
+_DOMAIN_DOT: Final = re.compile(r"\.(?<=[a-z0-9\-]\.)(?=[a-z0-9])")
+_SPOKEN_PROVIDER_NAMES: Final = tuple(sorted(_SPOKEN_PROVIDERS))
+
+
+def _may_hold_spoken_domain(text: str) -> bool:
+    """Whether `text` has a dot inside a domain or the name of a spoken provider (see above)."""
+    if "." in text and _DOMAIN_DOT.search(text) is not None:
+        return True
+    return any(name in text for name in _SPOKEN_PROVIDER_NAMES)
+
+
 # Spanish "en" ("juanperez en gmail punto com") is also the everyday "in": an address spoken
 # with it needs a provider's domain with its ending (gmail.com, hotmail.es), or a provider alone
 # after a name that looks like a handle (letters with digits, "." or "_": "pedro_88 en gmail"),
@@ -273,7 +281,7 @@ def find_emails(
         or " chez " in text
         or " bei " in text
         or " en " in text
-    ) and _SPOKEN_DOMAIN_HINT.search(text) is not None:
+    ) and _may_hold_spoken_domain(text):
         for m in matches(_EMAIL_SPOKEN, text):
             local, domain = m.group(1), m.group(3).rstrip(".")
             if local in _LOCAL_STOP or not _email_domain_ok(domain, True):
@@ -445,17 +453,33 @@ _HOST_END: Final = re.compile("[/:?#]")
 _IPV4: Final = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 
 
+# Both look `host` up with each domain it is under, itself first: what follows each of its dots,
+# while that holds a dot (a domain of one label is never looked up). Sliced off one by one
+# instead of splitting at the dots and joining the labels again.
+
+
 def _allowed(host: str, domains: frozenset[str]) -> bool:
-    parts = host.split(".")
-    return any(".".join(parts[i:]) in domains for i in range(len(parts) - 1))
+    if not domains:
+        return False  # (no operator domains: most e-mail look-ups)
+    key = host
+    dot = key.find(".")
+    while dot >= 0:
+        if key in domains:
+            return True
+        key = key[dot + 1 :]
+        dot = key.find(".")
+    return False
 
 
 def _host_kind(host: str, path: str) -> tuple[str, str] | None:
-    parts = host.split(".")
-    for i in range(len(parts) - 1):
-        key = ".".join(parts[i:])
-        if key in _HOST_KINDS:
-            return _HOST_KINDS[key]
+    key = host
+    dot = key.find(".")
+    while dot >= 0:
+        kind = _HOST_KINDS.get(key)
+        if kind is not None:
+            return kind
+        key = key[dot + 1 :]
+        dot = key.find(".")
     return None
 
 
@@ -487,11 +511,13 @@ def _url_search_start(text: str) -> int:
     and word boundaries keep the engine from scanning ahead, at every character before it.
     """
     first = len(text)
-    for mark in ("://", "www"):
-        at = text.find(mark)
-        if 0 <= at < first:
-            first = at
-    dot = _DOT_BEFORE_LETTER.search(text)
+    at = text.find("://")
+    if at >= 0:
+        first = at
+    at = text.find("www", 0, first)
+    if at >= 0:
+        first = at
+    dot = _DOT_BEFORE_LETTER.search(text, 0, first + 1)
     if dot is not None and dot.start() < first:
         first = dot.start()
     if first == len(text):
