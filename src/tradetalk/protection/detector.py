@@ -59,30 +59,23 @@ KINDS: Final = (
 )
 
 
-# A frozen dataclass sets each field through object.__setattr__, several times the cost of the
-# rest of a finding's bookkeeping: the scan makes its findings with the slots' own setters,
-# which a frozen class leaves alone (the same object, as immutable afterwards).
-def _slot_setter(name: str) -> Callable[[Finding, object], None]:
-    setter: Callable[[Finding, object], None] = vars(Finding)[name].__set__
-    return setter
-
-
+# A frozen dataclass sets each field through object.__setattr__ in its interpreted __init__,
+# several times the cost of the rest of a finding's bookkeeping. The scan makes its findings
+# itself with the same object.__setattr__ (which, as in that __init__, passes over the frozen
+# class's refusing __setattr__): called from compiled code with the object, the name and the
+# value, mypyc makes it one direct call of the generic attribute setter, which finds the slot
+# on the type and fills it (the same object, as immutable afterwards).
 _new_object: Final = object.__new__
-_set_kind: Final = _slot_setter("kind")
-_set_start: Final = _slot_setter("start")
-_set_end: Final = _slot_setter("end")
-_set_text: Final = _slot_setter("text")
-_set_rule: Final = _slot_setter("rule")
 
 
 def _finding(kind: str, start: int, end: int, text: str, rule: str) -> Finding:
     """Finding(kind, start, end, text, rule), made directly (see above)."""
     finding: Finding = _new_object(Finding)
-    _set_kind(finding, kind)
-    _set_start(finding, start)
-    _set_end(finding, end)
-    _set_text(finding, text)
-    _set_rule(finding, rule)
+    object.__setattr__(finding, "kind", kind)
+    object.__setattr__(finding, "start", start)
+    object.__setattr__(finding, "end", end)
+    object.__setattr__(finding, "text", text)
+    object.__setattr__(finding, "rule", rule)
     return finding
 
 
