@@ -127,13 +127,21 @@ def test_links_searched_from_the_first_mark_as_from_the_start(text: str) -> None
 
 
 @RANDOM
-@given(st.text(alphabet="0123456789 .-/abc\u0663\uff11\u00e9#@\n", max_size=40))
+@given(st.text(alphabet="0123456789 .-/abcdotpunwi\u0663\uff11\u00e9#@\n", max_size=40))
 @example("call 415-555-0199 or ٣٣٣ 12ab34")
-def test_digits_counted_with_the_word_flags_as_in_the_text(text: str) -> None:
-    words = det._words(text)
-    assert det._flags_and_digits(words) == (det._flags_of(words), det._digit_count(text))
+@example("john dot com, www.x, punto, polkadot, é dotcom")
+def test_word_flags_and_digits_of_a_text_as_word_by_word(text: str) -> None:
+    ascii_text = text.isascii()
+    words = det._words(text, ascii_text)
+    assert words == det._words(text)
     det.clear_caches()
-    assert det._flags_and_digits(words)[1] == det._digit_count(text)  # (worked out afresh)
+    in_general = 0
+    for word in words:
+        in_general |= det._word_flags_in_general(word)
+    expected = (in_general, det._digit_count(text))
+    assert det._flags_and_digits(words, ascii_text) == expected  # (worked out)
+    assert det._flags_and_digits(words, ascii_text) == expected  # (from the cache)
+    assert det._flags_of(words) == in_general
 
 
 def _suffixes_the_long_way(host: str) -> list[str]:

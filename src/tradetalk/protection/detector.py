@@ -105,10 +105,11 @@ _WORD_SPLIT_BYTES: Final = bytes(
 )
 
 
-def _words(text: str) -> list[str]:
+def _words(text: str, ascii_text: bool | None = None) -> list[str]:
     """The text's words, split at punctuation (bytes.translate is ten times str.translate), in
-    order and with repeats: every use of them is a test of which words occur."""
-    if text.isascii():
+    order and with repeats: every use of them is a test of which words occur. (`ascii_text`:
+    text.isascii(), when the caller has it.)"""
+    if text.isascii() if ascii_text is None else ascii_text:
         return text.encode("ascii").translate(_WORD_SPLIT_BYTES).decode("ascii").split()
     return text.translate(_WORD_SPLIT).split()
 
@@ -168,8 +169,10 @@ class Detector:
     def _scan(self, original: str, msg_starts_orig: list[int]) -> list[tuple[str, int, int, str]]:
         view = normalize(original)
         text = view.text
-        words = _words(text)
-        flags, digits = _flags_and_digits(words)
+        # Whether the view is ASCII, asked once: its words are then ASCII too.
+        ascii_view = text.isascii()
+        words = _words(text, ascii_view)
+        flags, digits = _flags_and_digits(words, ascii_view)
         # Every digit lies inside some word (digits are no separators), so the words tell.
         has_digit = flags & _HAS_DIGIT
         singles = _single_characters(words) if flags & _SINGLE else 0
@@ -192,10 +195,11 @@ class Detector:
             clean = view
         ctext = clean.text
         if clean is view:
-            cwords, cflags = words, flags
+            cwords, cflags, ascii_clean = words, flags, ascii_view
         else:
-            cwords = _words(ctext)
-            cflags = _flags_of(cwords)
+            ascii_clean = ctext.isascii()
+            cwords = _words(ctext, ascii_clean)
+            cflags = _flags_and_digits(cwords, ascii_clean)[0]
 
         # "@" and "$" separate no words, so a text holds one only if one of its words does
         # (`_SIGNAL`): most texts are spared a scan for each.
@@ -234,7 +238,7 @@ class Detector:
         )
         # In ASCII text whose words are all letters and digits, the words are its [a-z0-9]
         # tokens (see find_solicitation).
-        plain = not cflags & _NOT_ALNUM and ctext.isascii()
+        plain = not cflags & _NOT_ALNUM and ascii_clean
         # (Refusals need a negation or refusal word standing as a whole token.)
         negation = bool(cflags & _NEGATION)
         if cflags & _KEYWORD_PREFIX or mixed:
@@ -366,11 +370,12 @@ assert not any(w.isdigit() for w in _LETTER_WORD_FLAGS.keys() | KEYWORD_PREFIXES
 assert all(w.isalpha() for w in LEADING_WORDS)
 
 
-def _word_flags(word: str) -> int:
-    """What `word` can set off (the flags above), worked out."""
+def _word_flags(word: str, ascii_text: bool = False) -> int:
+    """What `word` can set off (the flags above), worked out (`ascii_text`: it is a word of an
+    ASCII text, so ASCII itself)."""
     # Most new words are ASCII letters or ASCII digits: their flags, as the general way below
     # works them out, in a few tests (each string method call is a generic call, compiled too).
-    if word.isascii():
+    if ascii_text or word.isascii():
         if word.isalpha():
             flags = _LETTER_WORD_FLAGS.get(word, 0) | _ascii_part_flags(word)
             if len(word) == 1:
@@ -473,14 +478,15 @@ _FLAG_BITS: Final = (1 << _DIGITS_SHIFT) - 1
 assert _NUMBER_TOKEN < 1 << _DIGITS_SHIFT
 
 
-def _flags_and_digits(words: list[str]) -> tuple[int, int]:
-    """The flags of a text's words, or-ed, and how many ASCII digits the text has."""
+def _flags_and_digits(words: list[str], ascii_text: bool = False) -> tuple[int, int]:
+    """The flags of a text's words, or-ed, and how many ASCII digits the text has
+    (`ascii_text`: the text is ASCII)."""
     flags = 0
     digits = 0
     for word in words:
         known = _flag_cache.get(word)
         if known is None:
-            known = _word_flags(word)
+            known = _word_flags(word, ascii_text)
             if known & _HAS_DIGIT:
                 known |= _ascii_digits(word) << _DIGITS_SHIFT
             if len(_flag_cache) < 50_000:
