@@ -145,10 +145,12 @@ class Detector:
         raw = self._scan(combined, starts)
         if not raw:
             return []  # most messages
-        # (start, end, kind, rule) of each finding in the message, the first of each kind and
-        # span: sorted as tuples, they come in the findings' order (start, end, kind).
-        kept: list[tuple[int, int, str, str]] = []
-        seen: set[tuple[str, int, int]] = set()
+        # (start, end, kind, order, rule) of each finding in the message: sorted as tuples, they
+        # come in the findings' order (start, end, kind), and of those with the same kind and
+        # span the first found (its rule is the one kept) comes first. (Sorting and skipping
+        # repeats is cheaper than a set of the spans seen: most messages have one or two.)
+        kept: list[tuple[int, int, str, int, str]] = []
+        order = 0
         for kind, a, b, rule in raw:
             if b <= offset:
                 continue  # entirely in history: it was judged when it was sent
@@ -158,13 +160,20 @@ class Detector:
                 a += 1
             while b > a and text[b - 1].isspace():
                 b -= 1
-            if a >= b or (kind, a, b) in seen:
-                continue
-            seen.add((kind, a, b))
-            kept.append((a, b, kind, rule))
+            if a < b:
+                kept.append((a, b, kind, order, rule))
+                order += 1
         if len(kept) > 1:
             kept.sort()
-        return [_finding(kind, a, b, text[a:b], rule) for a, b, kind, rule in kept]
+        findings: list[Finding] = []
+        last_a = last_b = -1
+        last_kind = ""
+        for a, b, kind, _, rule in kept:
+            if a == last_a and b == last_b and kind == last_kind:
+                continue  # a repeat of the finding before
+            findings.append(_finding(kind, a, b, text[a:b], rule))
+            last_a, last_b, last_kind = a, b, kind
+        return findings
 
     def _scan(self, original: str, msg_starts_orig: list[int]) -> list[tuple[str, int, int, str]]:
         view = normalize(original)
