@@ -178,8 +178,9 @@ class Detector:
     def _scan(self, original: str, msg_starts_orig: list[int]) -> list[tuple[str, int, int, str]]:
         view = normalize(original)
         text = view.text
-        # Whether the view is ASCII, asked once: its words are then ASCII too.
-        ascii_view = text.isascii()
+        # Whether the view is ASCII, asked once: its words are then ASCII too. (A view without
+        # an offset map is the original lower-cased, which `normalize` does to ASCII only.)
+        ascii_view = view.starts is None or text.isascii()
         words = _words(text, ascii_view)
         flags, digits = _flags_and_digits(words, ascii_view)
         # Every digit lies inside some word (digits are no separators), so the words tell.
@@ -206,7 +207,8 @@ class Detector:
         if clean is view:
             cwords, cflags, ascii_clean = words, flags, ascii_view
         else:
-            ascii_clean = ctext.isascii()
+            # (De-obfuscating puts in nothing but "@" and ".": an ASCII view stays ASCII.)
+            ascii_clean = ascii_view or ctext.isascii()
             cwords = _words(ctext, ascii_clean)
             cflags = _flags_and_digits(cwords, ascii_clean)[0]
 
