@@ -168,3 +168,10 @@ def test_hosts_looked_up_under_each_domain_as_when_split_and_joined(
                 next(s for s in _suffixes_the_long_way(sub) if s in links._HOST_KINDS)
             ]
         )
+
+
+@RANDOM
+@given(st.lists(st.sampled_from(["a", "b", "c", "d", "é", "1", "ab", "", "a1"]), max_size=8))
+def test_single_characters_counted_up_to_three(words: list[str]) -> None:
+    distinct = len({word for word in words if len(word) == 1})
+    assert det._single_characters(words) == min(distinct, 3)

@@ -520,12 +520,19 @@ def _flags_of(words: list[str]) -> int:
 
 
 def _single_characters(words: list[str]) -> int:
-    """How many distinct one-character words there are ("a a" has one)."""
-    singles: set[str] = set()
+    """How many distinct one-character words there are ("a a" has one), counted up to three:
+    all the scan asks is whether there are fewer than two, or three. (Two strings kept and
+    compared instead of a set built for the count.)"""
+    first = second = ""
     for word in words:
-        if len(word) == 1:
-            singles.add(word)
-    return len(singles)
+        if len(word) == 1 and word != first and word != second:
+            if not first:
+                first = word
+            elif not second:
+                second = word
+            else:
+                return 3
+    return 2 if second else 1 if first else 0
 
 
 def _digit_count(text: str) -> int:
