@@ -175,3 +175,10 @@ def test_hosts_looked_up_under_each_domain_as_when_split_and_joined(
 def test_single_characters_counted_up_to_three(words: list[str]) -> None:
     distinct = len({word for word in words if len(word) == 1})
     assert det._single_characters(words) == min(distinct, 3)
+
+
+@RANDOM
+@given(st.text(alphabet="ab./:?#x\u00a0\u2003\x1c\x85 \n\t", max_size=12))
+def test_hosts_and_domains_cut_as_by_the_expressions(rest: str) -> None:
+    assert rest[: links._host_end(rest)] == re.split("[/:?#]", rest, maxsplit=1)[0]
+    assert "".join(rest.split()) == re.sub(r"\s", "", rest)

@@ -194,7 +194,6 @@ _LOCAL_STOP: Final = frozenset(
     ]
 )
 
-_SPACE: Final = re.compile(r"\s")
 # The name of an address starts with a letter or digit that no character of a name stands
 # before: "(?<![a-z0-9._%+\-])[a-z0-9]", written with the letter first (a set of characters the
 # engine scans for, where a leading look-behind is tried at every position). The rest of the
@@ -266,7 +265,7 @@ def find_emails(
     hits: list[Hit] = []
     if "@" in text:
         for m in matches(_EMAIL_AT, text):
-            domain = _SPACE.sub("", m.group(2)).rstrip(".")
+            domain = "".join(m.group(2).split()).rstrip(".")  # (without its spaces)
             local = m.group(1)
             if not _email_domain_ok(domain, False):
                 continue
@@ -449,7 +448,6 @@ _URL: Final = re.compile(
     r"(?![a-z0-9@\-])(?::\d{2,5})?(?:/[^\s<>\"'`]*)?"
 )
 _TRAIL: Final = ".,;:!?)]}'\"*"
-_HOST_END: Final = re.compile("[/:?#]")
 _IPV4: Final = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 
 
@@ -527,6 +525,16 @@ def _url_search_start(text: str) -> int:
     return first
 
 
+def _host_end(rest: str) -> int:
+    """Where the host that starts `rest` ends: at its first "/", ":", "?" or "#", if any."""
+    end = len(rest)
+    for mark in "/:?#":
+        at = rest.find(mark, 0, end)
+        if at >= 0:
+            end = at
+    return end
+
+
 def find_urls(text: str, allowed_domains: frozenset[str]) -> list[Hit]:
     """Links to outside pages; `allowed_domains` (operator, carriers) are left alone."""
     start = _url_search_start(text)
@@ -539,7 +547,7 @@ def find_urls(text: str, allowed_domains: frozenset[str]) -> list[Hit]:
             continue
         has_scheme = "://" in raw
         rest = raw.split("://", 1)[1] if has_scheme else raw
-        host = _HOST_END.split(rest, maxsplit=1)[0].rstrip(".")
+        host = rest[: _host_end(rest)].rstrip(".")
         path = rest[len(host) :]
         host_key = host[4:] if host.startswith("www.") else host
         if "." not in host_key:
