@@ -177,7 +177,9 @@ def normalize(text: str) -> NormText:
     return NormText("".join(pieces), _identity(0, n), _identity(1, n + 1))
 
 
-_NOT_ASCII: Final = re.compile("[^\x00-\x7f]+")
+# (One such character first, then the rest of the run: an expression that starts with a set of
+# characters is searched for it, where one that starts with a repeat is tried everywhere.)
+_NOT_ASCII: Final = re.compile(r"[^\x00-\x7f][^\x00-\x7f]*")
 
 
 def _normalize_by_character(text: str) -> NormText:
