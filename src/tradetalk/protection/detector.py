@@ -59,30 +59,23 @@ KINDS: Final = (
 )
 
 
-# A frozen dataclass sets each field through object.__setattr__, several times the cost of the
-# rest of a finding's bookkeeping: the scan makes its findings with the slots' own setters,
-# which a frozen class leaves alone (the same object, as immutable afterwards).
-def _slot_setter(name: str) -> Callable[[Finding, object], None]:
-    setter: Callable[[Finding, object], None] = vars(Finding)[name].__set__
-    return setter
-
-
+# A frozen dataclass sets each field through object.__setattr__ in its interpreted __init__,
+# several times the cost of the rest of a finding's bookkeeping. The scan makes its findings
+# itself with the same object.__setattr__ (which, as in that __init__, passes over the frozen
+# class's refusing __setattr__): called from compiled code with the object, the name and the
+# value, mypyc makes it one direct call of the generic attribute setter, which finds the slot
+# on the type and fills it (the same object, as immutable afterwards).
 _new_object: Final = object.__new__
-_set_kind: Final = _slot_setter("kind")
-_set_start: Final = _slot_setter("start")
-_set_end: Final = _slot_setter("end")
-_set_text: Final = _slot_setter("text")
-_set_rule: Final = _slot_setter("rule")
 
 
 def _finding(kind: str, start: int, end: int, text: str, rule: str) -> Finding:
     """Finding(kind, start, end, text, rule), made directly (see above)."""
     finding: Finding = _new_object(Finding)
-    _set_kind(finding, kind)
-    _set_start(finding, start)
-    _set_end(finding, end)
-    _set_text(finding, text)
-    _set_rule(finding, rule)
+    object.__setattr__(finding, "kind", kind)
+    object.__setattr__(finding, "start", start)
+    object.__setattr__(finding, "end", end)
+    object.__setattr__(finding, "text", text)
+    object.__setattr__(finding, "rule", rule)
     return finding
 
 
@@ -112,10 +105,11 @@ _WORD_SPLIT_BYTES: Final = bytes(
 )
 
 
-def _words(text: str) -> list[str]:
+def _words(text: str, ascii_text: bool | None = None) -> list[str]:
     """The text's words, split at punctuation (bytes.translate is ten times str.translate), in
-    order and with repeats: every use of them is a test of which words occur."""
-    if text.isascii():
+    order and with repeats: every use of them is a test of which words occur. (`ascii_text`:
+    text.isascii(), when the caller has it.)"""
+    if text.isascii() if ascii_text is None else ascii_text:
         return text.encode("ascii").translate(_WORD_SPLIT_BYTES).decode("ascii").split()
     return text.translate(_WORD_SPLIT).split()
 
@@ -151,10 +145,12 @@ class Detector:
         raw = self._scan(combined, starts)
         if not raw:
             return []  # most messages
-        # (start, end, kind, rule) of each finding in the message, the first of each kind and
-        # span: sorted as tuples, they come in the findings' order (start, end, kind).
-        kept: list[tuple[int, int, str, str]] = []
-        seen: set[tuple[str, int, int]] = set()
+        # (start, end, kind, order, rule) of each finding in the message: sorted as tuples, they
+        # come in the findings' order (start, end, kind), and of those with the same kind and
+        # span the first found (its rule is the one kept) comes first. (Sorting and skipping
+        # repeats is cheaper than a set of the spans seen: most messages have one or two.)
+        kept: list[tuple[int, int, str, int, str]] = []
+        order = 0
         for kind, a, b, rule in raw:
             if b <= offset:
                 continue  # entirely in history: it was judged when it was sent
@@ -164,19 +160,29 @@ class Detector:
                 a += 1
             while b > a and text[b - 1].isspace():
                 b -= 1
-            if a >= b or (kind, a, b) in seen:
-                continue
-            seen.add((kind, a, b))
-            kept.append((a, b, kind, rule))
+            if a < b:
+                kept.append((a, b, kind, order, rule))
+                order += 1
         if len(kept) > 1:
             kept.sort()
-        return [_finding(kind, a, b, text[a:b], rule) for a, b, kind, rule in kept]
+        findings: list[Finding] = []
+        last_a = last_b = -1
+        last_kind = ""
+        for a, b, kind, _, rule in kept:
+            if a == last_a and b == last_b and kind == last_kind:
+                continue  # a repeat of the finding before
+            findings.append(_finding(kind, a, b, text[a:b], rule))
+            last_a, last_b, last_kind = a, b, kind
+        return findings
 
     def _scan(self, original: str, msg_starts_orig: list[int]) -> list[tuple[str, int, int, str]]:
         view = normalize(original)
         text = view.text
-        words = _words(text)
-        flags = _flags_of(words)
+        # Whether the view is ASCII, asked once: its words are then ASCII too. (A view without
+        # an offset map is the original lower-cased, which `normalize` does to ASCII only.)
+        ascii_view = view.starts is None or text.isascii()
+        words = _words(text, ascii_view)
+        flags, digits = _flags_and_digits(words, ascii_view)
         # Every digit lies inside some word (digits are no separators), so the words tell.
         has_digit = flags & _HAS_DIGIT
         singles = _single_characters(words) if flags & _SINGLE else 0
@@ -199,10 +205,12 @@ class Detector:
             clean = view
         ctext = clean.text
         if clean is view:
-            cwords, cflags = words, flags
+            cwords, cflags, ascii_clean = words, flags, ascii_view
         else:
-            cwords = _words(ctext)
-            cflags = _flags_of(cwords)
+            # (De-obfuscating puts in nothing but "@" and ".": an ASCII view stays ASCII.)
+            ascii_clean = ascii_view or ctext.isascii()
+            cwords = _words(ctext, ascii_clean)
+            cflags = _flags_and_digits(cwords, ascii_clean)[0]
 
         # "@" and "$" separate no words, so a text holds one only if one of its words does
         # (`_SIGNAL`): most texts are spared a scan for each.
@@ -241,7 +249,7 @@ class Detector:
         )
         # In ASCII text whose words are all letters and digits, the words are its [a-z0-9]
         # tokens (see find_solicitation).
-        plain = not cflags & _NOT_ALNUM and ctext.isascii()
+        plain = not cflags & _NOT_ALNUM and ascii_clean
         # (Refusals need a negation or refusal word standing as a whole token.)
         negation = bool(cflags & _NEGATION)
         if cflags & _KEYWORD_PREFIX or mixed:
@@ -266,8 +274,8 @@ class Detector:
                 out.append((k.kind, a, b, k.rule))
 
         # Without number words a phone number needs at least five real digits (look-alike
-        # letters make up the rest at most): count them before tokenising anything.
-        if flags & _SPOKEN or (has_digit and _digit_count(text) >= 5):
+        # letters make up the rest at most): the words counted them, before any tokenising.
+        if flags & _SPOKEN or digits >= 5:
             # Digits inside links are the link's business (tracking links, wa.me/...).
             links = (
                 _view_spans(view, clean, url_hits) + _view_spans(view, clean, email_hits)
@@ -373,11 +381,12 @@ assert not any(w.isdigit() for w in _LETTER_WORD_FLAGS.keys() | KEYWORD_PREFIXES
 assert all(w.isalpha() for w in LEADING_WORDS)
 
 
-def _word_flags(word: str) -> int:
-    """What `word` can set off (the flags above), worked out."""
+def _word_flags(word: str, ascii_text: bool = False) -> int:
+    """What `word` can set off (the flags above), worked out (`ascii_text`: it is a word of an
+    ASCII text, so ASCII itself)."""
     # Most new words are ASCII letters or ASCII digits: their flags, as the general way below
     # works them out, in a few tests (each string method call is a generic call, compiled too).
-    if word.isascii():
+    if ascii_text or word.isascii():
         if word.isalpha():
             flags = _LETTER_WORD_FLAGS.get(word, 0) | _ascii_part_flags(word)
             if len(word) == 1:
@@ -472,26 +481,58 @@ def _may_be_number_word(token: str) -> bool:
 _flag_cache: Final[dict[str, int]] = {}
 
 
-def _flags_of(words: list[str]) -> int:
-    """The flags of a text's words, or-ed."""
+# Above the flags, each cached word also keeps how many ASCII digits it has: a text's digits all
+# lie inside its words (digits separate no words), so its count comes with its flags, from the
+# same lookups, instead of from a pass over the text.
+_DIGITS_SHIFT: Final = 24
+_FLAG_BITS: Final = (1 << _DIGITS_SHIFT) - 1
+assert _NUMBER_TOKEN < 1 << _DIGITS_SHIFT
+
+
+def _flags_and_digits(words: list[str], ascii_text: bool = False) -> tuple[int, int]:
+    """The flags of a text's words, or-ed, and how many ASCII digits the text has
+    (`ascii_text`: the text is ASCII)."""
     flags = 0
+    digits = 0
     for word in words:
         known = _flag_cache.get(word)
         if known is None:
-            known = _word_flags(word)
+            known = _word_flags(word, ascii_text)
+            if known & _HAS_DIGIT:
+                known |= _ascii_digits(word) << _DIGITS_SHIFT
             if len(_flag_cache) < 50_000:
                 _flag_cache[word] = known
         flags |= known
-    return flags
+        digits += known >> _DIGITS_SHIFT
+    return flags & _FLAG_BITS, digits
+
+
+def _ascii_digits(word: str) -> int:
+    """`_digit_count(word)`, most often for a word of ASCII digits (a number), in two tests."""
+    if word.isdigit() and word.isascii():
+        return len(word)
+    return _digit_count(word)
+
+
+def _flags_of(words: list[str]) -> int:
+    """The flags of a text's words, or-ed."""
+    return _flags_and_digits(words)[0]
 
 
 def _single_characters(words: list[str]) -> int:
-    """How many distinct one-character words there are ("a a" has one)."""
-    singles: set[str] = set()
+    """How many distinct one-character words there are ("a a" has one), counted up to three:
+    all the scan asks is whether there are fewer than two, or three. (Two strings kept and
+    compared instead of a set built for the count.)"""
+    first = second = ""
     for word in words:
-        if len(word) == 1:
-            singles.add(word)
-    return len(singles)
+        if len(word) == 1 and word != first and word != second:
+            if not first:
+                first = word
+            elif not second:
+                second = word
+            else:
+                return 3
+    return 2 if second else 1 if first else 0
 
 
 def _digit_count(text: str) -> int:

@@ -194,15 +194,34 @@ _LOCAL_STOP: Final = frozenset(
     ]
 )
 
-_SPACE: Final = re.compile(r"\s")
+# The name of an address starts with a letter or digit that no character of a name stands
+# before: "(?<![a-z0-9._%+\-])[a-z0-9]", written with the letter first (a set of characters the
+# engine scans for, where a leading look-behind is tried at every position). The rest of the
+# name is taken whole ("{0,63}+"): giving back a character of it can never let "@" or a space
+# follow, so only the backtracking goes.
+_NAME_START: Final = r"[a-z0-9](?<![a-z0-9._%+\-][a-z0-9])"
 _EMAIL_AT: Final = re.compile(
-    r"(?<![a-z0-9._%+\-])([a-z0-9][a-z0-9._%+\-]{0,63})\s?@\s?"
+    rf"({_NAME_START}[a-z0-9._%+\-]{{0,63}}+)\s?@\s?"
     r"([a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?(?:\s?\.\s?[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?)*)"
 )
 _EMAIL_SPOKEN: Final = re.compile(
-    r"(?<![a-z0-9._%+\-])([a-z0-9][a-z0-9._%+\-]{1,63})\s+(at|arroba|chez|bei|en)\s+"
+    rf"({_NAME_START}[a-z0-9._%+\-]{{1,63}}+)\s+(at|arroba|chez|bei|en)\s+"
     r"([a-z0-9][a-z0-9\-]*(?:\.[a-z0-9][a-z0-9\-]*)*)"
 )
+# What a spoken address's domain needs (`_email_domain_ok`): a dot inside it, between a letter,
+# digit or "-" and a letter or digit, or the whole of it a provider named without its ending.
+# A text with neither has no spoken address, whatever its " at ": most of them ("meet at 5").
+_DOMAIN_DOT: Final = re.compile(r"\.(?<=[a-z0-9\-]\.)(?=[a-z0-9])")
+_SPOKEN_PROVIDER_NAMES: Final = tuple(sorted(_SPOKEN_PROVIDERS))
+
+
+def _may_hold_spoken_domain(text: str) -> bool:
+    """Whether `text` has a dot inside a domain or the name of a spoken provider (see above)."""
+    if "." in text and _DOMAIN_DOT.search(text) is not None:
+        return True
+    return any(name in text for name in _SPOKEN_PROVIDER_NAMES)
+
+
 # Spanish "en" ("juanperez en gmail punto com") is also the everyday "in": an address spoken
 # with it needs a provider's domain with its ending (gmail.com, hotmail.es), or a provider alone
 # after a name that looks like a handle (letters with digits, "." or "_": "pedro_88 en gmail"),
@@ -246,7 +265,7 @@ def find_emails(
     hits: list[Hit] = []
     if "@" in text:
         for m in matches(_EMAIL_AT, text):
-            domain = _SPACE.sub("", m.group(2)).rstrip(".")
+            domain = "".join(m.group(2).split()).rstrip(".")  # (without its spaces)
             local = m.group(1)
             if not _email_domain_ok(domain, False):
                 continue
@@ -261,7 +280,7 @@ def find_emails(
         or " chez " in text
         or " bei " in text
         or " en " in text
-    ):
+    ) and _may_hold_spoken_domain(text):
         for m in matches(_EMAIL_SPOKEN, text):
             local, domain = m.group(1), m.group(3).rstrip(".")
             if local in _LOCAL_STOP or not _email_domain_ok(domain, True):
@@ -429,21 +448,36 @@ _URL: Final = re.compile(
     r"(?![a-z0-9@\-])(?::\d{2,5})?(?:/[^\s<>\"'`]*)?"
 )
 _TRAIL: Final = ".,;:!?)]}'\"*"
-_HOST_END: Final = re.compile("[/:?#]")
 _IPV4: Final = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 
 
+# Both look `host` up with each domain it is under, itself first: what follows each of its dots,
+# while that holds a dot (a domain of one label is never looked up). Sliced off one by one
+# instead of splitting at the dots and joining the labels again.
+
+
 def _allowed(host: str, domains: frozenset[str]) -> bool:
-    parts = host.split(".")
-    return any(".".join(parts[i:]) in domains for i in range(len(parts) - 1))
+    if not domains:
+        return False  # (no operator domains: most e-mail look-ups)
+    key = host
+    dot = key.find(".")
+    while dot >= 0:
+        if key in domains:
+            return True
+        key = key[dot + 1 :]
+        dot = key.find(".")
+    return False
 
 
 def _host_kind(host: str, path: str) -> tuple[str, str] | None:
-    parts = host.split(".")
-    for i in range(len(parts) - 1):
-        key = ".".join(parts[i:])
-        if key in _HOST_KINDS:
-            return _HOST_KINDS[key]
+    key = host
+    dot = key.find(".")
+    while dot >= 0:
+        kind = _HOST_KINDS.get(key)
+        if kind is not None:
+            return kind
+        key = key[dot + 1 :]
+        dot = key.find(".")
     return None
 
 
@@ -466,18 +500,54 @@ def may_hold_url(text: str) -> bool:
 _DOT_BEFORE_LETTER: Final = re.compile(r"\.(?<=[^\W_]\.)(?=[^\W\d_])")
 
 
+def _url_search_start(text: str) -> int:
+    """Where in `text` a link can start at the earliest, or -1 where none can be.
+
+    Every match of `_URL` holds a "://", a "www" or a dot between a letter or digit and a
+    letter, and no space: it lies in the run of non-spaces of such a mark, at the earliest the
+    first one's. The search starts there instead of trying the expression, whose look-behind
+    and word boundaries keep the engine from scanning ahead, at every character before it.
+    """
+    first = len(text)
+    at = text.find("://")
+    if at >= 0:
+        first = at
+    at = text.find("www", 0, first)
+    if at >= 0:
+        first = at
+    dot = _DOT_BEFORE_LETTER.search(text, 0, first + 1)
+    if dot is not None and dot.start() < first:
+        first = dot.start()
+    if first == len(text):
+        return -1  # no mark, no link
+    while first > 0 and not text[first - 1].isspace():
+        first -= 1
+    return first
+
+
+def _host_end(rest: str) -> int:
+    """Where the host that starts `rest` ends: at its first "/", ":", "?" or "#", if any."""
+    end = len(rest)
+    for mark in "/:?#":
+        at = rest.find(mark, 0, end)
+        if at >= 0:
+            end = at
+    return end
+
+
 def find_urls(text: str, allowed_domains: frozenset[str]) -> list[Hit]:
     """Links to outside pages; `allowed_domains` (operator, carriers) are left alone."""
-    if not may_hold_url(text):
+    start = _url_search_start(text)
+    if start < 0:
         return []
     hits: list[Hit] = []
-    for m in matches(_URL, text):
+    for m in matches(_URL, text, start):
         raw = m.group().rstrip(_TRAIL)
         if not raw:
             continue
         has_scheme = "://" in raw
         rest = raw.split("://", 1)[1] if has_scheme else raw
-        host = _HOST_END.split(rest, maxsplit=1)[0].rstrip(".")
+        host = rest[: _host_end(rest)].rstrip(".")
         path = rest[len(host) :]
         host_key = host[4:] if host.startswith("www.") else host
         if "." not in host_key:

@@ -93,8 +93,8 @@ _SPECIAL: Final[dict[str, str]] = {
 
 
 class _Folds(dict[int, str]):
-    """The folded form of each character, by code point (a `str.translate` table), worked out
-    the first time the character is seen."""
+    """The folded form of each character, by code point, worked out the first time the
+    character is seen."""
 
     def __missing__(self, code: int) -> str:
         folded = chr(code).lower() if code < 128 else _fold_char(chr(code))
@@ -103,26 +103,12 @@ class _Folds(dict[int, str]):
         return folded
 
 
-class _Reshaped(dict[int, str | None]):
-    """A `str.translate` table that deletes each character folding to exactly one character
-    and keeps the others: what is left of a text is empty when folding maps it character for
-    character."""
-
-    def __missing__(self, code: int) -> str | None:
-        kept = None if len(_folds[code]) == 1 else chr(code)
-        if len(self) < 20_000:
-            self[code] = kept
-        return kept
-
-
 _folds: Final = _Folds()
-_reshaped: Final = _Reshaped()
 
 
 def clear_caches() -> None:
     """Forget folded characters (for cold-cache benchmarks)."""
     _folds.clear()
-    _reshaped.clear()
 
 
 def _fold_char(c: str) -> str:
@@ -154,17 +140,46 @@ def _fold_char(c: str) -> str:
     return "".join(out)
 
 
+# 0, 1, 2, ...: the offset maps of a view that is its original (character i came from i) are
+# slices of it, copied in C, where building them with tuple(range(n)) makes an int at a time.
+_COUNT: Final = tuple(range(4097))
+
+
+def _identity(start: int, stop: int) -> tuple[int, ...]:
+    """tuple(range(start, stop))."""
+    if stop < len(_COUNT):
+        return _COUNT[start:stop]
+    return tuple(range(start, stop))
+
+
 def normalize(text: str) -> NormText:
     """Fold `text` to the comparable lower-case view (see module doc) with its offset map."""
     if text.isascii():
         # The common case: lower() keeps length, so offsets are the identity.
         return NormText(text.lower())
-    if not text.translate(_reshaped):
-        # Every character folds to one (accents, fullwidth digits, look-alike letters): the
-        # text folds in one pass and character i of the view is character i of the text.
-        n = len(text)
-        return NormText(text.translate(_folds), tuple(range(n)), tuple(range(1, n + 1)))
-    return _normalize_by_character(text)
+    # Most such texts are ASCII but for a few characters (accents, fullwidth digits, look-alike
+    # letters): the ASCII between them is lower-cased as a whole, and only the others are
+    # looked up one by one (a translate by table would look up every character). While each
+    # folds to one character, character i of the view is character i of the text.
+    pieces: list[str] = []
+    pos = 0
+    for m in matches(_NOT_ASCII, text):
+        start, end = m.span()
+        pieces.append(text[pos:start].lower())
+        for c in text[start:end]:
+            folded = _folds[ord(c)]
+            if len(folded) != 1:
+                return _normalize_by_character(text)
+            pieces.append(folded)
+        pos = end
+    pieces.append(text[pos:].lower())
+    n = len(text)
+    return NormText("".join(pieces), _identity(0, n), _identity(1, n + 1))
+
+
+# (One such character first, then the rest of the run: an expression that starts with a set of
+# characters is searched for it, where one that starts with a repeat is tried everywhere.)
+_NOT_ASCII: Final = re.compile(r"[^\x00-\x7f][^\x00-\x7f]*")
 
 
 def _normalize_by_character(text: str) -> NormText:
@@ -190,8 +205,8 @@ def apply_edits(nt: NormText, edits: list[tuple[int, int, str]]) -> NormText:
     if not edits:
         return nt
     n = len(nt.text)
-    starts = nt.starts if nt.starts is not None else tuple(range(n))
-    ends = nt.ends if nt.ends is not None else tuple(range(1, n + 1))
+    starts = nt.starts if nt.starts is not None else _identity(0, n)
+    ends = nt.ends if nt.ends is not None else _identity(1, n + 1)
     out: list[str] = []
     new_starts: list[int] = []
     new_ends: list[int] = []
@@ -217,20 +232,92 @@ def apply_edits(nt: NormText, edits: list[tuple[int, int, str]]) -> NormText:
 _TLD_WORDS: Final = (
     r"com|net|org|io|co|me|us|uk|ca|de|fr|es|it|nl|au|in|ru|info|biz|ly|gg|app|shop|store|xyz"
 )
-# "[at]", "(dot)", "{at}", "<dot>", "[.]", "(@)" and the words for them in es/fr/de.
+# "[at]", "(dot)", "{at}", "<dot>", "[.]", "(@)" and the words for them in es/fr/de, with the
+# spaces around them (see `_bracketed_edits`).
 _BRACKETED: Final = re.compile(
-    r"\s*[\(\[\{<]\s*(at|dot|arroba|punto|point|punkt|@|\.)\s*[\)\]\}>]\s*",
+    r"[\(\[\{<]\s*(at|dot|arroba|punto|point|punkt|@|\.)\s*[\)\]\}>]\s*",
 )
 # A spoken "dot" only counts before something that reads as a TLD: "polka dot dress" stays.
-_SPOKEN_DOT: Final = re.compile(rf"\s*\b(?:dot|punto|point|punkt)\s*(?=(?:{_TLD_WORDS})\b)")
-# ... and inside the name of a spoken address: "mike dot t at yahoo".
+# (The word must start a word: `_spoken_dot_edits` checks that, and takes the spaces before it.)
+_SPOKEN_DOT: Final = re.compile(rf"(?:dot|punto|point|punkt)\s*(?=(?:{_TLD_WORDS})\b)")
+# ... and inside the name of a spoken address: "mike dot t at yahoo". (The space after the
+# letter or digit first, then the letter or digit behind it: `\s+` is `\s\s*`.)
 _SPOKEN_LOCAL_DOT: Final = re.compile(
-    r"(?<=[a-z0-9])\s+(?:dot|punto|point|punkt)\s+(?=[a-z0-9][a-z0-9_\-]*\s+(?:at|arroba)\s)"
+    r"\s(?<=[a-z0-9]\s)\s*(?:dot|punto|point|punkt)\s+(?=[a-z0-9][a-z0-9_\-]*\s+(?:at|arroba)\s)"
 )
-# Three or more single letters or digits separated the same way: "w h a t s", "g-m-a-i-l".
-_SPACED: Final = re.compile(r"(?<![a-z0-9])[a-z0-9](?:[ .\-_*|/~+]{1,3}[a-z0-9](?![a-z0-9])){3,}")
+# Three or more single letters or digits separated the same way: "w h a t s", "g-m-a-i-l",
+# "(?<![a-z0-9])[a-z0-9](?:[ .\-_*|/~+]{1,3}[a-z0-9](?![a-z0-9])){3,}". Written from the first
+# separator on, with the letter or digit before it (and what does not stand before that) looked
+# behind for: the engine then tries it only at separators, not at every letter. A match starts
+# one character after the run it stands for (`deobfuscate` steps back); none is lost, since no
+# run ends where another could start.
+_SPACED: Final = re.compile(
+    r"[ .\-_*|/~+](?<=[a-z0-9].)(?<![a-z0-9]..)[ .\-_*|/~+]{0,2}[a-z0-9](?![a-z0-9])"
+    r"(?:[ .\-_*|/~+]{1,3}[a-z0-9](?![a-z0-9])){2,}"
+)
 _SPACED_SEP: Final = re.compile(r"[ .\-_*|/~+]{1,3}")
-_CHEAP_SPACED: Final = re.compile(r"(?<![a-z0-9])[a-z0-9][ .\-_*|/~+]{1,3}[a-z0-9][ .\-_*|/~+]")
+
+# Every expression above starts with a character (or a set of them) that the regular expression
+# engine scans for in one tight loop, trying the rest only there; an expression that starts with
+# "\s*", "\b" or a look-behind is tried at every position instead, several times the cost on
+# the short texts the shield sees. What the old leading parts did, the code around them does.
+
+
+def _bracketed_edits(text: str, edits: list[tuple[int, int, str]]) -> None:
+    r"""The edits for "[at]", "(dot)" ..., each with the spaces before it: the matches of
+    r"\s*" + `_BRACKETED`, which start at the first of the spaces before the bracket that the
+    previous match left."""
+    floor = 0
+    for m in matches(_BRACKETED, text):
+        start = m.start()
+        while start > floor and text[start - 1].isspace():
+            start -= 1
+        floor = m.end()
+        word = m.group(1)
+        edits.append((start, floor, "@" if word in ("at", "arroba", "@") else "."))
+
+
+def _spoken_dot_edits(text: str, edits: list[tuple[int, int, str]]) -> None:
+    r"""The edits for a spoken dot before a TLD: the matches of r"\s*\b" + `_SPOKEN_DOT`.
+
+    A match whose word does not start a word ("polkadot com") is passed over; no other match
+    can start inside it (no spoken dot starts inside another, or inside the spaces before a
+    TLD), so the matches kept are the ones the longer expression finds.
+    """
+    floor = 0
+    for m in matches(_SPOKEN_DOT, text):
+        start = m.start()
+        if start > 0 and _is_word_char(text[start - 1]):
+            continue
+        while start > floor and text[start - 1].isspace():
+            start -= 1
+        floor = m.end()
+        edits.append((start, floor, "."))
+
+
+_SEPARATORS: Final = " .-_*|/~+"  # what `_SPACED` lets stand between the letters
+
+
+def _separator_runs(text: str, start: int, end: int) -> list[int]:
+    """Start and end of each run of separators in the `_SPACED` match text[start:end], flat:
+    the matches of `_SPACED_SEP` there, found without a regular expression search per run
+    (the match is one letter or digit, then separators and a letter or digit, again and again,
+    and a run never has more than the three separators `_SPACED_SEP` takes at a time)."""
+    runs: list[int] = []
+    i = start + 1  # past the first letter or digit
+    while i < end:
+        j = i + 1
+        while text[j] in _SEPARATORS:
+            j += 1
+        runs.append(i)
+        runs.append(j)
+        i = j + 1  # past the letter or digit that ends the run
+    return runs
+
+
+def _is_word_char(c: str) -> bool:
+    # What r"\w" matches in a str pattern: alphanumeric (str.isalnum) or "_".
+    return c.isalnum() or c == "_"
 
 
 def deobfuscate(nt: NormText, maybe_spaced: bool = True) -> NormText:
@@ -241,27 +328,26 @@ def deobfuscate(nt: NormText, maybe_spaced: bool = True) -> NormText:
     text = nt.text
     edits: list[tuple[int, int, str]] = []
     if "(" in text or "[" in text or "{" in text or "<" in text:
-        for m in matches(_BRACKETED, text):
-            word = m.group(1)
-            edits.append((m.start(), m.end(), "@" if word in ("at", "arroba", "@") else "."))
+        _bracketed_edits(text, edits)
     if "dot" in text or "punt" in text or "point" in text:
-        for m in matches(_SPOKEN_DOT, text):
-            edits.append((m.start(), m.end(), "."))
+        _spoken_dot_edits(text, edits)
         for m in matches(_SPOKEN_LOCAL_DOT, text):
             edits.append((m.start(), m.end(), "."))
     if edits:
         nt = apply_edits(nt, edits)
         text = nt.text
         edits = []
-    if maybe_spaced and _CHEAP_SPACED.search(text):
+    if maybe_spaced:
         for m in matches(_SPACED, text):
-            seps = matches(_SPACED_SEP, text, m.start(), m.end())
-            dominant = seps[0].group()
-            for sep in seps:
-                if sep.group() == dominant:
-                    edits.append((sep.start(), sep.end(), ""))
-                elif sep.group().strip() in (".", "@"):
-                    edits.append((sep.start(), sep.end(), sep.group().strip()))
+            seps = _separator_runs(text, m.start() - 1, m.end())
+            dominant = text[seps[0] : seps[1]]
+            for k in range(0, len(seps), 2):
+                a, b = seps[k], seps[k + 1]
+                sep = text[a:b]
+                if sep == dominant:
+                    edits.append((a, b, ""))
+                elif sep.strip() in (".", "@"):
+                    edits.append((a, b, sep.strip()))
         nt = apply_edits(nt, edits)
     return nt
 
