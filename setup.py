@@ -18,6 +18,7 @@ SHIELD_MODULES = (
     "keywords",
     "links",
     "matching",
+    "memo",
     "normalize",
     "phones",
     "tracking",

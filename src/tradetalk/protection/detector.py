@@ -33,6 +33,7 @@ from tradetalk.protection.links import (
     find_urls,
     may_hold_url,
 )
+from tradetalk.protection.memo import remember
 from tradetalk.protection.normalize import NormText, deobfuscate, normalize
 from tradetalk.protection.phones import find_phones
 from tradetalk.protection.tracking import TRACKING_DOMAINS
@@ -500,8 +501,7 @@ def _flags_and_digits(words: list[str], ascii_text: bool = False) -> tuple[int, 
             known = _word_flags(word, ascii_text)
             if known & _HAS_DIGIT:
                 known |= _ascii_digits(word) << _DIGITS_SHIFT
-            if len(_flag_cache) < 50_000:
-                _flag_cache[word] = known
+            remember(_flag_cache, word, known, 50_000)
         flags |= known
         digits += known >> _DIGITS_SHIFT
     return flags & _FLAG_BITS, digits

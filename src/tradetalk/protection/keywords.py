@@ -16,6 +16,7 @@ from typing import Final
 
 from tradetalk.protection.hit import Hit
 from tradetalk.protection.matching import matches
+from tradetalk.protection.memo import remember
 from tradetalk.protection.normalize import leet_skeleton
 from tradetalk.protection.trie import trie_pattern
 
@@ -550,8 +551,8 @@ def _entry_of_name(text: str, start: int, end: int) -> int:
     # A branch that looks only at what it matches (and the letter after it, as all do) matches
     # that text wherever it stands; so does every branch before it, or fails wherever it
     # stands: the same text is always this branch's, and its entry can be kept.
-    if branch < plain and len(_entries_of_names) < 50_000:
-        _entries_of_names[name] = entry
+    if branch < plain:
+        remember(_entries_of_names, name, entry, 50_000)
     return entry
 
 
@@ -784,8 +785,7 @@ class _LeetNames(dict[str, tuple[int, int, int] | None]):
 
     def __missing__(self, token: str) -> tuple[int, int, int] | None:
         found = _leet_name(token)
-        if len(self) < 50_000:
-            self[token] = found
+        remember(self, token, found, 50_000)
         return found
 
 

@@ -16,6 +16,7 @@ from typing import Final
 import phonenumbers
 from phonenumbers import re_util
 
+from tradetalk.protection.memo import remember
 from tradetalk.protection.tracking import compact_first_checked
 from tradetalk.protection.traps import (
     PHONE_CUE,
@@ -203,8 +204,7 @@ def _classify_token(tok: str) -> tuple[str, str] | None:
     if cached is not _MISSING:
         return cached
     result = _classify(tok)
-    if len(_class_cache) < 50_000:
-        _class_cache[tok] = result
+    remember(_class_cache, tok, result, 50_000)
     return result
 
 
@@ -764,8 +764,7 @@ def _candidates(
         runs = _chain_runs.get(key)
         if runs is None:
             runs = _long_runs(key, 0, len(key), None, None)
-            if len(_chain_runs) < 10_000:
-                _chain_runs[key] = runs
+            remember(_chain_runs, key, runs, 10_000)
         base = chain[0]
         return [(groups, digits, base) for groups, digits in runs]
     runs = _long_runs(text, chain[0], chain[1], blocked, disguised)

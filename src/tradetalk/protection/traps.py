@@ -12,6 +12,7 @@ import re
 from collections.abc import Collection
 from typing import Final
 
+from tradetalk.protection.memo import remember
 from tradetalk.protection.trie import trie_pattern
 
 __all__ = [
@@ -322,8 +323,7 @@ def trap_spans(
         found = _window_spans.get(key)
         if found is None:
             found = _spans_in(text, lo, hi, word_led, named_id, ascii)
-            if len(_window_spans) < 10_000:
-                _window_spans[key] = found
+            remember(_window_spans, key, found, 10_000)
         spans += [(lo + a, lo + b) for a, b in found]
     return spans
 
