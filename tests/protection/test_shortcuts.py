@@ -599,3 +599,63 @@ def test_check_digits_read_as_int_reads_them(c: str) -> None:
             tr._digit(c)
         return
     assert tr._digit(c) == expected
+
+
+# Digit strings `_judge` may hand to `_parse`: country-code-like starts, trunk and IDD zeros.
+_PARSE_DIGITS = st.builds(
+    lambda head, tail: head + tail,
+    st.sampled_from(["", "0", "00", "011", "01", "1", "44", "49", "55", "52", "39", "7", "8",
+                     "80", "88", "999", "2", "3", "35", "90", "0044", "01144", "000"]),
+    st.text(alphabet="0123456789", min_size=0, max_size=16),
+)  # fmt: skip
+
+
+def _library_parse(number: str, region: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+@RANDOM
+@given(_PARSE_DIGITS, st.sampled_from(["US", "CA", *ph._OTHER_REGIONS]))
+@example("14155550163", "US")
+@example("442079460958", "US")
+@example("5511987654321", "GB")
+@example("07700900461", "US")
+@example("0000000", "CA")
+@example("01144207946095", "US")
+@example("9991234567", "US")
+def test_parse_shortcuts_build_what_the_library_parses(digits: str, region: str) -> None:
+    assume(7 <= len(digits) <= 16)  # (what `_judge` asks about: runs of 7 digits or more)
+    built = ph._parse_with_plus(digits)
+    if built is not None:
+        assert built == _library_parse("+" + digits, region), digits
+    if region in ph._NANP:
+        built = ph._parse_nanp_trunk(digits)
+        if built is not None:
+            assert built == _library_parse(digits, region), digits
+
+
+@RANDOM
+@given(
+    st.builds(
+        lambda head, tail: head + tail,
+        st.sampled_from(["0", "00", "01", "001", "0011", "0044", "09", "090", "0180020"]),
+        st.text(alphabet="0123456789", min_size=4, max_size=14),
+    ),
+    st.sampled_from([*ph._OTHER_REGIONS, "US", "CA", "GG", "AR", "XX"]),
+)
+@example("015123456789", "GB")
+@example("07700900461", "GB")
+@example("0018312345678", "AU")
+def test_trunk_tries_skipped_only_where_nothing_is_valid(digits: str, region: str) -> None:
+    if ph._may_be_valid_national(digits, region):
+        return
+    num = _library_parse(digits, region)
+    assert num is None or not phonenumbers.is_valid_number_for_region(num, region), digits
+    # ... and for the reason given, not by chance: the national number's length is not one the
+    # region has (or the library read the digits as another country's number).
+    lengths = ph._general_lengths(region)
+    if num is not None and lengths and num.country_code == ph._country_code(region):
+        assert len(phonenumbers.national_significant_number(num)) not in lengths, digits

@@ -258,16 +258,87 @@ _NANP: Final = frozenset({"US", "CA"})
 def _parse(number: str, region: str) -> phonenumbers.PhoneNumber | None:
     # The digits are already extracted: for the North American plan (no trunk "0", optional
     # leading "1") the number is built directly, skipping phonenumbers' text parser, which
-    # costs several times the validation itself.
+    # costs several times the validation itself (150,000 instructions a call, interpreted).
     if region in _NANP and number.isdigit() and number[0] != "0":
         if len(number) == 11 and number[0] == "1":
             return phonenumbers.PhoneNumber(country_code=1, national_number=int(number[1:]))
         if len(number) <= 10:
             return phonenumbers.PhoneNumber(country_code=1, national_number=int(number))
+    if number.isascii():
+        if number[0] == "+":
+            built = _parse_with_plus(number[1:])
+        elif region in _NANP:
+            built = _parse_nanp_trunk(number)
+        else:
+            built = None
+        if built is not None:
+            return built
     try:
         return phonenumbers.parse(number, region)
     except phonenumbers.NumberParseException:
         return None
+
+
+# The two shortcuts below build what `phonenumbers.parse` returns for the plainest inputs, where
+# its steps are certain to change nothing but the country code (see `test_shortcuts`, which
+# compares them with the library on random digits); None: ask the library.
+
+
+def _parse_with_plus(digits: str) -> phonenumbers.PhoneNumber | None:
+    """`phonenumbers.parse("+" + digits, region)` (any region) when certain, else None.
+
+    After a "+" the library takes the shortest prefix of at most three digits that is an
+    assigned calling code (no code starts with "0"); what follows is the national number,
+    which it then tries to strip of a national prefix of the code's main region
+    (`national_prefix_for_parsing`, matched at its start). When that prefix does not match
+    and the number does not start with "0" (the "Italian leading zero"), nothing else
+    changes. An unassigned code, a matching prefix, a leading "0" or an implausible length
+    are left to the library (it may then read the digits without the "+").
+    """
+    if not digits.isdigit() or len(digits) < 3 or digits[0] == "0":
+        return None
+    for size in range(1, 4):
+        code = int(digits[:size])
+        if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            break
+    else:
+        return None
+    national = digits[size:]
+    if not 2 <= len(national) <= 17 or national[0] == "0":
+        return None
+    meta = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(
+        code, phonenumbers.region_code_for_country_code(code)
+    )
+    if meta is None:
+        return None
+    prefix = meta.national_prefix_for_parsing
+    if prefix and re.match(prefix, national):
+        return None
+    return phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
+
+
+def _parse_nanp_trunk(digits: str) -> phonenumbers.PhoneNumber | None:
+    """`phonenumbers.parse(digits, "US" or "CA")` of digits starting with "0", else None.
+
+    Without "+" the library first strips the region's international prefix ("011"; left to
+    it), then looks for the region's calling code "1" at the start (a "0" is not it), so the
+    number is national; its national prefix "1" does not match a "0" either. What remains is
+    the leading zeros it keeps apart (`_set_italian_leading_zeros_for_phone_number`: all
+    but the last digit may count).
+    """
+    if not digits.isdigit() or digits[0] != "0" or digits.startswith("011"):
+        return None
+    if not 2 <= len(digits) <= 17:
+        return None
+    zeros = 1
+    while zeros < len(digits) - 1 and digits[zeros] == "0":
+        zeros += 1
+    return phonenumbers.PhoneNumber(
+        country_code=1,
+        national_number=int(digits),
+        italian_leading_zero=True,
+        number_of_leading_zeros=zeros if zeros != 1 else None,
+    )
 
 
 # Countries sharing a calling code with the default region: phonenumbers' is_valid_number
@@ -315,6 +386,35 @@ def _general_lengths(region: str) -> frozenset[int] | None:
     return frozenset(meta.general_desc.possible_length or ())
 
 
+def _may_be_valid_national(digits: str, region: str) -> bool:
+    """False when `phonenumbers.parse(digits, region)` cannot give a number valid for `region`,
+    for digits starting with "0" (a trunk "0"): it is not worth parsing them there.
+
+    Without "+" the library strips the region's international prefix when it matches at the
+    start (then the digits after it are read as another country's number: left to the
+    library). Otherwise it reads the digits as a national number (a calling code never starts
+    with "0", so it is not looked for), and without a transform rule (BR's, say, which may
+    add digits) its national significant number is then the digits or, when its
+    `national_prefix_for_parsing` matches at their start, what follows that match. When
+    neither length is one the region's numbers have, `_valid_in` says no (`_general_lengths`).
+    """
+    if not (digits.isascii() and digits.isdigit() and digits[0] == "0"):
+        return True
+    lengths = _general_lengths(region)
+    if lengths is None:
+        return False  # (valid nowhere in the region)
+    if not lengths or len(digits) in lengths:
+        return True
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
+    if meta is None or meta.national_prefix_transform_rule:
+        return True
+    if meta.international_prefix and re.match(meta.international_prefix, digits):
+        return True
+    prefix = meta.national_prefix_for_parsing
+    trunk = re.match(prefix, digits) if prefix else None
+    return trunk is not None and len(digits) - trunk.end() in lengths
+
+
 def _valid_international(num: phonenumbers.PhoneNumber) -> bool:
     if num.country_code is None:
         return False
@@ -353,7 +453,7 @@ def _judge(digits: str, plus: bool, region: str, strong: bool) -> str | None:
         # A national number written with its trunk "0" ("07700 900123"): try where people
         # write numbers that way.
         for other in _OTHER_REGIONS:
-            if other == region:
+            if other == region or not _may_be_valid_national(digits, other):
                 continue
             num = _parse(digits, other)
             if num is not None and _valid_in(num, (other,)):
