@@ -259,11 +259,13 @@ def _parse(number: str, region: str) -> phonenumbers.PhoneNumber | None:
     # The digits are already extracted: for the North American plan (no trunk "0", optional
     # leading "1") the number is built directly, skipping phonenumbers' text parser, which
     # costs several times the validation itself (150,000 instructions a call, interpreted).
+    # (PhoneNumber's first two parameters are the country code and the national number: its
+    # interpreted constructor takes them positionally for about half the cost of keywords.)
     if region in _NANP and number.isdigit() and number[0] != "0":
         if len(number) == 11 and number[0] == "1":
-            return phonenumbers.PhoneNumber(country_code=1, national_number=int(number[1:]))
+            return phonenumbers.PhoneNumber(1, int(number[1:]))
         if len(number) <= 10:
-            return phonenumbers.PhoneNumber(country_code=1, national_number=int(number))
+            return phonenumbers.PhoneNumber(1, int(number))
     if number.isascii():
         if number[0] == "+":
             built = _parse_with_plus(number[1:])
@@ -306,15 +308,28 @@ def _parse_with_plus(digits: str) -> phonenumbers.PhoneNumber | None:
     national = digits[size:]
     if not 2 <= len(national) <= 17 or national[0] == "0":
         return None
+    prefix = _national_prefix(code)
+    if prefix is None or (prefix is not _NO_PREFIX and prefix.match(national)):
+        return None
+    return phonenumbers.PhoneNumber(code, int(national))
+
+
+# What `_national_prefix` gives for a calling code whose metadata has no national prefix.
+_NO_PREFIX: Final = re.compile("")
+
+
+@lru_cache(maxsize=256)
+def _national_prefix(code: int) -> re.Pattern[str] | None:
+    """The national prefix `phonenumbers.parse` tries to strip from a number after "+" and
+    `code`: that of the code's main region (_NO_PREFIX when it has none; None without
+    metadata). Metadata, not a verdict: kept from message to message."""
     meta = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(
         code, phonenumbers.region_code_for_country_code(code)
     )
     if meta is None:
         return None
     prefix = meta.national_prefix_for_parsing
-    if prefix and re.match(prefix, national):
-        return None
-    return phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
+    return re.compile(prefix) if prefix else _NO_PREFIX
 
 
 def _parse_nanp_trunk(digits: str) -> phonenumbers.PhoneNumber | None:
