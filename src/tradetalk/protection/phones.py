@@ -958,7 +958,6 @@ def _runs(text: str, start: int, end: int, blocked: bytearray | None) -> list[li
     runs: list[list[_Tok]] = []
     current: list[_Tok] = []
     fillers = False  # whether `current` holds a filler (most runs are digits only)
-    get = _class_cache.get
     # The chain's tokens (`_TOKEN`), found character by character (see `_long_runs`).
     b = start
     while True:
@@ -967,7 +966,9 @@ def _runs(text: str, start: int, end: int, blocked: bytearray | None) -> list[li
             break
         b = _token_end(text, a + 1, end)
         tok = text[a:b]
-        cls = get(tok, _MISSING)
+        # (`.get` on the module's dict itself: compiled, a direct dictionary lookup, where a
+        # bound method kept in a local is a generic call.)
+        cls = _class_cache.get(tok, _MISSING)
         if cls is _MISSING:  # a token not seen before
             cls = _classify_token(tok)
         if cls is None or (blocked is not None and (blocked[a] or blocked[b - 1])):
