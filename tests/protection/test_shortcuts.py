@@ -599,3 +599,30 @@ def test_check_digits_read_as_int_reads_them(c: str) -> None:
             tr._digit(c)
         return
     assert tr._digit(c) == expected
+
+
+# Any ASCII letters (capitals too) and digits, where month names, leading words and keyword
+# prefixes start: `_word_flags` reads the first three or four characters from one table
+# (`_PREFIX_FLAGS`) and the leading lower-case letters of a mixed word by stripping them.
+_ASCII_WORD_PIECES = st.one_of(
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyzAJMSW0123456789", max_size=8),
+    st.sampled_from(
+        sorted(traps.LEADING_WORDS | kw.KEYWORD_PREFIXES | traps.MONTH_PREFIXES | {"SIZE", "Mar"})
+    ),
+)
+
+
+@RANDOM
+@given(st.lists(_ASCII_WORD_PIECES, min_size=1, max_size=3))
+@example(["ms", "65"])
+@example(["Size", "10"])
+@example(["10", "size"])
+@example(["jan", "2"])
+@example(["kik"])
+@example(["kiki"])
+@example(["fb", "1"])
+def test_word_flags_of_ascii_words_as_in_general(pieces: list[str]) -> None:
+    word = "".join(pieces)
+    if word:
+        assert det._word_flags(word) == det._word_flags_in_general(word), word
+        assert det._word_flags(word, True) == det._word_flags_in_general(word), word

@@ -388,35 +388,61 @@ def _word_flags(word: str, ascii_text: bool = False) -> int:
     # Most new words are ASCII letters or ASCII digits: their flags, as the general way below
     # works them out, in a few tests (each string method call is a generic call, compiled too).
     if ascii_text or word.isascii():
-        if word.isalpha():
+        if _isalpha(word):
             flags = _LETTER_WORD_FLAGS.get(word, 0) | _ascii_part_flags(word)
             if len(word) == 1:
                 flags |= _SINGLE
-            if word[:3] in MONTH_PREFIXES:
-                flags |= _LEADS
             return flags
         if word.isdigit():
             return _HAS_DIGIT | _SINGLE if len(word) == 1 else _HAS_DIGIT
         if word.isalnum():
             # Letters mixed with digits ("4l5", "10am", "wh4tsapp", "s10"): one token, no
-            # symbol; listed words and tokens as above, and `traps.leads` only for a word that
-            # starts with a letter (it says no to one that starts with a digit).
+            # symbol; listed words and tokens as above. `traps.leads` says yes to such a word
+            # when its first three characters are a month's (`_ascii_part_flags` tells) or when
+            # its leading lower-case letters are a leading word ("size10"; none, so never, for
+            # one that starts with a digit or a capital): its expression `[a-z]*` is the word
+            # less what stripping those letters leaves.
             flags = _LETTER_WORD_FLAGS.get(word, 0) | _ascii_part_flags(word) | _MIXED | _HAS_DIGIT
-            if not "0" <= word[0] <= "9" and leads(word):
+            if word[: len(word) - len(word.lstrip(_LOWER_CASE))] in LEADING_WORDS:
                 flags |= _LEADS
             return flags
     return _word_flags_in_general(word)
 
 
+# `str.isalpha` taken from the type once: mypyc has no primitive for it, and `word.isalpha()`
+# looks the method up by name on every call (a generic method call); the unbound method is
+# called directly.
+_isalpha: Final = str.isalpha
+_LOWER_CASE: Final = "abcdefghijklmnopqrstuvwxyz"
+
+# Of each three-character string that starts a month or a keyword prefix: `_LEADS` for a
+# month ("mar": traps.leads says yes to "march" and "mar10"), `_MAYBE_KEYWORD` when some
+# keyword prefix starts with it. A word whose first four characters are a keyword prefix has
+# first three that start one (or are one, for prefixes of up to three), so one slice and one
+# lookup settle most words, where a slice and a set lookup each for the month and the keyword
+# prefix cost twice that.
+_MAYBE_KEYWORD: Final = 1 << 23
+assert _MAYBE_KEYWORD > _NUMBER_TOKEN and _MAYBE_KEYWORD >> 24 == 0
+_PREFIX_FLAGS: Final[dict[str, int]] = {
+    p: (_LEADS if p in MONTH_PREFIXES else 0)
+    | (_MAYBE_KEYWORD if any(k[:3] == p for k in KEYWORD_PREFIXES) else 0)
+    for p in MONTH_PREFIXES | {k[:3] for k in KEYWORD_PREFIXES}
+}
+
+
 def _ascii_part_flags(word: str) -> int:
-    # The flags an ASCII word with letters gets from a part of it: a channel name's first
-    # letters, a spelled dot, "www", a long compound number word.
-    flags = 0
-    if word[:4] in KEYWORD_PREFIXES:
-        flags |= _KEYWORD_PREFIX
-    if "dot" in word or "punt" in word or "point" in word:
+    # The flags an ASCII word with letters gets from a part of it: a month or a channel name's
+    # first letters, a spelled dot, "www", a long compound number word.
+    flags = _PREFIX_FLAGS.get(word[:3], 0)
+    if flags & _MAYBE_KEYWORD:
+        flags ^= _MAYBE_KEYWORD
+        if word[:4] in KEYWORD_PREFIXES:
+            flags |= _KEYWORD_PREFIX
+    # "dot", "punt" and "point" all hold a "t", "www" a "w": one test of a letter (each `in`
+    # is a call) spares most words the three or four tests of the parts.
+    if "t" in word and ("dot" in word or "punt" in word or "point" in word):
         flags |= _DOTTED
-    if "www" in word:
+    if "w" in word and "www" in word:
         flags |= _WWW
     if len(word) > 9 and ("und" in word or word.startswith("veinti")):
         flags |= _SPOKEN | _NUMBER_TOKEN  # (a compound: see `_may_be_number_word`)
