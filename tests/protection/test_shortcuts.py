@@ -626,3 +626,24 @@ def test_word_flags_of_ascii_words_as_in_general(pieces: list[str]) -> None:
     if word:
         assert det._word_flags(word) == det._word_flags_in_general(word), word
         assert det._word_flags(word, True) == det._word_flags_in_general(word), word
+
+
+# Tokens made of leetspeak marks, the names' letters and pieces of the names themselves (and a
+# non-ASCII letter now and then): `_leet_name` skips short tokens and maps ASCII ones as bytes.
+_LEET_PIECES = st.one_of(
+    st.text(alphabet="abcdeghilmnopstwyz0134579@$!|8\u00e9", max_size=6),
+    st.sampled_from(sorted({name for name, _ in kw._LEET_NAMES})),
+)
+
+
+@RANDOM
+@given(st.lists(_LEET_PIECES, min_size=1, max_size=4))
+@example(["wh4ts4pp"])
+@example(["v3nm0"])
+@example(["smith@gmail"])
+@example(["g", "m4il"])
+@example(["10am"])
+@example(["te1egram\u00e9"])
+def test_leet_name_as_in_general(pieces: list[str]) -> None:
+    token = "".join(pieces)
+    assert kw._leet_name(token) == kw._leet_name_in_general(token), token
