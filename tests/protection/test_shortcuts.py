@@ -647,3 +647,39 @@ _LEET_PIECES = st.one_of(
 def test_leet_name_as_in_general(pieces: list[str]) -> None:
     token = "".join(pieces)
     assert kw._leet_name(token) == kw._leet_name_in_general(token), token
+
+
+# ASCII words with symbols (handles, prices, hashtags, glued addresses), capitals and controls
+# among them: `_ascii_symbol_word_flags` splits them by a byte table instead of expressions.
+_SYMBOL_WORD_PIECES = st.one_of(
+    st.text(alphabet="abdeimnoprstuwxyzMS0123456789#@$&!|'\x01 ", max_size=8),
+    st.sampled_from(
+        sorted(
+            det._LETTER_WORD_FLAGS.keys()
+            | kw.KEYWORD_PREFIXES
+            | traps.MONTH_PREFIXES
+            | traps.LEADING_WORDS
+            | {"funfundfunfzig", "veinticinco", "www", "dotcom", "gmail", "whatsapp"}
+        )
+    ),
+)
+
+
+@RANDOM
+@given(st.lists(_SYMBOL_WORD_PIECES, min_size=1, max_size=4))
+@example(["#", "whatsapp"])
+@example(["f&f"])
+@example(["x&", "whatsapp"])
+@example(["@", "coinguy88"])
+@example(["$", "40"])
+@example(["#", "size10"])
+@example(["#", "mar4"])
+@example(["#", "five"])
+@example(["#", "text"])
+@example(["smith@", "gmail"])
+@example(["#", "funfundfunfzig"])
+def test_word_flags_of_ascii_words_with_symbols_as_in_general(pieces: list[str]) -> None:
+    word = "".join(pieces)
+    assert det._word_flags(word) == det._word_flags_in_general(word), word
+    if word.isascii() and not word.isalnum():  # (the words it is for)
+        assert det._ascii_symbol_word_flags(word) == det._word_flags_in_general(word), word

@@ -406,7 +406,73 @@ def _word_flags(word: str, ascii_text: bool = False) -> int:
             if word[: len(word) - len(word.lstrip(_LOWER_CASE))] in LEADING_WORDS:
                 flags |= _LEADS
             return flags
+        return _ascii_symbol_word_flags(word)
     return _word_flags_in_general(word)
+
+
+# Each ASCII byte that is no [a-z0-9] (`_TOKEN`) as a space: a word's tokens are then its
+# split; with "&" kept too (`_NAME_RUN`), its name runs.
+_TOKEN_SPLIT_BYTES: Final = bytes(
+    i if 0x61 <= i <= 0x7A or 0x30 <= i <= 0x39 else 0x20 for i in range(256)
+)
+_NAME_RUN_SPLIT_BYTES: Final = bytes(
+    i if 0x61 <= i <= 0x7A or 0x30 <= i <= 0x39 or i == 0x26 else 0x20 for i in range(256)
+)
+# What a token gets from being in a list (`_LETTER_WORD_FLAGS` less what only a whole word
+# gets there: a number word is a trigger as a word, not as a token).
+_TOKEN_LIST_FLAGS: Final = _SOLICIT | _ID_TOKEN | _NEGATION | _REFUSAL | _NUMBER_TOKEN | _LEADS
+
+
+def _ascii_symbol_word_flags(word: str) -> int:
+    """`_word_flags_in_general(word)` of an ASCII word that is not all letters and digits
+    ("#whatsapp", "@coinguy88", "$40", "smith@gmail"), without its three expressions.
+
+    Such a word is neither all letters nor all digits (`_MIXED`, `_NOT_ALNUM`). Its tokens and
+    name runs are the split of the word with every other byte made a space (a translate by
+    table, where each expression's findall costs several times that); it has a digit when some
+    token has (digits are token characters), which is when stripping a token's leading
+    lower-case letters leaves something, the same strip that tells its leading letters for
+    `traps.leads` (as in `_word_flags`).
+    """
+    flags = _LISTED_FLAGS.get(word, 0) | _MIXED | _NOT_ALNUM
+    if len(word) == 1:
+        flags |= _SINGLE
+    ascii_bytes = word.encode("ascii")
+    tokens = ascii_bytes.translate(_TOKEN_SPLIT_BYTES).decode("ascii").split()
+    if word[:4] in KEYWORD_PREFIXES:
+        flags |= _KEYWORD_PREFIX
+    else:
+        runs = (
+            ascii_bytes.translate(_NAME_RUN_SPLIT_BYTES).decode("ascii").split()
+            if "&" in word
+            else tokens
+        )
+        for run in runs:
+            if run[:4] in KEYWORD_PREFIXES:
+                flags |= _KEYWORD_PREFIX
+    if "@" in word or "$" in word or "&" in word:
+        flags |= _SIGNAL
+    if "t" in word and ("dot" in word or "punt" in word or "point" in word):
+        flags |= _DOTTED
+    if "w" in word and "www" in word:
+        flags |= _WWW
+    if _may_be_number_word(word):
+        flags |= _SPOKEN
+    for token in tokens:
+        listed = _LETTER_WORD_FLAGS.get(token, 0) & _TOKEN_LIST_FLAGS
+        if listed & _SOLICIT:
+            listed |= _TRIGGER
+        rest = token.lstrip(_LOWER_CASE)
+        if rest:
+            flags |= _HAS_DIGIT
+            if token[: len(token) - len(rest)] in LEADING_WORDS:
+                listed |= _LEADS
+        if token[:3] in MONTH_PREFIXES:
+            listed |= _LEADS
+        if len(token) > 9 and ("und" in token or token.startswith("veinti")):
+            listed |= _NUMBER_TOKEN
+        flags |= listed
+    return flags
 
 
 # `str.isalpha` taken from the type once: mypyc has no primitive for it, and `word.isalpha()`
