@@ -659,3 +659,98 @@ def test_trunk_tries_skipped_only_where_nothing_is_valid(digits: str, region: st
     lengths = ph._general_lengths(region)
     if num is not None and lengths and num.country_code == ph._country_code(region):
         assert len(phonenumbers.national_significant_number(num)) not in lengths, digits
+
+
+# Any ASCII letters (capitals too) and digits, where month names, leading words and keyword
+# prefixes start: `_word_flags` reads the first three or four characters from one table
+# (`_PREFIX_FLAGS`) and the leading lower-case letters of a mixed word by stripping them.
+_ASCII_WORD_PIECES = st.one_of(
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyzAJMSW0123456789", max_size=8),
+    st.sampled_from(
+        sorted(traps.LEADING_WORDS | kw.KEYWORD_PREFIXES | traps.MONTH_PREFIXES | {"SIZE", "Mar"})
+    ),
+)
+
+
+@RANDOM
+@given(st.lists(_ASCII_WORD_PIECES, min_size=1, max_size=3))
+@example(["ms", "65"])
+@example(["Size", "10"])
+@example(["10", "size"])
+@example(["jan", "2"])
+@example(["kik"])
+@example(["kiki"])
+@example(["fb", "1"])
+def test_word_flags_of_ascii_words_as_in_general(pieces: list[str]) -> None:
+    word = "".join(pieces)
+    if word:
+        assert det._word_flags(word) == det._word_flags_in_general(word), word
+        assert det._word_flags(word, True) == det._word_flags_in_general(word), word
+
+
+# Tokens made of leetspeak marks, the names' letters and pieces of the names themselves (and a
+# non-ASCII letter now and then): `_leet_name` skips short tokens and maps ASCII ones as bytes.
+_LEET_PIECES = st.one_of(
+    st.text(alphabet="abcdeghilmnopstwyz0134579@$!|8\u00e9", max_size=6),
+    st.sampled_from(sorted({name for name, _ in kw._LEET_NAMES})),
+)
+
+
+@RANDOM
+@given(st.lists(_LEET_PIECES, min_size=1, max_size=4))
+@example(["wh4ts4pp"])
+@example(["v3nm0"])
+@example(["smith@gmail"])
+@example(["g", "m4il"])
+@example(["10am"])
+@example(["te1egram\u00e9"])
+def test_leet_name_as_in_general(pieces: list[str]) -> None:
+    token = "".join(pieces)
+    assert kw._leet_name(token) == kw._leet_name_in_general(token), token
+
+
+# ASCII words with symbols (handles, prices, hashtags, glued addresses), capitals and controls
+# among them: `_ascii_symbol_word_flags` splits them by a byte table instead of expressions.
+_SYMBOL_WORD_PIECES = st.one_of(
+    st.text(alphabet="abdeimnoprstuwxyzMS0123456789#@$&!|'\x01 ", max_size=8),
+    st.sampled_from(
+        sorted(
+            det._LETTER_WORD_FLAGS.keys()
+            | kw.KEYWORD_PREFIXES
+            | traps.MONTH_PREFIXES
+            | traps.LEADING_WORDS
+            | {"funfundfunfzig", "veinticinco", "www", "dotcom", "gmail", "whatsapp"}
+        )
+    ),
+)
+
+
+@RANDOM
+@given(st.lists(_SYMBOL_WORD_PIECES, min_size=1, max_size=4))
+@example(["#", "whatsapp"])
+@example(["f&f"])
+@example(["x&", "whatsapp"])
+@example(["@", "coinguy88"])
+@example(["$", "40"])
+@example(["#", "size10"])
+@example(["#", "mar4"])
+@example(["#", "five"])
+@example(["#", "text"])
+@example(["smith@", "gmail"])
+@example(["#", "funfundfunfzig"])
+def test_word_flags_of_ascii_words_with_symbols_as_in_general(pieces: list[str]) -> None:
+    word = "".join(pieces)
+    assert det._word_flags(word) == det._word_flags_in_general(word), word
+    if word.isascii() and not word.isalnum():  # (the words it is for)
+        assert det._ascii_symbol_word_flags(word) == det._word_flags_in_general(word), word
+
+
+@RANDOM
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=12))
+@example("10am")
+@example("s10")
+@example("415")
+@example("@coinguy88")
+def test_ascii_digits_of_an_ascii_word_as_counted(word: str) -> None:
+    assert det._ascii_digits(word, True) == det._digit_count(word), word
+    assert det._ascii_digits(word) == det._digit_count(word), word

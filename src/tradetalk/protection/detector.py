@@ -388,35 +388,127 @@ def _word_flags(word: str, ascii_text: bool = False) -> int:
     # Most new words are ASCII letters or ASCII digits: their flags, as the general way below
     # works them out, in a few tests (each string method call is a generic call, compiled too).
     if ascii_text or word.isascii():
-        if word.isalpha():
+        if _isalpha(word):
             flags = _LETTER_WORD_FLAGS.get(word, 0) | _ascii_part_flags(word)
             if len(word) == 1:
                 flags |= _SINGLE
-            if word[:3] in MONTH_PREFIXES:
-                flags |= _LEADS
             return flags
         if word.isdigit():
             return _HAS_DIGIT | _SINGLE if len(word) == 1 else _HAS_DIGIT
         if word.isalnum():
             # Letters mixed with digits ("4l5", "10am", "wh4tsapp", "s10"): one token, no
-            # symbol; listed words and tokens as above, and `traps.leads` only for a word that
-            # starts with a letter (it says no to one that starts with a digit).
+            # symbol; listed words and tokens as above. `traps.leads` says yes to such a word
+            # when its first three characters are a month's (`_ascii_part_flags` tells) or when
+            # its leading lower-case letters are a leading word ("size10"; none, so never, for
+            # one that starts with a digit or a capital): its expression `[a-z]*` is the word
+            # less what stripping those letters leaves.
             flags = _LETTER_WORD_FLAGS.get(word, 0) | _ascii_part_flags(word) | _MIXED | _HAS_DIGIT
-            if not "0" <= word[0] <= "9" and leads(word):
+            if word[: len(word) - len(word.lstrip(_LOWER_CASE))] in LEADING_WORDS:
                 flags |= _LEADS
             return flags
+        return _ascii_symbol_word_flags(word)
     return _word_flags_in_general(word)
 
 
-def _ascii_part_flags(word: str) -> int:
-    # The flags an ASCII word with letters gets from a part of it: a channel name's first
-    # letters, a spelled dot, "www", a long compound number word.
-    flags = 0
+# Each ASCII byte that is no [a-z0-9] (`_TOKEN`) as a space: a word's tokens are then its
+# split; with "&" kept too (`_NAME_RUN`), its name runs.
+_TOKEN_SPLIT_BYTES: Final = bytes(
+    i if 0x61 <= i <= 0x7A or 0x30 <= i <= 0x39 else 0x20 for i in range(256)
+)
+_NAME_RUN_SPLIT_BYTES: Final = bytes(
+    i if 0x61 <= i <= 0x7A or 0x30 <= i <= 0x39 or i == 0x26 else 0x20 for i in range(256)
+)
+# What a token gets from being in a list (`_LETTER_WORD_FLAGS` less what only a whole word
+# gets there: a number word is a trigger as a word, not as a token).
+_TOKEN_LIST_FLAGS: Final = _SOLICIT | _ID_TOKEN | _NEGATION | _REFUSAL | _NUMBER_TOKEN | _LEADS
+
+
+def _ascii_symbol_word_flags(word: str) -> int:
+    """`_word_flags_in_general(word)` of an ASCII word that is not all letters and digits
+    ("#whatsapp", "@coinguy88", "$40", "smith@gmail"), without its three expressions.
+
+    Such a word is neither all letters nor all digits (`_MIXED`, `_NOT_ALNUM`). Its tokens and
+    name runs are the split of the word with every other byte made a space (a translate by
+    table, where each expression's findall costs several times that); it has a digit when some
+    token has (digits are token characters), which is when stripping a token's leading
+    lower-case letters leaves something, the same strip that tells its leading letters for
+    `traps.leads` (as in `_word_flags`).
+    """
+    flags = _LISTED_FLAGS.get(word, 0) | _MIXED | _NOT_ALNUM
+    if len(word) == 1:
+        flags |= _SINGLE
+    ascii_bytes = word.encode("ascii")
+    tokens = ascii_bytes.translate(_TOKEN_SPLIT_BYTES).decode("ascii").split()
     if word[:4] in KEYWORD_PREFIXES:
         flags |= _KEYWORD_PREFIX
-    if "dot" in word or "punt" in word or "point" in word:
+    else:
+        runs = (
+            ascii_bytes.translate(_NAME_RUN_SPLIT_BYTES).decode("ascii").split()
+            if "&" in word
+            else tokens
+        )
+        for run in runs:
+            if run[:4] in KEYWORD_PREFIXES:
+                flags |= _KEYWORD_PREFIX
+    if "@" in word or "$" in word or "&" in word:
+        flags |= _SIGNAL
+    if "t" in word and ("dot" in word or "punt" in word or "point" in word):
         flags |= _DOTTED
-    if "www" in word:
+    if "w" in word and "www" in word:
+        flags |= _WWW
+    if _may_be_number_word(word):
+        flags |= _SPOKEN
+    for token in tokens:
+        listed = _LETTER_WORD_FLAGS.get(token, 0) & _TOKEN_LIST_FLAGS
+        if listed & _SOLICIT:
+            listed |= _TRIGGER
+        rest = token.lstrip(_LOWER_CASE)
+        if rest:
+            flags |= _HAS_DIGIT
+            if token[: len(token) - len(rest)] in LEADING_WORDS:
+                listed |= _LEADS
+        if token[:3] in MONTH_PREFIXES:
+            listed |= _LEADS
+        if len(token) > 9 and ("und" in token or token.startswith("veinti")):
+            listed |= _NUMBER_TOKEN
+        flags |= listed
+    return flags
+
+
+# `str.isalpha` taken from the type once: mypyc has no primitive for it, and `word.isalpha()`
+# looks the method up by name on every call (a generic method call); the unbound method is
+# called directly.
+_isalpha: Final = str.isalpha
+_LOWER_CASE: Final = "abcdefghijklmnopqrstuvwxyz"
+
+# Of each three-character string that starts a month or a keyword prefix: `_LEADS` for a
+# month ("mar": traps.leads says yes to "march" and "mar10"), `_MAYBE_KEYWORD` when some
+# keyword prefix starts with it. A word whose first four characters are a keyword prefix has
+# first three that start one (or are one, for prefixes of up to three), so one slice and one
+# lookup settle most words, where a slice and a set lookup each for the month and the keyword
+# prefix cost twice that.
+_MAYBE_KEYWORD: Final = 1 << 23
+assert _MAYBE_KEYWORD > _NUMBER_TOKEN and _MAYBE_KEYWORD >> 24 == 0
+_PREFIX_FLAGS: Final[dict[str, int]] = {
+    p: (_LEADS if p in MONTH_PREFIXES else 0)
+    | (_MAYBE_KEYWORD if any(k[:3] == p for k in KEYWORD_PREFIXES) else 0)
+    for p in MONTH_PREFIXES | {k[:3] for k in KEYWORD_PREFIXES}
+}
+
+
+def _ascii_part_flags(word: str) -> int:
+    # The flags an ASCII word with letters gets from a part of it: a month or a channel name's
+    # first letters, a spelled dot, "www", a long compound number word.
+    flags = _PREFIX_FLAGS.get(word[:3], 0)
+    if flags & _MAYBE_KEYWORD:
+        flags ^= _MAYBE_KEYWORD
+        if word[:4] in KEYWORD_PREFIXES:
+            flags |= _KEYWORD_PREFIX
+    # "dot", "punt" and "point" all hold a "t", "www" a "w": one test of a letter (each `in`
+    # is a call) spares most words the three or four tests of the parts.
+    if "t" in word and ("dot" in word or "punt" in word or "point" in word):
+        flags |= _DOTTED
+    if "w" in word and "www" in word:
         flags |= _WWW
     if len(word) > 9 and ("und" in word or word.startswith("veinti")):
         flags |= _SPOKEN | _NUMBER_TOKEN  # (a compound: see `_may_be_number_word`)
@@ -500,17 +592,27 @@ def _flags_and_digits(words: list[str], ascii_text: bool = False) -> tuple[int, 
         if known is None:
             known = _word_flags(word, ascii_text)
             if known & _HAS_DIGIT:
-                known |= _ascii_digits(word) << _DIGITS_SHIFT
+                known |= _ascii_digits(word, ascii_text) << _DIGITS_SHIFT
             remember(_flag_cache, word, known, 50_000)
         flags |= known
         digits += known >> _DIGITS_SHIFT
     return flags & _FLAG_BITS, digits
 
 
-def _ascii_digits(word: str) -> int:
-    """`_digit_count(word)`, most often for a word of ASCII digits (a number), in two tests."""
-    if word.isdigit() and word.isascii():
+def _ascii_digits(word: str, ascii_text: bool = False) -> int:
+    """`_digit_count(word)`, most often for a word of ASCII digits (a number), in two tests
+    (one, when the word is of an ASCII text: `ascii_text`)."""
+    if word.isdigit() and (ascii_text or word.isascii()):
         return len(word)
+    if ascii_text:
+        # An ASCII word mixing digits with other characters ("10am", "s10"): its characters'
+        # codes counted one by one (a few instructions each, compiled) cost less than the
+        # encoding, translating and counting of `_digit_count`.
+        count = 0
+        for c in word:
+            if 0x30 <= ord(c) <= 0x39:
+                count += 1
+        return count
     return _digit_count(word)
 
 

@@ -111,25 +111,33 @@ def clear_caches() -> None:
     _folds.clear()
 
 
+# unicodedata's functions taken once: compiled, `unicodedata.category(c)` looks the name up on
+# the module at every call (some 200 instructions), and a new non-ASCII character makes up to
+# five such calls.
+_category: Final = unicodedata.category
+_unicode_normalize: Final = unicodedata.normalize
+_digit_value: Final = unicodedata.digit
+
+
 def _fold_char(c: str) -> str:
     if c in _SPECIAL:
         return _SPECIAL[c]
     if c == "\n" or c == "\t":
         return " " if c == "\t" else "\n"
-    cat = unicodedata.category(c)
+    cat = _category(c)
     if cat in _DROP_CATEGORIES:
         return ""
     if c.isspace():
         return " "
     out: list[str] = []
-    folded = unicodedata.normalize("NFKC", c).casefold()
-    for ch in unicodedata.normalize("NFKD", folded):
+    folded = _unicode_normalize("NFKC", c).casefold()
+    for ch in _unicode_normalize("NFKD", folded):
         if ch.isascii():
             out.append(ch)
             continue
-        if unicodedata.category(ch) in _DROP_CATEGORIES:
+        if _category(ch) in _DROP_CATEGORIES:
             continue  # accents left over after decomposition
-        digit = unicodedata.digit(ch, None)
+        digit = _digit_value(ch, None)
         if digit is not None:
             out.append(str(digit))  # Arabic-Indic, Devanagari, dingbat circled digits ...
             continue
