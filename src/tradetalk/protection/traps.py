@@ -198,9 +198,9 @@ def _digit_led_spans(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
     A search of the expression stops at every digit (some 250 instructions each, a window
     holding a dozen or two); it can match only at the first digit of a run (`_RUN_START`)
     where the hint holds. The runs are found here character by character, and the expression
-    tried at a run's first digit only when the character after the run, or the one after
-    that, is one the hint may need there (a superset of its cases); after a match the walk
-    goes on where the match ends, as the search does.
+    tried at a run's first digit only where `_may_lead` says one of its alternatives can
+    match there (a failed try costs some 7,000 instructions); after a match the walk goes on
+    where the match ends, as the search does.
     """
     spans: list[tuple[int, int]] = []
     pos = lo
@@ -215,7 +215,7 @@ def _digit_led_spans(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
         # text[start:pos] is a run of digits (within the window).
         if start > 0 and text[start - 1] in _BEFORE_NO_RUN:
             continue  # (inside a number or a word, or a decimal's digits)
-        if pos < hi and (_may_hint(text[pos]) or (pos + 1 < hi and _may_hint(text[pos + 1]))):
+        if _may_lead(text, start, pos, hi):
             m = _digit_led_at(text, start, hi)
             if m is not None:
                 spans.append(m.span())
@@ -275,14 +275,116 @@ _CURRENCY: Final = frozenset("$€£¥")
 
 # What may not come before the first digit of a run (`_RUN_START`'s look-behind).
 _BEFORE_NO_RUN: Final = frozenset("0123456789abcdefghijklmnopqrstuvwxyz.,")
-# What the hint needs right after a run's digits ("-" or ":" after one, two or four digits,
-# or one of "/.,%×" or a letter) or after one more character (whitespace, then a letter or
-# one of "/%×").
-_HINT_CHARS: Final = frozenset("-:/.,%×abcdefghijklmnopqrstuvwxyz")
+_ASCII_DIGITS: Final = frozenset("0123456789")
+_ASCII_LETTERS: Final = frozenset("abcdefghijklmnopqrstuvwxyz")
+
+# The words `_DIGIT_LED`'s letter-led alternatives need after a number, glued to it or after
+# one whitespace: each alternative ends its word where no [a-z] follows ("\b", "(?![a-z])",
+# "[a-z]*" for months, a digit or space after "x" and "by"), so the whole run of [a-z] there
+# is one of these (tests/protection/test_traps_gate.py expands the expressions to check).
+# After any number: money ("45 bucks"), dimensions ("12 x 8"), the safe units ("2 oz").
+# fmt: off
+_MONEY_WORDS: Final = frozenset((
+    "usd", "eur", "gbp", "cad", "aud", "dollar", "dollars", "bucks", "euro", "euros", "cent",
+    "cents", "quid", "dll", "dlls", "peso", "pesos",
+))
+_WORDS_AFTER_ANY: Final = _MONEY_WORDS | frozenset((
+    "x", "by",
+    "oz", "ozt", "troy", "troyoz", "gram", "grams", "gr", "kg", "kilo", "kilos", "lb", "lbs",
+    "pound", "pounds", "inch", "inches", "cm", "mm", "ft", "feet", "gb", "tb", "mb", "mah",
+    "ghz", "mhz", "hz", "ml", "ct", "kt", "karat", "carat", "mph", "hp", "cc", "pcs", "piece",
+    "pieces", "pc", "watt", "watts", "volt", "volts", "year", "years", "yr", "yrs", "day",
+    "days", "week", "weeks", "month", "months", "hour", "hours", "hr", "hrs", "min", "mins",
+    "minute", "minutes", "coin", "coins", "bar", "bars", "round", "rounds", "pair", "pairs",
+    "set", "sets", "unit", "units", "item", "items", "pack", "packs", "boxes", "card", "cards",
+))
+# After at most three digits ("[0-9]{0,2}+" after the first): the short units ("5 g", "4th").
+_WORDS_AFTER_3: Final = frozenset((
+    "in", "g", "m", "s", "w", "v", "k", "l", "x", "th", "st", "nd", "rd", "p", "d",
+))
+# After at most two digits ("[0-9]?" after the first): "3 pm", "3 a.m", "5th", "5 of may";
+# and a month, found by its first three letters (MONTH_PREFIXES).
+_WORDS_AFTER_2: Final = frozenset(("a", "p", "am", "pm", "st", "nd", "rd", "th", "of"))
+# fmt: on
 
 
-def _may_hint(c: str) -> bool:
-    return c in _HINT_CHARS
+def _may_lead(text: str, start: int, end: int, hi: int) -> bool:
+    """Whether one of `_DIGIT_LED`'s alternatives can match at `start`, the first digit of the
+    run of digits text[start:end] (within the window ending at `hi`).
+
+    A necessary condition read off the alternatives, cheap next to a failed try of them: each
+    needs after the run a given character ("-" after one, two or four digits for dates, ":"
+    after one or two for times, "/" or "." or "," before a digit for dates, fractions and
+    decimals), or a word from the lists above, glued or after one whitespace, or "%" or the
+    multiplication sign.
+    Most numbers in a message, the groups of a phone number among them, are followed by a
+    space and some other word, or by nothing.
+    """
+    if end >= hi:
+        return False  # (every alternative needs a character after the run)
+    n = end - start
+    c = text[end]
+    c2 = text[end + 1] if end + 1 < hi else ""
+    if c in _ASCII_LETTERS:
+        return _word_may_follow(text, end, hi, n)
+    if c.isspace():  # (what "\s" matches)
+        if c2 in _ASCII_LETTERS:
+            return _word_may_follow(text, end + 1, hi, n)
+        return c2 == "/" or c2 == "%" or c2 == "×"  # (a fraction's slash, a unit, "by")
+    if c == "." or c == ":":
+        # decimals and dates ("10.5", "15.03.2024"), times ("3:30"): a digit follows
+        return c2 in _ASCII_DIGITS and (c == "." or n <= 2)
+    if c == "-":
+        # dates only, "2024-03-15" (four digits) and "15-03-2024" (one or two): one or two
+        # digits, then "-" or "." (or "/" after four), then a digit
+        if not (n <= 2 or n == 4):
+            return False
+        pos = end + 1
+        while pos < hi and pos <= end + 3 and text[pos] in _ASCII_DIGITS:
+            pos += 1
+        return (
+            end + 2 <= pos <= end + 3
+            and pos + 1 < hi
+            and (text[pos] == "-" or text[pos] == "." or (n == 4 and text[pos] == "/"))
+            and text[pos + 1] in _ASCII_DIGITS
+        )
+    if c == "/":
+        # dates and fractions: "12/25/2024", "1/10 oz", "1 / 2 oz"
+        return c2 in _ASCII_DIGITS or c2.isspace()
+    if c == ",":
+        if c2 in _ASCII_DIGITS:
+            return True  # thousands and decimals: "1,250", "31,1 g"
+        # Only money takes a comma not before a digit: "[0-9,]*+" takes every digit and comma
+        # ("1250,, usd"), then a decimal, one whitespace and the word.
+        pos = end + 1
+        while pos < hi and (text[pos] == "," or text[pos] in _ASCII_DIGITS):
+            pos += 1
+        if pos < hi and text[pos] == ".":
+            return True  # (a decimal may follow: rare, the expression decides)
+        if pos < hi and text[pos].isspace():
+            pos += 1
+        return _letters_at(text, pos, hi) in _MONEY_WORDS
+    return c == "%" or c == "×"
+
+
+def _letters_at(text: str, pos: int, hi: int) -> str:
+    """The run of [a-z] at text[pos:hi]."""
+    end = pos
+    while end < hi and text[end] in _ASCII_LETTERS:
+        end += 1
+    return text[pos:end]
+
+
+def _word_may_follow(text: str, pos: int, hi: int, n: int) -> bool:
+    """Whether the word at `pos` may end a `_DIGIT_LED` match led by a run of `n` digits."""
+    word = _letters_at(text, pos, hi)
+    if word in _WORDS_AFTER_ANY:
+        return True
+    if n > 3:
+        return False
+    if word in _WORDS_AFTER_3:
+        return True
+    return n <= 2 and (word in _WORDS_AFTER_2 or word[:3] in MONTH_PREFIXES)
 
 
 # The bound method, taken once (see phones._chain_at).
