@@ -139,3 +139,11 @@ def test_the_gate_lets_through_every_match(text: str, a: float, b: float) -> Non
             assert traps._may_lead(text, start, end, hi), (text, start, hi)
     expected = [m.span() for m in REFERENCE.finditer(text, lo, hi)]
     assert traps._digit_led_spans(text, lo, hi) == expected
+
+
+def test_the_character_tests_are_the_expressions_classes() -> None:
+    space = re.compile(r"\s")
+    before_no_run = re.compile(r"[0-9a-z.,]")
+    for c in range(0x110000):
+        assert traps._is_space(c) == (space.match(chr(c)) is not None), c
+        assert traps._continues_run(c) == (before_no_run.match(chr(c)) is not None), c

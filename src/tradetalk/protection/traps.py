@@ -9,6 +9,7 @@ that follow a naming word (order, listing, cert, SKU ...). Tracking numbers are 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Collection
 from typing import Final
 
@@ -213,7 +214,7 @@ def _digit_led_spans(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
         while pos < hi and _is_ascii_digit(ord(text[pos])):
             pos += 1
         # text[start:pos] is a run of digits (within the window).
-        if start > 0 and text[start - 1] in _BEFORE_NO_RUN:
+        if start > 0 and _continues_run(ord(text[start - 1])):
             continue  # (inside a number or a word, or a decimal's digits)
         if _may_lead(text, start, pos, hi):
             m = _digit_led_at(text, start, hi)
@@ -273,10 +274,11 @@ def _matches_from_words(
 _CURRENCY: Final = frozenset("$€£¥")
 
 
-# What may not come before the first digit of a run (`_RUN_START`'s look-behind).
-_BEFORE_NO_RUN: Final = frozenset("0123456789abcdefghijklmnopqrstuvwxyz.,")
-_ASCII_DIGITS: Final = frozenset("0123456789")
-_ASCII_LETTERS: Final = frozenset("abcdefghijklmnopqrstuvwxyz")
+def _continues_run(c: int) -> bool:
+    """Whether chr(c) may not come before the first digit of a run (`_RUN_START`'s
+    look-behind: [0-9a-z.,])."""
+    return _is_token_code(c) or c == ord(".") or c == ord(",")
+
 
 # The words `_DIGIT_LED`'s letter-led alternatives need after a number, glued to it or after
 # one whitespace: each alternative ends its word where no [a-z] follows ("\b", "(?![a-z])",
@@ -306,6 +308,12 @@ _WORDS_AFTER_3: Final = frozenset((
 # and a month, found by its first three letters (MONTH_PREFIXES).
 _WORDS_AFTER_2: Final = frozenset(("a", "p", "am", "pm", "st", "nd", "rd", "th", "of"))
 # fmt: on
+# The longest run of digits each word may follow (the lists above in one lookup).
+_WORD_RUNS: Final[dict[str, int]] = {
+    **dict.fromkeys(_WORDS_AFTER_2, 2),
+    **dict.fromkeys(_WORDS_AFTER_3, 3),
+    **dict.fromkeys(_WORDS_AFTER_ANY, sys.maxsize),
+}
 
 
 def _may_lead(text: str, start: int, end: int, hi: int) -> bool:
@@ -316,75 +324,82 @@ def _may_lead(text: str, start: int, end: int, hi: int) -> bool:
     needs after the run a given character ("-" after one, two or four digits for dates, ":"
     after one or two for times, "/" or "." or "," before a digit for dates, fractions and
     decimals), or a word from the lists above, glued or after one whitespace, or "%" or the
-    multiplication sign.
-    Most numbers in a message, the groups of a phone number among them, are followed by a
-    space and some other word, or by nothing.
+    multiplication sign. Most numbers in a message, the groups of a phone number among them,
+    are followed by a space and some other word, or by nothing.
+
+    (Characters are compared by code, which the compiled module reads without making a string.)
     """
     if end >= hi:
         return False  # (every alternative needs a character after the run)
     n = end - start
-    c = text[end]
-    c2 = text[end + 1] if end + 1 < hi else ""
-    if c in _ASCII_LETTERS:
+    c = ord(text[end])
+    c2 = ord(text[end + 1]) if end + 1 < hi else -1
+    if _is_ascii_letter(c):
         return _word_may_follow(text, end, hi, n)
-    if c.isspace():  # (what "\s" matches)
-        if c2 in _ASCII_LETTERS:
+    if _is_space(c):
+        if _is_ascii_letter(c2):
             return _word_may_follow(text, end + 1, hi, n)
-        return c2 == "/" or c2 == "%" or c2 == "×"  # (a fraction's slash, a unit, "by")
-    if c == "." or c == ":":
+        return c2 == ord("/") or c2 == ord("%") or c2 == ord("×")  # (fraction, unit, "by")
+    if c == ord(".") or c == ord(":"):
         # decimals and dates ("10.5", "15.03.2024"), times ("3:30"): a digit follows
-        return c2 in _ASCII_DIGITS and (c == "." or n <= 2)
-    if c == "-":
+        return _is_ascii_digit(c2) and (c == ord(".") or n <= 2)
+    if c == ord("-"):
         # dates only, "2024-03-15" (four digits) and "15-03-2024" (one or two): one or two
         # digits, then "-" or "." (or "/" after four), then a digit
         if not (n <= 2 or n == 4):
             return False
         pos = end + 1
-        while pos < hi and pos <= end + 3 and text[pos] in _ASCII_DIGITS:
+        while pos < hi and pos <= end + 3 and _is_ascii_digit(ord(text[pos])):
             pos += 1
-        return (
-            end + 2 <= pos <= end + 3
-            and pos + 1 < hi
-            and (text[pos] == "-" or text[pos] == "." or (n == 4 and text[pos] == "/"))
-            and text[pos + 1] in _ASCII_DIGITS
+        if not (end + 2 <= pos <= end + 3 and pos + 1 < hi):
+            return False
+        sep = text[pos]
+        return (sep == "-" or sep == "." or (n == 4 and sep == "/")) and _is_ascii_digit(
+            ord(text[pos + 1])
         )
-    if c == "/":
+    if c == ord("/"):
         # dates and fractions: "12/25/2024", "1/10 oz", "1 / 2 oz"
-        return c2 in _ASCII_DIGITS or c2.isspace()
-    if c == ",":
-        if c2 in _ASCII_DIGITS:
+        return _is_ascii_digit(c2) or _is_space(c2)
+    if c == ord(","):
+        if _is_ascii_digit(c2):
             return True  # thousands and decimals: "1,250", "31,1 g"
         # Only money takes a comma not before a digit: "[0-9,]*+" takes every digit and comma
         # ("1250,, usd"), then a decimal, one whitespace and the word.
         pos = end + 1
-        while pos < hi and (text[pos] == "," or text[pos] in _ASCII_DIGITS):
+        while pos < hi and (text[pos] == "," or _is_ascii_digit(ord(text[pos]))):
             pos += 1
         if pos < hi and text[pos] == ".":
             return True  # (a decimal may follow: rare, the expression decides)
-        if pos < hi and text[pos].isspace():
+        if pos < hi and _is_space(ord(text[pos])):
             pos += 1
-        return _letters_at(text, pos, hi) in _MONEY_WORDS
-    return c == "%" or c == "×"
+        return text[pos : _letters_end(text, pos, hi)] in _MONEY_WORDS
+    return c == ord("%") or c == ord("×")
 
 
-def _letters_at(text: str, pos: int, hi: int) -> str:
-    """The run of [a-z] at text[pos:hi]."""
-    end = pos
-    while end < hi and text[end] in _ASCII_LETTERS:
-        end += 1
-    return text[pos:end]
+def _is_ascii_letter(c: int) -> bool:
+    return 97 <= c <= 122  # "a" to "z"
+
+
+def _is_space(c: int) -> bool:
+    """Whether chr(c) is whitespace, as the expressions' "\\s" (str.isspace) has it."""
+    if c < 128:
+        return c == 32 or 9 <= c <= 13 or 28 <= c <= 31
+    return chr(c).isspace()
+
+
+def _letters_end(text: str, pos: int, hi: int) -> int:
+    """Where the run of [a-z] at text[pos:hi] ends."""
+    while pos < hi and _is_ascii_letter(ord(text[pos])):
+        pos += 1
+    return pos
 
 
 def _word_may_follow(text: str, pos: int, hi: int, n: int) -> bool:
     """Whether the word at `pos` may end a `_DIGIT_LED` match led by a run of `n` digits."""
-    word = _letters_at(text, pos, hi)
-    if word in _WORDS_AFTER_ANY:
+    end = _letters_end(text, pos, hi)
+    if n <= _WORD_RUNS.get(text[pos:end], 0):
         return True
-    if n > 3:
-        return False
-    if word in _WORDS_AFTER_3:
-        return True
-    return n <= 2 and (word in _WORDS_AFTER_2 or word[:3] in MONTH_PREFIXES)
+    return n <= 2 and end - pos >= 3 and text[pos : pos + 3] in MONTH_PREFIXES
 
 
 # The bound method, taken once (see phones._chain_at).
