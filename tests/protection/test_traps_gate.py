@@ -142,8 +142,10 @@ def test_the_gate_lets_through_every_match(text: str, a: float, b: float) -> Non
 
 
 def test_the_character_tests_are_the_expressions_classes() -> None:
+    # (The compiled module compares character codes where the expressions have classes.)
     space = re.compile(r"\s")
     before_no_run = re.compile(r"[0-9a-z.,]")
     for c in range(0x110000):
         assert traps._is_space(c) == (space.match(chr(c)) is not None), c
         assert traps._continues_run(c) == (before_no_run.match(chr(c)) is not None), c
+        assert traps._is_currency(c) == (chr(c) in "$€£¥"), c

@@ -206,7 +206,8 @@ def _digit_led_spans(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     pos = lo
     while pos < hi:
-        if not _is_ascii_digit(ord(text[pos])):
+        c = ord(text[pos])
+        if c < 48 or c > 57:  # (not "0" to "9": `_is_ascii_digit` written out in this loop)
             pos += 1
             continue
         start = pos
@@ -248,16 +249,18 @@ def _matches_from_words(
     at = pattern.match
     found: list[re.Match[str]] = []
     pos = lo
+    size = len(text)
     while pos < hi:
-        if not _is_token_code(ord(text[pos])):
-            if word_led and text[pos] in _CURRENCY and (m := at(text, pos, hi)) is not None:
+        c = ord(text[pos])
+        if not (97 <= c <= 122 or 48 <= c <= 57):  # (not `_is_token_code`, written out here)
+            if word_led and _is_currency(c) and (m := at(text, pos, hi)) is not None:
                 found.append(m)
                 pos = m.end()
             else:
                 pos += 1
             continue
         end = pos + 1
-        while end < len(text) and _is_token_code(ord(text[end])):
+        while end < size and _is_token_code(ord(text[end])):
             end += 1
         if pos == 0 or not _is_token_code(ord(text[pos - 1])):  # (a token starts here)
             token = text[pos:end]
@@ -271,7 +274,9 @@ def _matches_from_words(
     return found
 
 
-_CURRENCY: Final = frozenset("$€£¥")
+def _is_currency(c: int) -> bool:
+    """Whether chr(c) is one of the signs `_WORD_LED` starts with."""
+    return c == ord("$") or c == ord("€") or c == ord("£") or c == ord("¥")
 
 
 def _continues_run(c: int) -> bool:
@@ -424,13 +429,15 @@ def trap_spans(
     if led is None:
         assert tokens is not None
         led = any(map(leads, tokens))
-    word_led = led or "$" in text or "€" in text or "£" in text or "¥" in text
+    # In ASCII text the look-behinds already make every match start a word. (And it holds no
+    # "€", "£" or "¥": str.isascii reads a flag, where each "in" reads the whole text.)
+    ascii = text.isascii()
+    word_led = led or "$" in text or (not ascii and ("€" in text or "£" in text or "¥" in text))
     if named_id is None:
         assert tokens is not None
         named_id = not ID_TOKENS.isdisjoint(tokens)
-    named_id = named_id or "s/n" in text or "p/n" in text
-    # In ASCII text the look-behinds already make every match start a word.
-    ascii = text.isascii()
+    # ("s/n" and "p/n" both hold "/n": one read of the text where neither is, most texts.)
+    named_id = named_id or ("/n" in text and ("s/n" in text or "p/n" in text))
     spans: list[tuple[int, int]] = []
     for lo, hi in windows if windows is not None else [(0, len(text))]:
         # What the window's spans depend on: its text and the character before it (what the
