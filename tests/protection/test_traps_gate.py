@@ -149,3 +149,11 @@ def test_the_character_tests_are_the_expressions_classes() -> None:
         assert traps._is_space(c) == (space.match(chr(c)) is not None), c
         assert traps._continues_run(c) == (before_no_run.match(chr(c)) is not None), c
         assert traps._is_currency(c) == (chr(c) in "$€£¥"), c
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from("0123456789"), st.text(alphabet="0123456789abcjmnosz", max_size=8))
+def test_no_word_lead_or_id_word_starts_with_a_digit(digit: str, rest: str) -> None:
+    # (`_matches_from_words` skips tokens that start with a digit.)
+    assert not traps.leads(digit + rest)
+    assert not any("0" <= word[:1] <= "9" for word in traps._ID_STARTS)

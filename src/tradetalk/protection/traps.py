@@ -262,7 +262,9 @@ def _matches_from_words(
         end = pos + 1
         while end < size and _is_token_code(ord(text[end])):
             end += 1
-        if pos == 0 or not _is_token_code(ord(text[pos - 1])):  # (a token starts here)
+        # A token starts here, with a letter: no id word and no word `leads` approves starts
+        # with a digit, and the tokens of the windows around numbers are numbers as often.
+        if c >= 97 and (pos == 0 or not _is_token_code(ord(text[pos - 1]))):
             token = text[pos:end]
             if leads(token) if word_led else token in _ID_STARTS:
                 m = at(text, pos, hi)
