@@ -9,6 +9,7 @@ that follow a naming word (order, listing, cert, SKU ...). Tracking numbers are 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Collection
 from typing import Final
 
@@ -198,14 +199,15 @@ def _digit_led_spans(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
     A search of the expression stops at every digit (some 250 instructions each, a window
     holding a dozen or two); it can match only at the first digit of a run (`_RUN_START`)
     where the hint holds. The runs are found here character by character, and the expression
-    tried at a run's first digit only when the character after the run, or the one after
-    that, is one the hint may need there (a superset of its cases); after a match the walk
-    goes on where the match ends, as the search does.
+    tried at a run's first digit only where `_may_lead` says one of its alternatives can
+    match there (a failed try costs some 7,000 instructions); after a match the walk goes on
+    where the match ends, as the search does.
     """
     spans: list[tuple[int, int]] = []
     pos = lo
     while pos < hi:
-        if not _is_ascii_digit(ord(text[pos])):
+        c = ord(text[pos])
+        if c < 48 or c > 57:  # (not "0" to "9": `_is_ascii_digit` written out in this loop)
             pos += 1
             continue
         start = pos
@@ -213,9 +215,9 @@ def _digit_led_spans(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
         while pos < hi and _is_ascii_digit(ord(text[pos])):
             pos += 1
         # text[start:pos] is a run of digits (within the window).
-        if start > 0 and text[start - 1] in _BEFORE_NO_RUN:
+        if start > 0 and _continues_run(ord(text[start - 1])):
             continue  # (inside a number or a word, or a decimal's digits)
-        if pos < hi and (_may_hint(text[pos]) or (pos + 1 < hi and _may_hint(text[pos + 1]))):
+        if _may_lead(text, start, pos, hi):
             m = _digit_led_at(text, start, hi)
             if m is not None:
                 spans.append(m.span())
@@ -247,18 +249,22 @@ def _matches_from_words(
     at = pattern.match
     found: list[re.Match[str]] = []
     pos = lo
+    size = len(text)
     while pos < hi:
-        if not _is_token_code(ord(text[pos])):
-            if word_led and text[pos] in _CURRENCY and (m := at(text, pos, hi)) is not None:
+        c = ord(text[pos])
+        if not (97 <= c <= 122 or 48 <= c <= 57):  # (not `_is_token_code`, written out here)
+            if word_led and _is_currency(c) and (m := at(text, pos, hi)) is not None:
                 found.append(m)
                 pos = m.end()
             else:
                 pos += 1
             continue
         end = pos + 1
-        while end < len(text) and _is_token_code(ord(text[end])):
+        while end < size and _is_token_code(ord(text[end])):
             end += 1
-        if pos == 0 or not _is_token_code(ord(text[pos - 1])):  # (a token starts here)
+        # A token starts here, with a letter: no id word and no word `leads` approves starts
+        # with a digit, and the tokens of the windows around numbers are numbers as often.
+        if c >= 97 and (pos == 0 or not _is_token_code(ord(text[pos - 1]))):
             token = text[pos:end]
             if leads(token) if word_led else token in _ID_STARTS:
                 m = at(text, pos, hi)
@@ -270,19 +276,137 @@ def _matches_from_words(
     return found
 
 
-_CURRENCY: Final = frozenset("$€£¥")
+def _is_currency(c: int) -> bool:
+    """Whether chr(c) is one of the signs `_WORD_LED` starts with."""
+    return c == ord("$") or c == ord("€") or c == ord("£") or c == ord("¥")
 
 
-# What may not come before the first digit of a run (`_RUN_START`'s look-behind).
-_BEFORE_NO_RUN: Final = frozenset("0123456789abcdefghijklmnopqrstuvwxyz.,")
-# What the hint needs right after a run's digits ("-" or ":" after one, two or four digits,
-# or one of "/.,%×" or a letter) or after one more character (whitespace, then a letter or
-# one of "/%×").
-_HINT_CHARS: Final = frozenset("-:/.,%×abcdefghijklmnopqrstuvwxyz")
+def _continues_run(c: int) -> bool:
+    """Whether chr(c) may not come before the first digit of a run (`_RUN_START`'s
+    look-behind: [0-9a-z.,])."""
+    return _is_token_code(c) or c == ord(".") or c == ord(",")
 
 
-def _may_hint(c: str) -> bool:
-    return c in _HINT_CHARS
+# The words `_DIGIT_LED`'s letter-led alternatives need after a number, glued to it or after
+# one whitespace: each alternative ends its word where no [a-z] follows ("\b", "(?![a-z])",
+# "[a-z]*" for months, a digit or space after "x" and "by"), so the whole run of [a-z] there
+# is one of these (tests/protection/test_traps_gate.py expands the expressions to check).
+# After any number: money ("45 bucks"), dimensions ("12 x 8"), the safe units ("2 oz").
+# fmt: off
+_MONEY_WORDS: Final = frozenset((
+    "usd", "eur", "gbp", "cad", "aud", "dollar", "dollars", "bucks", "euro", "euros", "cent",
+    "cents", "quid", "dll", "dlls", "peso", "pesos",
+))
+_WORDS_AFTER_ANY: Final = _MONEY_WORDS | frozenset((
+    "x", "by",
+    "oz", "ozt", "troy", "troyoz", "gram", "grams", "gr", "kg", "kilo", "kilos", "lb", "lbs",
+    "pound", "pounds", "inch", "inches", "cm", "mm", "ft", "feet", "gb", "tb", "mb", "mah",
+    "ghz", "mhz", "hz", "ml", "ct", "kt", "karat", "carat", "mph", "hp", "cc", "pcs", "piece",
+    "pieces", "pc", "watt", "watts", "volt", "volts", "year", "years", "yr", "yrs", "day",
+    "days", "week", "weeks", "month", "months", "hour", "hours", "hr", "hrs", "min", "mins",
+    "minute", "minutes", "coin", "coins", "bar", "bars", "round", "rounds", "pair", "pairs",
+    "set", "sets", "unit", "units", "item", "items", "pack", "packs", "boxes", "card", "cards",
+))
+# After at most three digits ("[0-9]{0,2}+" after the first): the short units ("5 g", "4th").
+_WORDS_AFTER_3: Final = frozenset((
+    "in", "g", "m", "s", "w", "v", "k", "l", "x", "th", "st", "nd", "rd", "p", "d",
+))
+# After at most two digits ("[0-9]?" after the first): "3 pm", "3 a.m", "5th", "5 of may";
+# and a month, found by its first three letters (MONTH_PREFIXES).
+_WORDS_AFTER_2: Final = frozenset(("a", "p", "am", "pm", "st", "nd", "rd", "th", "of"))
+# fmt: on
+# The longest run of digits each word may follow (the lists above in one lookup).
+_WORD_RUNS: Final[dict[str, int]] = {
+    **dict.fromkeys(_WORDS_AFTER_2, 2),
+    **dict.fromkeys(_WORDS_AFTER_3, 3),
+    **dict.fromkeys(_WORDS_AFTER_ANY, sys.maxsize),
+}
+
+
+def _may_lead(text: str, start: int, end: int, hi: int) -> bool:
+    """Whether one of `_DIGIT_LED`'s alternatives can match at `start`, the first digit of the
+    run of digits text[start:end] (within the window ending at `hi`).
+
+    A necessary condition read off the alternatives, cheap next to a failed try of them: each
+    needs after the run a given character ("-" after one, two or four digits for dates, ":"
+    after one or two for times, "/" or "." or "," before a digit for dates, fractions and
+    decimals), or a word from the lists above, glued or after one whitespace, or "%" or the
+    multiplication sign. Most numbers in a message, the groups of a phone number among them,
+    are followed by a space and some other word, or by nothing.
+
+    (Characters are compared by code, which the compiled module reads without making a string.)
+    """
+    if end >= hi:
+        return False  # (every alternative needs a character after the run)
+    n = end - start
+    c = ord(text[end])
+    c2 = ord(text[end + 1]) if end + 1 < hi else -1
+    if _is_ascii_letter(c):
+        return _word_may_follow(text, end, hi, n)
+    if _is_space(c):
+        if _is_ascii_letter(c2):
+            return _word_may_follow(text, end + 1, hi, n)
+        return c2 == ord("/") or c2 == ord("%") or c2 == ord("×")  # (fraction, unit, "by")
+    if c == ord(".") or c == ord(":"):
+        # decimals and dates ("10.5", "15.03.2024"), times ("3:30"): a digit follows
+        return _is_ascii_digit(c2) and (c == ord(".") or n <= 2)
+    if c == ord("-"):
+        # dates only, "2024-03-15" (four digits) and "15-03-2024" (one or two): one or two
+        # digits, then "-" or "." (or "/" after four), then a digit
+        if not (n <= 2 or n == 4):
+            return False
+        pos = end + 1
+        while pos < hi and pos <= end + 3 and _is_ascii_digit(ord(text[pos])):
+            pos += 1
+        if not (end + 2 <= pos <= end + 3 and pos + 1 < hi):
+            return False
+        sep = text[pos]
+        return (sep == "-" or sep == "." or (n == 4 and sep == "/")) and _is_ascii_digit(
+            ord(text[pos + 1])
+        )
+    if c == ord("/"):
+        # dates and fractions: "12/25/2024", "1/10 oz", "1 / 2 oz"
+        return _is_ascii_digit(c2) or _is_space(c2)
+    if c == ord(","):
+        if _is_ascii_digit(c2):
+            return True  # thousands and decimals: "1,250", "31,1 g"
+        # Only money takes a comma not before a digit: "[0-9,]*+" takes every digit and comma
+        # ("1250,, usd"), then a decimal, one whitespace and the word.
+        pos = end + 1
+        while pos < hi and (text[pos] == "," or _is_ascii_digit(ord(text[pos]))):
+            pos += 1
+        if pos < hi and text[pos] == ".":
+            return True  # (a decimal may follow: rare, the expression decides)
+        if pos < hi and _is_space(ord(text[pos])):
+            pos += 1
+        return text[pos : _letters_end(text, pos, hi)] in _MONEY_WORDS
+    return c == ord("%") or c == ord("×")
+
+
+def _is_ascii_letter(c: int) -> bool:
+    return 97 <= c <= 122  # "a" to "z"
+
+
+def _is_space(c: int) -> bool:
+    """Whether chr(c) is whitespace, as the expressions' "\\s" (str.isspace) has it."""
+    if c < 128:
+        return c == 32 or 9 <= c <= 13 or 28 <= c <= 31
+    return chr(c).isspace()
+
+
+def _letters_end(text: str, pos: int, hi: int) -> int:
+    """Where the run of [a-z] at text[pos:hi] ends."""
+    while pos < hi and _is_ascii_letter(ord(text[pos])):
+        pos += 1
+    return pos
+
+
+def _word_may_follow(text: str, pos: int, hi: int, n: int) -> bool:
+    """Whether the word at `pos` may end a `_DIGIT_LED` match led by a run of `n` digits."""
+    end = _letters_end(text, pos, hi)
+    if n <= _WORD_RUNS.get(text[pos:end], 0):
+        return True
+    return n <= 2 and end - pos >= 3 and text[pos : pos + 3] in MONTH_PREFIXES
 
 
 # The bound method, taken once (see phones._chain_at).
@@ -307,13 +431,15 @@ def trap_spans(
     if led is None:
         assert tokens is not None
         led = any(map(leads, tokens))
-    word_led = led or "$" in text or "€" in text or "£" in text or "¥" in text
+    # In ASCII text the look-behinds already make every match start a word. (And it holds no
+    # "€", "£" or "¥": str.isascii reads a flag, where each "in" reads the whole text.)
+    ascii = text.isascii()
+    word_led = led or "$" in text or (not ascii and ("€" in text or "£" in text or "¥" in text))
     if named_id is None:
         assert tokens is not None
         named_id = not ID_TOKENS.isdisjoint(tokens)
-    named_id = named_id or "s/n" in text or "p/n" in text
-    # In ASCII text the look-behinds already make every match start a word.
-    ascii = text.isascii()
+    # ("s/n" and "p/n" both hold "/n": one read of the text where neither is, most texts.)
+    named_id = named_id or ("/n" in text and ("s/n" in text or "p/n" in text))
     spans: list[tuple[int, int]] = []
     for lo, hi in windows if windows is not None else [(0, len(text))]:
         # What the window's spans depend on: its text and the character before it (what the
