@@ -24,6 +24,9 @@ def kinds(findings: list[Finding]) -> set[str]:
         ("four one five five five five oh one nine nine", "phone"),
         ("my number ４１５５５５０１２３", "phone"),
         ("4l5 555 O199", "phone"),
+        # look-alike letters beside a number word glued to digits, in one token
+        ("415 555 o1three4", "phone"),
+        ("four one five, 555 O1three4", "phone"),
         ("4 1 5 5 5 5 0 1 8 2", "phone"),
         ("cuatro uno cinco cinco cinco cinco cero uno dos tres", "phone"),
         ("john.smith@gmail.com", "email"),

@@ -75,11 +75,11 @@ _MAX_GAP: Final = 6
 def _numeric_token(group: str, words: str) -> str:
     # Plain digits come first, so the named group is set only for a token with letters: digits
     # with look-alike letters ("4l5", "o199", also "5lbs", which `_classify` turns down),
-    # digits glued to digit words ("3one2"), or one of `words`.
+    # digits glued to digit words ("3one2"), both at once ("o1three4"), or one of `words`.
     glue = "|".join(_GLUE_WORDS)
     return (
         rf"(?:[0-9]++(?![a-z])|(?P<{group}>(?:[olisb]*+[0-9][olisb0-9]*+"
-        rf"|(?:{glue})*+[0-9](?:[0-9]|{glue})*+|{words})(?![a-z0-9])))"
+        rf"|(?:{glue}|[olisb])*+[0-9](?:[0-9]|{glue}|[olisb])*+|{words})(?![a-z0-9])))"
     )
 
 
@@ -241,10 +241,13 @@ def _classify(tok: str) -> tuple[str, str] | None:
         return ("w", tok) if is_number_word(tok) else None
     letters = set(tok) - _DIGIT_CHARS
     if not letters <= _LOOKALIKE_LETTERS:
-        # Digits glued to number words: "3one2", "five5five".
+        # Digits glued to number words ("3one2", "five5five"), and look-alike letters for
+        # some digits beside them ("o1three4").
         parts = _PARTS.findall(tok)
-        if all(p.isdigit() or p in _GLUE_WORDS for p in parts):
-            return "l", "".join(p if p.isdigit() else _GLUE_WORDS[p] for p in parts)
+        if all(p.isdigit() or p in _GLUE_WORDS or set(p) <= _LOOKALIKE_LETTERS for p in parts):
+            return "l", "".join(
+                p if p.isdigit() else _GLUE_WORDS.get(p) or p.translate(_LOOKALIKE) for p in parts
+            )
         return None
     # "5lbs", "1990s", "80s": a unit or plural glued to a number is not a disguised digit.
     if _SUFFIX_ONLY.fullmatch(tok) and len(tok) < 7:
