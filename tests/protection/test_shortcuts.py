@@ -72,10 +72,10 @@ def _views(message: str) -> tuple[str, list[str], int, str, list[str], int]:
     builds them."""
     view = normalize(message)
     words = det._words(view.text)
-    flags = det._flags_of(words)
+    flags = det._flags_and_digits(words)[0]
     clean = deobfuscate(view)
     cwords = det._words(clean.text)
-    cflags = det._flags_of(cwords)
+    cflags = det._flags_and_digits(cwords)[0]
     return view.text, words, flags, clean.text, cwords, cflags
 
 
@@ -135,7 +135,7 @@ def test_chains_admit_every_token_a_run_can_use(pieces: list[str]) -> None:
 @given(st.text(max_size=40))
 def test_word_flags_mean_what_they_say(text: str) -> None:
     words = det._words(normalize(text).text)
-    flags = det._flags_of(words)
+    flags = det._flags_and_digits(words)[0]
     assert bool(flags & det._HAS_DIGIT) == any(c in "0123456789" for c in "".join(words))
     # (Of each word, or of a run of letters, digits and "&" in it: "#whatsapp".)
     runs = {run for w in words for run in re.findall("[a-z0-9&]+", w)}
@@ -175,7 +175,7 @@ def test_word_flags_mean_what_they_say(text: str) -> None:
 def test_texts_with_at_or_dollar_have_a_word_flagged_for_it(text: str) -> None:
     # The scan looks for "@" and "$" only in texts with a word flagged `_SIGNAL` (any text:
     # the scan asks it of the de-obfuscated one too).
-    flags = det._flags_of(det._words(text))
+    flags = det._flags_and_digits(det._words(text))[0]
     assert bool(flags & det._SIGNAL) == any(c in text for c in "@$&")
 
 

@@ -616,11 +616,6 @@ def _ascii_digits(word: str, ascii_text: bool = False) -> int:
     return _digit_count(word)
 
 
-def _flags_of(words: list[str]) -> int:
-    """The flags of a text's words, or-ed."""
-    return _flags_and_digits(words)[0]
-
-
 def _single_characters(words: list[str]) -> int:
     """How many distinct one-character words there are ("a a" has one), counted up to three:
     all the scan asks is whether there are fewer than two, or three. (Two strings kept and
