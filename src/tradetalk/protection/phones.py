@@ -370,17 +370,111 @@ _NEIGHBOURS: Final[dict[str, tuple[str, ...]]] = {
 
 def _valid_in(num: phonenumbers.PhoneNumber, regions: tuple[str, ...]) -> bool:
     """Whether `num` is valid for one of `regions` (`is_valid_number_for_region`)."""
-    # The library says no, before matching any pattern, to a national significant number
-    # whose length the region's numbers never have (see `_general_lengths`): it is asked only
-    # about the others.
-    length = len(phonenumbers.national_significant_number(num))
-    for region in regions:
-        lengths = _general_lengths(region)
-        if lengths is None or (lengths and length not in lengths):
-            continue
-        if phonenumbers.is_valid_number_for_region(num, region):
-            return True
-    return False
+    national = _national_significant_number(num)
+    return any(_valid_for_region(num, national, region) for region in regions)
+
+
+def _national_significant_number(num: phonenumbers.PhoneNumber) -> str:
+    """`phonenumbers.national_significant_number`: the national number after the leading
+    zeros it keeps apart (an interpreted call of the library costs several times this)."""
+    national = str(num.national_number)
+    if num.italian_leading_zero:
+        zeros = num.number_of_leading_zeros
+        if zeros is None:
+            zeros = 1
+        if zeros > 0:
+            national = "0" * zeros + national
+    return national
+
+
+def _valid_for_region(num: phonenumbers.PhoneNumber, national: str, region: str) -> bool:
+    """`phonenumbers.is_valid_number_for_region(num, region)`, `national` being the number's
+    national significant number.
+
+    The library, interpreted, looks the metadata up at each call and then matches the
+    number's digits against the region's general description and up to ten type descriptions
+    one by one (28,000 instructions a call); `_RegionValidity` asks the same of them in one
+    expression per length.
+    """
+    rules = _validity.get(region)
+    if rules is None:
+        if region == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY:
+            # (metadata by calling code: left to the library)
+            return bool(phonenumbers.is_valid_number_for_region(num, region))
+        rules = _validity[region] = _RegionValidity(region)
+    if rules.metadata is None or num.country_code != rules.country_code:
+        return False  # (no metadata for the region, or another calling code)
+    length = len(national)
+    pattern = rules.by_length.get(length, _NOT_BUILT)
+    if pattern is _NOT_BUILT:
+        pattern = rules.by_length[length] = _valid_numbers(rules.metadata, length)
+    return pattern is not None and pattern.fullmatch(national) is not None
+
+
+class _RegionValidity:
+    """What `is_valid_number_for_region` asks of a number for one region: its metadata (None:
+    the library knows no such region), calling code and, per length of a national significant
+    number, an expression the valid ones match in full (None: no number of that length is
+    valid), made when first needed (metadata, not verdicts: kept from message to message)."""
+
+    __slots__ = ("by_length", "country_code", "metadata")
+
+    def __init__(self, region: str) -> None:
+        self.metadata = phonenumbers.PhoneMetadata.metadata_for_region(region.upper(), None)
+        self.country_code = None if self.metadata is None else self.metadata.country_code
+        self.by_length: dict[int, re.Pattern[str] | None] = {}
+
+
+_validity: Final[dict[str, _RegionValidity]] = {}
+# A sentinel for a length whose expression is not made yet, told apart by identity.
+_NOT_BUILT: Final = re.compile("(?!)")
+
+
+def _valid_numbers(
+    metadata: phonenumbers.PhoneMetadata | None, length: int
+) -> re.Pattern[str] | None:
+    """An expression that matches in full exactly the national significant numbers of
+    `length` digits that phonenumbers finds valid with `metadata` (None when none is).
+
+    The library's number type is UNKNOWN, and the number invalid, unless the number matches
+    the general description and then one of the type descriptions; the mobile one counts
+    only when the metadata does not say its pattern is the fixed-line one
+    (`same_mobile_and_fixed_line_pattern`), and the order of the types matters only for
+    which type is named. A description matches a number when it has a pattern that matches
+    it in full and, when it lists possible lengths, the number's is one of them.
+    """
+    general = None if metadata is None else metadata.general_desc
+    if metadata is None or general is None or not _admits(general, length):
+        return None
+    types = [
+        metadata.fixed_line,  # (the likeliest first: the match stops at the first that fits)
+        metadata.premium_rate,
+        metadata.toll_free,
+        metadata.shared_cost,
+        metadata.voip,
+        metadata.personal_number,
+        metadata.pager,
+        metadata.uan,
+        metadata.voicemail,
+    ]
+    if not metadata.same_mobile_and_fixed_line_pattern:
+        types.insert(1, metadata.mobile)
+    alternatives = "|".join(
+        f"(?:{desc.national_number_pattern})"
+        for desc in types
+        if desc is not None and _admits(desc, length)
+    )
+    if not alternatives:
+        return None
+    return re.compile(f"(?=(?:{general.national_number_pattern})\\Z)(?:{alternatives})")
+
+
+def _admits(desc: phonenumbers.PhoneNumberDesc, length: int) -> bool:
+    """Whether a description may match a number of `length` digits (`_is_number_matching_desc`
+    before its pattern: a description without a pattern matches nothing)."""
+    if not desc.national_number_pattern:
+        return False
+    return not desc.possible_length or length in desc.possible_length
 
 
 # The library looks the code up in its metadata at each call.
@@ -437,6 +531,9 @@ def _valid_international(num: phonenumbers.PhoneNumber) -> bool:
     if num.country_code is None:
         return False
     regions = phonenumbers.region_codes_for_country_code(num.country_code)
+    if len(regions) == 1:
+        # `is_valid_number` asks `is_valid_number_for_region` about the code's only region.
+        return _valid_in(num, (regions[0],))
     if len(regions) > 3:
         main = phonenumbers.region_code_for_country_code(num.country_code)
         return _valid_in(num, (main, *_NEIGHBOURS.get(main, ())))
