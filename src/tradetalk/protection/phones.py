@@ -275,7 +275,7 @@ def _parse(number: str, region: str) -> phonenumbers.PhoneNumber | None:
         elif region in _NANP:
             built = _parse_nanp_trunk(number)
         else:
-            built = None
+            built = _parse_national_trunk(number, region)
         if built is not None:
             return built
     try:
@@ -357,6 +357,103 @@ def _parse_nanp_trunk(digits: str) -> phonenumbers.PhoneNumber | None:
         italian_leading_zero=True,
         number_of_leading_zeros=zeros if zeros != 1 else None,
     )
+
+
+def _parse_national_trunk(digits: str, region: str) -> phonenumbers.PhoneNumber | None:
+    """`phonenumbers.parse(digits, region)` of digits starting with "0" when certain, else None.
+
+    Without "+" the library first strips the region's international prefix when it matches
+    at the start (left to it), then looks for the region's calling code at the start (a code
+    never starts with "0"), so the number is national. It then strips the region's
+    `national_prefix_for_parsing` when it matches at the start (a region with a transform
+    rule is left to it), unless the digits match the general description and what follows
+    the prefix does not, and keeps what is left only when its length is possible for the
+    region or too long (`_test_number_length`). What remains is the national significant
+    number, with the leading zeros it keeps apart (as in `_parse_nanp_trunk`).
+    """
+    if not digits.isdigit() or digits[0] != "0" or not 2 <= len(digits) <= 17:
+        return None
+    parsing = _national_parsing(region)
+    if parsing is None or (
+        parsing.international is not None and parsing.international.match(digits)
+    ):
+        return None
+    national = digits
+    prefix = parsing.national_prefix.match(digits) if parsing.national_prefix else None
+    if prefix is not None:
+        stripped = digits[prefix.end() :]
+        general = parsing.general.fullmatch
+        if (general(digits) is None or general(stripped) is not None) and _length_kept(
+            len(stripped), parsing.lengths, parsing.local_lengths
+        ):
+            national = stripped
+    if not 2 <= len(national) <= 17:
+        return None  # (the library raises: left to it)
+    zeros = 0
+    while zeros < len(national) - 1 and national[zeros] == "0":
+        zeros += 1
+    return phonenumbers.PhoneNumber(
+        country_code=parsing.country_code,
+        national_number=int(national),
+        italian_leading_zero=True if zeros else None,
+        number_of_leading_zeros=zeros if zeros > 1 else None,
+    )
+
+
+def _length_kept(length: int, lengths: Sequence[int], local_lengths: Sequence[int]) -> bool:
+    """Whether `phonenumbers.parse` keeps a number stripped of its national prefix with
+    `length` digits: `_test_number_length` (with the general description's possible lengths,
+    smallest first, and local-only ones) says it is possible or too long."""
+    if length in local_lengths:
+        return False  # (IS_POSSIBLE_LOCAL_ONLY)
+    if length == lengths[0]:
+        return True  # (IS_POSSIBLE)
+    if length < lengths[0]:
+        return False  # (TOO_SHORT)
+    if length > lengths[-1]:
+        return True  # (TOO_LONG)
+    return length in lengths[1:]  # (IS_POSSIBLE, else INVALID_LENGTH)
+
+
+class _NationalParsing:
+    """What `phonenumbers.parse` uses of a region's metadata for digits without "+"."""
+
+    __slots__ = (
+        "country_code",
+        "general",
+        "international",
+        "lengths",
+        "local_lengths",
+        "national_prefix",
+    )
+
+    def __init__(
+        self, metadata: phonenumbers.PhoneMetadata, general: phonenumbers.PhoneNumberDesc
+    ) -> None:
+        self.country_code = metadata.country_code
+        self.international = (
+            re.compile(metadata.international_prefix) if metadata.international_prefix else None
+        )
+        prefix = metadata.national_prefix_for_parsing
+        self.national_prefix = re.compile(prefix) if prefix else None
+        self.general = re.compile(general.national_number_pattern or "(?!)")
+        self.lengths = general.possible_length
+        self.local_lengths = general.possible_length_local_only
+
+
+@lru_cache(maxsize=64)
+def _national_parsing(region: str) -> _NationalParsing | None:
+    """The region's `_NationalParsing`; None (ask the library) without metadata (also for a
+    code in lower case, which the library may turn down), without
+    possible lengths of its general description, or with a national prefix transform rule.
+    Metadata, not a verdict: kept from message to message."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
+    if metadata is None or metadata.national_prefix_transform_rule:
+        return None
+    general = metadata.general_desc
+    if general is None or not general.possible_length:
+        return None
+    return _NationalParsing(metadata, general)
 
 
 # Countries sharing a calling code with the default region: phonenumbers' is_valid_number
