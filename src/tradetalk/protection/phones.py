@@ -712,7 +712,7 @@ def _tracking_spans(text: str, msg_starts: list[int]) -> list[tuple[int, int]]:
         b = a
         while b < end:
             c = ord(text[b])
-            if _is_digit(c):
+            if 48 <= c <= 57:  # "0" to "9"
                 digits += 1
             elif not 97 <= c <= 122:
                 break
@@ -1016,11 +1016,8 @@ def _chain_goes_on(text: str, pos: int, number_words: bool) -> bool:
 # The tokens of a chain or text, `_TOKEN`'s runs of [a-z0-9], are found character by character
 # where the caller needs their offsets: compiled, a loop over the characters' code points
 # costs far less than a regex split or search of a short string (a few thousand instructions
-# each, setup mostly).
-
-
-def _is_digit(c: int) -> bool:
-    return 48 <= c <= 57  # "0" to "9"
+# each, setup mostly). The hottest loops test the code points in line: a call, which mypyc
+# does not inline, costs as much as the test itself.
 
 
 def _is_token_char(c: int) -> bool:
@@ -1029,7 +1026,10 @@ def _is_token_char(c: int) -> bool:
 
 def _token_start(text: str, pos: int, end: int) -> int:
     """Where the first token at or after `pos` starts (`end` when none does before it)."""
-    while pos < end and not _is_token_char(ord(text[pos])):
+    while pos < end:
+        c = ord(text[pos])
+        if 97 <= c <= 122 or 48 <= c <= 57:  # a token character: "a" to "z", "0" to "9"
+            return pos
         pos += 1
     return pos
 
@@ -1040,7 +1040,7 @@ def _scan_token(text: str, pos: int, end: int) -> tuple[int, bool, bool]:
     digit = letter = False
     while pos < end:
         c = ord(text[pos])
-        if _is_digit(c):
+        if 48 <= c <= 57:  # "0" to "9"
             digit = True
         elif 97 <= c <= 122:  # "a" to "z"
             letter = True
@@ -1125,7 +1125,7 @@ def _plain_runs(
     start = -1  # where the digits being read start (-1: in a gap)
     for i in range(a, b + 1):
         c = ord(text[i]) if i < b else 32  # (a gap after the chain ends the last token)
-        if _is_digit(c):
+        if 48 <= c <= 57:  # "0" to "9"
             if start < 0:
                 start = i
             continue
