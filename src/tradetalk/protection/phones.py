@@ -275,7 +275,7 @@ def _parse(number: str, region: str) -> phonenumbers.PhoneNumber | None:
         elif region in _NANP:
             built = _parse_nanp_trunk(number)
         else:
-            built = None
+            built = _parse_national_trunk(number, region)
         if built is not None:
             return built
     try:
@@ -359,6 +359,103 @@ def _parse_nanp_trunk(digits: str) -> phonenumbers.PhoneNumber | None:
     )
 
 
+def _parse_national_trunk(digits: str, region: str) -> phonenumbers.PhoneNumber | None:
+    """`phonenumbers.parse(digits, region)` of digits starting with "0" when certain, else None.
+
+    Without "+" the library first strips the region's international prefix when it matches
+    at the start (left to it), then looks for the region's calling code at the start (a code
+    never starts with "0"), so the number is national. It then strips the region's
+    `national_prefix_for_parsing` when it matches at the start (a region with a transform
+    rule is left to it), unless the digits match the general description and what follows
+    the prefix does not, and keeps what is left only when its length is possible for the
+    region or too long (`_test_number_length`). What remains is the national significant
+    number, with the leading zeros it keeps apart (as in `_parse_nanp_trunk`).
+    """
+    if not digits.isdigit() or digits[0] != "0" or not 2 <= len(digits) <= 17:
+        return None
+    parsing = _national_parsing(region)
+    if parsing is None or (
+        parsing.international is not None and parsing.international.match(digits)
+    ):
+        return None
+    national = digits
+    prefix = parsing.national_prefix.match(digits) if parsing.national_prefix else None
+    if prefix is not None:
+        stripped = digits[prefix.end() :]
+        general = parsing.general.fullmatch
+        if (general(digits) is None or general(stripped) is not None) and _length_kept(
+            len(stripped), parsing.lengths, parsing.local_lengths
+        ):
+            national = stripped
+    if not 2 <= len(national) <= 17:
+        return None  # (the library raises: left to it)
+    zeros = 0
+    while zeros < len(national) - 1 and national[zeros] == "0":
+        zeros += 1
+    return phonenumbers.PhoneNumber(
+        country_code=parsing.country_code,
+        national_number=int(national),
+        italian_leading_zero=True if zeros else None,
+        number_of_leading_zeros=zeros if zeros > 1 else None,
+    )
+
+
+def _length_kept(length: int, lengths: Sequence[int], local_lengths: Sequence[int]) -> bool:
+    """Whether `phonenumbers.parse` keeps a number stripped of its national prefix with
+    `length` digits: `_test_number_length` (with the general description's possible lengths,
+    smallest first, and local-only ones) says it is possible or too long."""
+    if length in local_lengths:
+        return False  # (IS_POSSIBLE_LOCAL_ONLY)
+    if length == lengths[0]:
+        return True  # (IS_POSSIBLE)
+    if length < lengths[0]:
+        return False  # (TOO_SHORT)
+    if length > lengths[-1]:
+        return True  # (TOO_LONG)
+    return length in lengths[1:]  # (IS_POSSIBLE, else INVALID_LENGTH)
+
+
+class _NationalParsing:
+    """What `phonenumbers.parse` uses of a region's metadata for digits without "+"."""
+
+    __slots__ = (
+        "country_code",
+        "general",
+        "international",
+        "lengths",
+        "local_lengths",
+        "national_prefix",
+    )
+
+    def __init__(
+        self, metadata: phonenumbers.PhoneMetadata, general: phonenumbers.PhoneNumberDesc
+    ) -> None:
+        self.country_code = metadata.country_code
+        self.international = (
+            re.compile(metadata.international_prefix) if metadata.international_prefix else None
+        )
+        prefix = metadata.national_prefix_for_parsing
+        self.national_prefix = re.compile(prefix) if prefix else None
+        self.general = re.compile(general.national_number_pattern or "(?!)")
+        self.lengths = general.possible_length
+        self.local_lengths = general.possible_length_local_only
+
+
+@lru_cache(maxsize=64)
+def _national_parsing(region: str) -> _NationalParsing | None:
+    """The region's `_NationalParsing`; None (ask the library) without metadata (also for a
+    code in lower case, which the library may turn down), without
+    possible lengths of its general description, or with a national prefix transform rule.
+    Metadata, not a verdict: kept from message to message."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
+    if metadata is None or metadata.national_prefix_transform_rule:
+        return None
+    general = metadata.general_desc
+    if general is None or not general.possible_length:
+        return None
+    return _NationalParsing(metadata, general)
+
+
 # Countries sharing a calling code with the default region: phonenumbers' is_valid_number
 # walks every region of the code (25 for +1); checking the few likely ones is far cheaper.
 _NEIGHBOURS: Final[dict[str, tuple[str, ...]]] = {
@@ -370,17 +467,111 @@ _NEIGHBOURS: Final[dict[str, tuple[str, ...]]] = {
 
 def _valid_in(num: phonenumbers.PhoneNumber, regions: tuple[str, ...]) -> bool:
     """Whether `num` is valid for one of `regions` (`is_valid_number_for_region`)."""
-    # The library says no, before matching any pattern, to a national significant number
-    # whose length the region's numbers never have (see `_general_lengths`): it is asked only
-    # about the others.
-    length = len(phonenumbers.national_significant_number(num))
-    for region in regions:
-        lengths = _general_lengths(region)
-        if lengths is None or (lengths and length not in lengths):
-            continue
-        if phonenumbers.is_valid_number_for_region(num, region):
-            return True
-    return False
+    national = _national_significant_number(num)
+    return any(_valid_for_region(num, national, region) for region in regions)
+
+
+def _national_significant_number(num: phonenumbers.PhoneNumber) -> str:
+    """`phonenumbers.national_significant_number`: the national number after the leading
+    zeros it keeps apart (an interpreted call of the library costs several times this)."""
+    national = str(num.national_number)
+    if num.italian_leading_zero:
+        zeros = num.number_of_leading_zeros
+        if zeros is None:
+            zeros = 1
+        if zeros > 0:
+            national = "0" * zeros + national
+    return national
+
+
+def _valid_for_region(num: phonenumbers.PhoneNumber, national: str, region: str) -> bool:
+    """`phonenumbers.is_valid_number_for_region(num, region)`, `national` being the number's
+    national significant number.
+
+    The library, interpreted, looks the metadata up at each call and then matches the
+    number's digits against the region's general description and up to ten type descriptions
+    one by one (28,000 instructions a call); `_RegionValidity` asks the same of them in one
+    expression per length.
+    """
+    rules = _validity.get(region)
+    if rules is None:
+        if region == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY:
+            # (metadata by calling code: left to the library)
+            return bool(phonenumbers.is_valid_number_for_region(num, region))
+        rules = _validity[region] = _RegionValidity(region)
+    if rules.metadata is None or num.country_code != rules.country_code:
+        return False  # (no metadata for the region, or another calling code)
+    length = len(national)
+    pattern = rules.by_length.get(length, _NOT_BUILT)
+    if pattern is _NOT_BUILT:
+        pattern = rules.by_length[length] = _valid_numbers(rules.metadata, length)
+    return pattern is not None and pattern.fullmatch(national) is not None
+
+
+class _RegionValidity:
+    """What `is_valid_number_for_region` asks of a number for one region: its metadata (None:
+    the library knows no such region), calling code and, per length of a national significant
+    number, an expression the valid ones match in full (None: no number of that length is
+    valid), made when first needed (metadata, not verdicts: kept from message to message)."""
+
+    __slots__ = ("by_length", "country_code", "metadata")
+
+    def __init__(self, region: str) -> None:
+        self.metadata = phonenumbers.PhoneMetadata.metadata_for_region(region.upper(), None)
+        self.country_code = None if self.metadata is None else self.metadata.country_code
+        self.by_length: dict[int, re.Pattern[str] | None] = {}
+
+
+_validity: Final[dict[str, _RegionValidity]] = {}
+# A sentinel for a length whose expression is not made yet, told apart by identity.
+_NOT_BUILT: Final = re.compile("(?!)")
+
+
+def _valid_numbers(
+    metadata: phonenumbers.PhoneMetadata | None, length: int
+) -> re.Pattern[str] | None:
+    """An expression that matches in full exactly the national significant numbers of
+    `length` digits that phonenumbers finds valid with `metadata` (None when none is).
+
+    The library's number type is UNKNOWN, and the number invalid, unless the number matches
+    the general description and then one of the type descriptions; the mobile one counts
+    only when the metadata does not say its pattern is the fixed-line one
+    (`same_mobile_and_fixed_line_pattern`), and the order of the types matters only for
+    which type is named. A description matches a number when it has a pattern that matches
+    it in full and, when it lists possible lengths, the number's is one of them.
+    """
+    general = None if metadata is None else metadata.general_desc
+    if metadata is None or general is None or not _admits(general, length):
+        return None
+    types = [
+        metadata.fixed_line,  # (the likeliest first: the match stops at the first that fits)
+        metadata.premium_rate,
+        metadata.toll_free,
+        metadata.shared_cost,
+        metadata.voip,
+        metadata.personal_number,
+        metadata.pager,
+        metadata.uan,
+        metadata.voicemail,
+    ]
+    if not metadata.same_mobile_and_fixed_line_pattern:
+        types.insert(1, metadata.mobile)
+    alternatives = "|".join(
+        f"(?:{desc.national_number_pattern})"
+        for desc in types
+        if desc is not None and _admits(desc, length)
+    )
+    if not alternatives:
+        return None
+    return re.compile(f"(?=(?:{general.national_number_pattern})\\Z)(?:{alternatives})")
+
+
+def _admits(desc: phonenumbers.PhoneNumberDesc, length: int) -> bool:
+    """Whether a description may match a number of `length` digits (`_is_number_matching_desc`
+    before its pattern: a description without a pattern matches nothing)."""
+    if not desc.national_number_pattern:
+        return False
+    return not desc.possible_length or length in desc.possible_length
 
 
 # The library looks the code up in its metadata at each call.
@@ -437,6 +628,9 @@ def _valid_international(num: phonenumbers.PhoneNumber) -> bool:
     if num.country_code is None:
         return False
     regions = phonenumbers.region_codes_for_country_code(num.country_code)
+    if len(regions) == 1:
+        # `is_valid_number` asks `is_valid_number_for_region` about the code's only region.
+        return _valid_in(num, (regions[0],))
     if len(regions) > 3:
         main = phonenumbers.region_code_for_country_code(num.country_code)
         return _valid_in(num, (main, *_NEIGHBOURS.get(main, ())))
@@ -518,7 +712,7 @@ def _tracking_spans(text: str, msg_starts: list[int]) -> list[tuple[int, int]]:
         b = a
         while b < end:
             c = ord(text[b])
-            if _is_digit(c):
+            if 48 <= c <= 57:  # "0" to "9"
                 digits += 1
             elif not 97 <= c <= 122:
                 break
@@ -822,11 +1016,8 @@ def _chain_goes_on(text: str, pos: int, number_words: bool) -> bool:
 # The tokens of a chain or text, `_TOKEN`'s runs of [a-z0-9], are found character by character
 # where the caller needs their offsets: compiled, a loop over the characters' code points
 # costs far less than a regex split or search of a short string (a few thousand instructions
-# each, setup mostly).
-
-
-def _is_digit(c: int) -> bool:
-    return 48 <= c <= 57  # "0" to "9"
+# each, setup mostly). The hottest loops test the code points in line: a call, which mypyc
+# does not inline, costs as much as the test itself.
 
 
 def _is_token_char(c: int) -> bool:
@@ -835,7 +1026,10 @@ def _is_token_char(c: int) -> bool:
 
 def _token_start(text: str, pos: int, end: int) -> int:
     """Where the first token at or after `pos` starts (`end` when none does before it)."""
-    while pos < end and not _is_token_char(ord(text[pos])):
+    while pos < end:
+        c = ord(text[pos])
+        if 97 <= c <= 122 or 48 <= c <= 57:  # a token character: "a" to "z", "0" to "9"
+            return pos
         pos += 1
     return pos
 
@@ -846,7 +1040,7 @@ def _scan_token(text: str, pos: int, end: int) -> tuple[int, bool, bool]:
     digit = letter = False
     while pos < end:
         c = ord(text[pos])
-        if _is_digit(c):
+        if 48 <= c <= 57:  # "0" to "9"
             digit = True
         elif 97 <= c <= 122:  # "a" to "z"
             letter = True
@@ -931,7 +1125,7 @@ def _plain_runs(
     start = -1  # where the digits being read start (-1: in a gap)
     for i in range(a, b + 1):
         c = ord(text[i]) if i < b else 32  # (a gap after the chain ends the last token)
-        if _is_digit(c):
+        if 48 <= c <= 57:  # "0" to "9"
             if start < 0:
                 start = i
             continue
