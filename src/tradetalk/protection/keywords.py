@@ -208,6 +208,88 @@ _LETTER_BRANCHES: Final[dict[str, _LetterBranches]] = {
 }
 
 
+# Which three characters can start a name, for `_short_ascii_text_matches`: a table of
+# 26 x 128 x 128 bytes, one for each ASCII lowercase letter followed by two ASCII characters
+# (a space for each past the text's end), 1 where some name's match may start with them.
+_A: Final = ord("a")
+_SPACE: Final = ord(" ")
+_ANY_CHAR: Final = frozenset(range(128))
+_NOT_A_LETTER: Final = frozenset(c for c in range(128) if not _A <= c <= ord("z"))
+_SPACE_CHARS: Final = frozenset(c for c in range(128) if re.match(r"\s", chr(c)))
+
+
+def _name_heads(rest: str, size: int) -> list[list[frozenset[int]]]:
+    """Sets of ASCII characters, `size` of them in a row, such that the first `size`
+    characters of any match of `rest` followed by a character not a letter (how every
+    name ends) are in one of these rows' products (more rows than needed at times, never
+    fewer): `rest` is read atom by atom, a group, a set or a count standing for anything."""
+    atoms: list[tuple[frozenset[int], int, int]] = []  # (characters, least, most times)
+    i = 0
+    while i < len(rest):
+        c = rest[i]
+        if c in "([{":
+            atoms.append((_ANY_CHAR, 0, size))
+            break
+        if c == "\\":
+            i += 1
+            assert rest[i] == "s" or not rest[i].isalnum()
+            chars = _SPACE_CHARS if rest[i] == "s" else frozenset((ord(rest[i]),))
+        else:
+            chars = _ANY_CHAR if c == "." else frozenset((ord(c),))
+        i += 1
+        least = most = 1
+        if i < len(rest) and rest[i] in "?*+":
+            least = 0 if rest[i] in "?*" else 1
+            most = 1 if rest[i] == "?" else size
+            i += 1
+        atoms.append((chars, least, most))
+    rows: list[list[frozenset[int]]] = []
+
+    def spell(k: int, row: list[frozenset[int]]) -> None:
+        if k == len(atoms):
+            # The name's end: a character not a letter, then anything.
+            rows.append((row + [_NOT_A_LETTER] + [_ANY_CHAR] * size)[:size])
+            return
+        chars, least, most = atoms[k]
+        for times in range(least, most + 1):
+            longer = row + [chars] * times
+            if len(longer) >= size:
+                rows.append(longer[:size])
+            else:
+                spell(k + 1, longer)
+
+    spell(0, [])
+    return rows
+
+
+def _name_heads_table() -> bytes:
+    table = bytearray(26 << 14)
+    for alt, _ in _BRANCHES:
+        first = ord(alt[0]) - _A
+        assert 0 <= first < 26
+        for second, third in _name_heads(alt[1:], 2):
+            for b in second:
+                row = (first << 14) | (b << 7)
+                if third == _ANY_CHAR:
+                    table[row : row + 128] = b"\x01" * 128
+                else:
+                    for c in third:
+                        table[row | c] = 1
+    return bytes(table)
+
+
+_NAME_HEADS: Final = _name_heads_table()
+# Each ASCII letter, digit, "&" and "'" (the characters of a word for the gate) as itself,
+# any other character as a space.
+_WORD_BYTES: Final = bytes(
+    i if chr(i) in "abcdefghijklmnopqrstuvwxyz0123456789&'" else _SPACE for i in range(256)
+)
+# `_LETTER_BRANCHES` by letter code (0 for "a"); letters no name starts with never get there.
+_LETTER_BRANCHES_BY_CODE: Final[tuple[_LetterBranches, ...]] = tuple(
+    _LETTER_BRANCHES.get(chr(_A + i), _LETTER_BRANCHES["a"]) for i in range(26)
+)
+
+
 # Word prefixes (first four letters) that can start a keyword: a set lookup decides whether the
 # keyword expression needs to run at all.
 # fmt: off
@@ -439,18 +521,42 @@ _WEAK_BEFORE: Final[dict[str, re.Pattern[str]]] = {
         )
     ),
 }
+# What may follow a weak name, past the spaces: a word or a separator.
+_WEAK_AFTER_WORDS: Final[dict[str, str]] = {
+    _MSG: r"me\b|id\b|only\b|number\b|instead\b|[:=@]",
+    _SOCIAL: r"me\b|handle\b|username\b|page\b|account\b|[:=@]",
+    _PAY: (
+        r"me\b|only\b|ok\b|accepted\b|instead\b|address\b|wallet\b|handle\b|tag\b|"
+        r"id\b|details\b|info\b|works\b|is\sfine\b|[:=@$]"
+    ),
+    _MARKET: (
+        r"store\b|shop\b|page\b|account\b|username\b|user\s?name\b|id\b|profile\b|handle\b|"
+        r"seller\b|instead\b|for\sless\b|cheaper\b|directly\b|to\s(?:save|avoid)"
+    ),
+    _EMAIL: r"me\b|address\b|account\b|is\b|[:=]",
+}
 _WEAK_AFTER: Final[dict[str, re.Pattern[str]]] = {
-    _MSG: re.compile(r"\s*(?:me\b|id\b|only\b|number\b|instead\b|[:=@])"),
-    _SOCIAL: re.compile(r"\s*(?:me\b|handle\b|username\b|page\b|account\b|[:=@])"),
-    _PAY: re.compile(
-        r"\s*(?:me\b|only\b|ok\b|accepted\b|instead\b|address\b|wallet\b|handle\b|tag\b|"
-        r"id\b|details\b|info\b|works\b|is\sfine\b|[:=@$])"
-    ),
-    _MARKET: re.compile(
-        r"\s*(?:store\b|shop\b|page\b|account\b|username\b|user\s?name\b|id\b|profile\b|handle\b|"
-        r"seller\b|instead\b|for\sless\b|cheaper\b|directly\b|to\s(?:save|avoid))"
-    ),
-    _EMAIL: re.compile(r"\s*(?:me\b|address\b|account\b|is\b|[:=])"),
+    kind: re.compile(rf"\s*(?:{words})") for kind, words in _WEAK_AFTER_WORDS.items()
+}
+
+
+def _first_characters(words: str) -> str:
+    """The characters the alternatives of `words` can start with: each starts with a letter or
+    is a set of characters written out ("[:=@]")."""
+    firsts = ""
+    for alt in _alternatives(words):
+        if alt[0] == "[":
+            assert alt.endswith("]") and "-" not in alt and "\\" not in alt
+            firsts += alt[1:-1]
+        else:
+            assert alt[0].isalpha() and alt[1:2] not in ("?", "*", "+", "{")
+            firsts += alt[0]
+    return "".join(sorted(set(firsts)))
+
+
+# (What `_after_spaces` must find for each of them to match.)
+_WEAK_AFTER_FIRST: Final[dict[str, str]] = {
+    kind: _first_characters(words) for kind, words in _WEAK_AFTER_WORDS.items()
 }
 
 
@@ -506,8 +612,47 @@ def _keyword_matches(text: str) -> list[tuple[int, int, int]]:
     """(start, end, index in _ENTRIES) of each name `_KEYWORD_RE.finditer` would find that
     starts at a word passing the gate or at the word before one."""
     if len(text) <= 61:
+        if text.isascii():
+            return _short_ascii_text_matches(text)
         return _short_text_matches(text)
     return _keyword_matches_at_gates(text)
+
+
+def _short_ascii_text_matches(text: str) -> list[tuple[int, int, int]]:
+    """`_short_text_matches(text)` for an ASCII text, word by word.
+
+    The search there looks for a name after every gap, each of its characters tested against
+    a set (some 60 instructions a character: the engine does not skip ahead to a set as it
+    does to one character) and each word start costing a try of two dozen letters. Here the
+    words come from a translate and a split, and a name is tried, by the branches of its
+    first letter alone, only where the word's first three characters can start one
+    (`_NAME_HEADS`): at one word in five or so.
+    """
+    raw = text.encode("ascii")
+    size = len(raw)
+    found: list[tuple[int, int, int]] = []
+    free = 0  # where the next name may start: past the last one found
+    at = 0
+    for word in raw.translate(_WORD_BYTES).split(b" "):
+        n = len(word)
+        if n and at >= free:
+            first = word[0] - _A
+            if 0 <= first < 26:
+                # (The text's end reads as a space: it ends a name as a space does.)
+                second = raw[at + 1] if at + 1 < size else _SPACE
+                third = raw[at + 2] if at + 2 < size else _SPACE
+                if _NAME_HEADS[(first << 14) | (second << 7) | third]:
+                    match, entries, _ = _LETTER_BRANCHES_BY_CODE[first]
+                    m = match(text, at)
+                    if m is not None and (
+                        text[at : at + 4] in KEYWORD_PREFIXES or _gated_at(text, at) is not None
+                    ):
+                        end = m.end()
+                        assert m.lastindex is not None
+                        found.append((at, end, entries[m.lastindex - 1]))
+                        free = end + 1
+        at += n + 1
+    return found
 
 
 def _short_text_matches(text: str) -> list[tuple[int, int, int]]:
@@ -649,10 +794,12 @@ def _refused_after(after: str) -> re.Match[str] | None:
 
 _HANDLE_LIKE: Final = re.compile(r"[0-9_.\-]")
 _EXPLICIT_SEP: Final = re.compile(r"[:=@$]")
+_ON_PLATFORM_WORDS: Final = "at|through|thru|via|on|in|using|with"
 _ON_PLATFORM_AFTER: Final = re.compile(
-    r"\s*(?:at|through|thru|via|on|in|using|with)\s(?:the\s|your\s|our\s)?"
+    rf"\s*(?:{_ON_PLATFORM_WORDS})\s(?:the\s|your\s|our\s)?"
     r"(?:checkout|check\sout|app|platform|site|here|cart)\b"
 )
+_ON_PLATFORM_FIRST: Final = _first_characters(_ON_PLATFORM_WORDS)
 
 
 # (Bound once, as `_negation_in` above.)
@@ -667,11 +814,22 @@ def _may_have_handle(text: str, end: int) -> bool:
     (":", "@", "$" ...). Most names are followed by neither ("venmo me"), and a look at one
     character spares the expression.
     """
+    following = _after_spaces(text, end)
+    return following != "" and following in _HANDLE_FIRST
+
+
+def _after_spaces(text: str, end: int) -> str:
+    r"""The first character from `end` on that is not a space, "" at the text's end.
+
+    An expression that starts with `\s*` followed by words or separators matches at `end`
+    only if it is one they start with (`\s` is `str.isspace`): most names are followed by
+    none, and this look spares the expression (some 1,000 instructions a call).
+    """
     size = len(text)
     at = end
     while at < size and text[at].isspace():
         at += 1
-    return at < size and text[at] in _HANDLE_FIRST
+    return text[at] if at < size else ""
 
 
 def _handle_after(text: str, end: int, strict: bool) -> int | None:
@@ -725,23 +883,28 @@ def find_keywords(
                 hits.append(Hit(start, handle_end, kind, f"{name}_handle"))
                 continue
             # (A name ends before anything but a letter, so the words after it are whole.)
-            if (
-                refused(text, start, end, negation, refusal_after)
-                or _on_platform_at(text, end) is not None
+            following = _after_spaces(text, end)
+            if refused(text, start, end, negation, refusal_after) or (
+                following != ""
+                and following in _ON_PLATFORM_FIRST
+                and _on_platform_at(text, end) is not None
             ):
                 continue
             if strong or odd:
                 hits.append(Hit(start, end, kind, f"{name}_mention"))
                 continue
-            before = text[max(0, start - 40) : start]
+            # (What follows first: its look costs less than the search before.)
             if (
-                _weak_before_in[kind](before) is not None
-                or _weak_after_at[kind](text, end) is not None
-            ):
+                following != ""
+                and following in _WEAK_AFTER_FIRST[kind]
+                and _weak_after_at[kind](text, end) is not None
+            ) or _weak_before_in[kind](text[max(0, start - 40) : start]) is not None:
                 hits.append(Hit(start, end, kind, f"{name}_context"))
     if not mixed_words:
         return hits
     for at, stop in _leet_tokens(text):
+        if stop - at < _SHORTEST_LEET_NAME:
+            continue  # (as `_leet_name` says, without the lookup)
         found = _leet_names[text[at:stop]]
         if found is None:
             continue
@@ -802,10 +965,29 @@ def _leet_name(token: str) -> tuple[int, int, int] | None:
         return None
     if not token.isascii():
         return _leet_name_in_general(token)
-    found = _LEET_RE_BYTES.search(token.encode("ascii").translate(_LEET_BYTES))
-    if found is None or found.lastindex is None:
-        return None
-    return found.lastindex - 1, found.start(), found.end()
+    skeleton = token.encode("ascii").translate(_LEET_BYTES)
+    # A name starts with one of a score of three letters (`_LEET_HEADS`): the first place
+    # where such three stand is where the search starts, and most tokens have none. (The
+    # search would test each character against the names' first letters at some 60
+    # instructions each, then step through the names at each of those letters.)
+    last = len(skeleton) - _SHORTEST_LEET_NAME
+    at = 0
+    while at <= last:
+        first = skeleton[at] - _A
+        second = skeleton[at + 1] - _A
+        third = skeleton[at + 2] - _A
+        if (
+            0 <= first < 26
+            and 0 <= second < 26
+            and 0 <= third < 26
+            and _LEET_HEADS[(first * 26 + second) * 26 + third]
+        ):
+            found = _LEET_RE_BYTES.search(skeleton, at)
+            if found is None or found.lastindex is None:
+                return None
+            return found.lastindex - 1, found.start(), found.end()
+        at += 1
+    return None
 
 
 def _leet_name_in_general(token: str) -> tuple[int, int, int] | None:
@@ -821,6 +1003,20 @@ _SHORTEST_LEET_NAME: Final = min(len(leet_skeleton(name)) for name, _ in _LEET_N
 # the names' expression, all ASCII letters, as bytes.
 _LEET_BYTES: Final = bytes(ord(leet_skeleton(chr(i))) for i in range(128)) + bytes(range(128, 256))
 _LEET_RE_BYTES: Final = re.compile(_LEET_RE.pattern.encode("ascii"))
+assert all(re.fullmatch("[a-z]{5,}", leet_skeleton(name)) for name, _ in _LEET_NAMES)
+
+
+def _leet_heads_table() -> bytes:
+    """1 at (first * 26 + second) * 26 + third (letters counted from "a") for the first three
+    letters of each name's skeleton."""
+    table = bytearray(26**3)
+    for name, _ in _LEET_NAMES:
+        first, second, third = (ord(c) - _A for c in leet_skeleton(name)[:3])
+        table[(first * 26 + second) * 26 + third] = 1
+    return bytes(table)
+
+
+_LEET_HEADS: Final = _leet_heads_table()
 assert all(len(leet_skeleton(chr(i))) == 1 for i in range(128))
 
 
