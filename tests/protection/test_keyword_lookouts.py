@@ -106,3 +106,25 @@ def test_leet_heads_are_the_names_first_three_letters() -> None:
         if flag
     }
     assert heads == {kw.leet_skeleton(name)[:3] for name, _ in kw._LEET_NAMES}
+
+
+@RANDOM
+@given(st.text(alphabet="ab9@$!| x.-\u00e9whatsp4gmil0", max_size=24))
+@example("wh4tsapp 1234 abcd a1 $$!9 9!x|")
+@example("smith@gmail.com 2pm 10am-11am")
+@example("te1egram\u00e9 v3nm0")
+@example("call 4l5 555 0l99")
+def test_leet_candidates_are_the_tokens_that_may_hold_a_name(text: str) -> None:
+    tokens = kw._leet_tokens(text)
+    candidates = kw._leet_candidates(text)
+    assert set(candidates) <= set(tokens)
+    for at, stop in tokens:
+        if (at, stop) not in candidates:
+            assert kw._leet_name_in_general(text[at:stop]) is None, text[at:stop]
+
+
+@pytest.mark.parametrize("text", [t for t in _TEXTS if kw._leet_tokens(t)])
+def test_leet_candidates_on_the_corpus(text: str) -> None:
+    for at, stop in kw._leet_tokens(text):
+        if (at, stop) not in kw._leet_candidates(text):
+            assert kw._leet_name_in_general(text[at:stop]) is None, text[at:stop]

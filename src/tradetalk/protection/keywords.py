@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from collections.abc import Set as AbstractSet
 from typing import Final
 
 from tradetalk.protection.hit import Hit
@@ -211,8 +210,9 @@ _LETTER_BRANCHES: Final[dict[str, _LetterBranches]] = {
 # Which three characters can start a name, for `_short_ascii_text_matches`: a table of
 # 26 x 128 x 128 bytes, one for each ASCII lowercase letter followed by two ASCII characters
 # (a space for each past the text's end), 1 where some name's match may start with them.
-_A: Final = ord("a")
-_SPACE: Final = ord(" ")
+# (Written as numbers, compiled code has them as constants instead of module attributes.)
+_A: Final = 97  # ord("a")
+_SPACE: Final = 32  # ord(" ")
 _ANY_CHAR: Final = frozenset(range(128))
 _NOT_A_LETTER: Final = frozenset(c for c in range(128) if not _A <= c <= ord("z"))
 _SPACE_CHARS: Final = frozenset(c for c in range(128) if re.match(r"\s", chr(c)))
@@ -612,14 +612,12 @@ def _keyword_matches(text: str) -> list[tuple[int, int, int]]:
     """(start, end, index in _ENTRIES) of each name `_KEYWORD_RE.finditer` would find that
     starts at a word passing the gate or at the word before one."""
     if len(text) <= 61:
-        if text.isascii():
-            return _short_ascii_text_matches(text)
-        return _short_text_matches(text)
+        return _short_ascii_text_matches(text)
     return _keyword_matches_at_gates(text)
 
 
 def _short_ascii_text_matches(text: str) -> list[tuple[int, int, int]]:
-    """`_short_text_matches(text)` for an ASCII text, word by word.
+    """`_short_text_matches(text)`, word by word for an ASCII text.
 
     The search there looks for a name after every gap, each of its characters tested against
     a set (some 60 instructions a character: the engine does not skip ahead to a set as it
@@ -628,7 +626,11 @@ def _short_ascii_text_matches(text: str) -> list[tuple[int, int, int]]:
     first letter alone, only where the word's first three characters can start one
     (`_NAME_HEADS`): at one word in five or so.
     """
-    raw = text.encode("ascii")
+    try:
+        raw = text.encode("ascii")
+    except UnicodeEncodeError:
+        # (Most texts are ASCII: the exception costs less, in all, than asking each.)
+        return _short_text_matches(text)
     size = len(raw)
     found: list[tuple[int, int, int]] = []
     free = 0  # where the next name may start: past the last one found
@@ -648,8 +650,9 @@ def _short_ascii_text_matches(text: str) -> list[tuple[int, int, int]]:
                         text[at : at + 4] in KEYWORD_PREFIXES or _gated_at(text, at) is not None
                     ):
                         end = m.end()
-                        assert m.lastindex is not None
-                        found.append((at, end, entries[m.lastindex - 1]))
+                        branch = m.lastindex
+                        assert branch is not None
+                        found.append((at, end, entries[branch - 1]))
                         free = end + 1
         at += n + 1
     return found
@@ -786,9 +789,18 @@ def refused(
 
 def _refused_after(after: str) -> re.Match[str] | None:
     """`_REFUSED_AFTER.match(after)`, skipped when none of its phrases' words is there."""
-    for key in _REFUSAL_KEYS:
-        if key in after:
-            return _refused_at(after)
+    # (The words of _REFUSAL_KEYS written out: compiled, a loop over the tuple goes through
+    # Python's iteration protocol, some 70 instructions a word more.)
+    if (
+        "allowed" in after
+        or "permitted" in after
+        or "forbidden" in after
+        or "prohibited" in after
+        or "against" in after
+        or "rules" in after
+        or "policy" in after
+    ):
+        return _refused_at(after)
     return None
 
 
@@ -902,9 +914,7 @@ def find_keywords(
                 hits.append(Hit(start, end, kind, f"{name}_context"))
     if not mixed_words:
         return hits
-    for at, stop in _leet_tokens(text):
-        if stop - at < _SHORTEST_LEET_NAME:
-            continue  # (as `_leet_name` says, without the lookup)
+    for at, stop in _leet_candidates(text):
         found = _leet_names[text[at:stop]]
         if found is None:
             continue
@@ -940,6 +950,56 @@ def _leet_tokens(text: str) -> list[tuple[int, int]]:
     return found
 
 
+def _leet_candidates(text: str) -> list[tuple[int, int]]:
+    """The tokens of `_leet_tokens(text)` that may hold a leetspeak name: those as long as the
+    shortest name and, in an ASCII text, with a name's first three letters in their skeleton
+    (`_leet_head`), what `_leet_name` would look for first. Most tokens have none ("10am",
+    "coinguy88"), and are spared slicing and a lookup in `_leet_names`."""
+    try:
+        raw = text.encode("ascii")
+    except UnicodeEncodeError:
+        return [(a, b) for a, b in _leet_tokens(text) if b - a >= _SHORTEST_LEET_NAME]
+    # (Each character has one in the skeleton, at the same place: a token's skeleton is the
+    # text's, sliced.)
+    skeleton = raw.translate(_LEET_BYTES)
+    found: list[tuple[int, int]] = []
+    at = 0
+    # (The runs of `_leet_tokens`, read the same way.)
+    for run in raw.translate(_LEET_KINDS).split(b" "):
+        n = len(run)
+        if (
+            n >= _SHORTEST_LEET_NAME
+            and _MARK in run
+            and _LETTER in run
+            and _leet_head(skeleton, at, at + n) >= 0
+        ):
+            found.append((at, at + n))
+        at += n + 1
+    return found
+
+
+def _leet_head(skeleton: bytes, start: int, stop: int) -> int:
+    """The first place in skeleton[start:stop] where a name's first three letters stand
+    (`_LEET_HEADS`) with room for the shortest name, or -1: no name starts before it.
+
+    The names' expression would test each character against the names' first letters, at
+    some 60 instructions each, then step through the names at each of those letters; most
+    tokens hold none of the score of heads.
+    """
+    last = stop - _SHORTEST_LEET_NAME
+    at = start
+    while at <= last:
+        first = skeleton[at] - _A
+        if 0 <= first < 26:
+            second = skeleton[at + 1] - _A
+            if 0 <= second < 26:
+                third = skeleton[at + 2] - _A
+                if 0 <= third < 26 and _LEET_HEADS[(first * 26 + second) * 26 + third]:
+                    return at
+        at += 1
+    return -1
+
+
 class _LeetNames(dict[str, tuple[int, int, int] | None]):
     """The leetspeak name in a token ("wh4tsapp"): (index in _LEET_NAMES, start, end), or None.
 
@@ -966,28 +1026,14 @@ def _leet_name(token: str) -> tuple[int, int, int] | None:
     if not token.isascii():
         return _leet_name_in_general(token)
     skeleton = token.encode("ascii").translate(_LEET_BYTES)
-    # A name starts with one of a score of three letters (`_LEET_HEADS`): the first place
-    # where such three stand is where the search starts, and most tokens have none. (The
-    # search would test each character against the names' first letters at some 60
-    # instructions each, then step through the names at each of those letters.)
-    last = len(skeleton) - _SHORTEST_LEET_NAME
-    at = 0
-    while at <= last:
-        first = skeleton[at] - _A
-        second = skeleton[at + 1] - _A
-        third = skeleton[at + 2] - _A
-        if (
-            0 <= first < 26
-            and 0 <= second < 26
-            and 0 <= third < 26
-            and _LEET_HEADS[(first * 26 + second) * 26 + third]
-        ):
-            found = _LEET_RE_BYTES.search(skeleton, at)
-            if found is None or found.lastindex is None:
-                return None
-            return found.lastindex - 1, found.start(), found.end()
-        at += 1
-    return None
+    # (Searched from the first place a name can start.)
+    at = _leet_head(skeleton, 0, len(skeleton))
+    if at < 0:
+        return None
+    found = _LEET_RE_BYTES.search(skeleton, at)
+    if found is None or found.lastindex is None:
+        return None
+    return found.lastindex - 1, found.start(), found.end()
 
 
 def _leet_name_in_general(token: str) -> tuple[int, int, int] | None:
@@ -1193,11 +1239,13 @@ def find_solicitation(
     for i, (name, _, _, _) in enumerate(_SOLICIT_PHRASES):
         if not present & (1 << i):
             continue
-        first_words: set[str] = set()
+        # (A list, repeats left out: compiled, a loop over a set goes through Python's
+        # iteration protocol, and building one costs more than a few comparisons.)
+        first_words: list[str] = []
         starts_phrase = _STARTS_BIT << i
         for token, bits in starters:
-            if bits & starts_phrase:
-                first_words.add(token)
+            if bits & starts_phrase and token not in first_words:
+                first_words.append(token)
         for m in _word_led_matches(_solicit_match[i], text, first_words):
             start, end = m.span()
             if not refused(text, start, end, negation):
@@ -1220,10 +1268,10 @@ _TOKEN_BYTES: Final = bytes(
 
 
 def _word_led_matches(
-    match: Callable[[str, int], re.Match[str] | None], text: str, first_words: AbstractSet[str]
+    match: Callable[[str, int], re.Match[str] | None], text: str, first_words: list[str]
 ) -> list[re.Match[str]]:
     """What `pattern.finditer(text)` finds, `match` being `pattern.match`, for a pattern whose
-    matches start with one of `first_words` (the ones present) as whole tokens (see
+    matches start with one of `first_words` (the ones present, each once) as whole tokens (see
     `find_solicitation`): the pattern is tried at each of their occurrences, left to right,
     never inside an earlier match."""
     starts: list[int] = []
