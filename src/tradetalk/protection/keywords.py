@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from collections.abc import Set as AbstractSet
 from typing import Final
 
 from tradetalk.protection.hit import Hit
@@ -206,6 +205,89 @@ _LOOK_AROUND: Final = re.compile(r"\(\?[=!<]|\\[bBAZ]|[\^$]")
 _LETTER_BRANCHES: Final[dict[str, _LetterBranches]] = {
     letter: _letter_branches(rests, letter) for letter, rests in _LETTERS.items()
 }
+
+
+# Which three characters can start a name, for `_short_ascii_text_matches`: a table of
+# 26 x 128 x 128 bytes, one for each ASCII lowercase letter followed by two ASCII characters
+# (a space for each past the text's end), 1 where some name's match may start with them.
+# (Written as numbers, compiled code has them as constants instead of module attributes.)
+_A: Final = 97  # ord("a")
+_SPACE: Final = 32  # ord(" ")
+_ANY_CHAR: Final = frozenset(range(128))
+_NOT_A_LETTER: Final = frozenset(c for c in range(128) if not _A <= c <= ord("z"))
+_SPACE_CHARS: Final = frozenset(c for c in range(128) if re.match(r"\s", chr(c)))
+
+
+def _name_heads(rest: str, size: int) -> list[list[frozenset[int]]]:
+    """Sets of ASCII characters, `size` of them in a row, such that the first `size`
+    characters of any match of `rest` followed by a character not a letter (how every
+    name ends) are in one of these rows' products (more rows than needed at times, never
+    fewer): `rest` is read atom by atom, a group, a set or a count standing for anything."""
+    atoms: list[tuple[frozenset[int], int, int]] = []  # (characters, least, most times)
+    i = 0
+    while i < len(rest):
+        c = rest[i]
+        if c in "([{":
+            atoms.append((_ANY_CHAR, 0, size))
+            break
+        if c == "\\":
+            i += 1
+            assert rest[i] == "s" or not rest[i].isalnum()
+            chars = _SPACE_CHARS if rest[i] == "s" else frozenset((ord(rest[i]),))
+        else:
+            chars = _ANY_CHAR if c == "." else frozenset((ord(c),))
+        i += 1
+        least = most = 1
+        if i < len(rest) and rest[i] in "?*+":
+            least = 0 if rest[i] in "?*" else 1
+            most = 1 if rest[i] == "?" else size
+            i += 1
+        atoms.append((chars, least, most))
+    rows: list[list[frozenset[int]]] = []
+
+    def spell(k: int, row: list[frozenset[int]]) -> None:
+        if k == len(atoms):
+            # The name's end: a character not a letter, then anything.
+            rows.append((row + [_NOT_A_LETTER] + [_ANY_CHAR] * size)[:size])
+            return
+        chars, least, most = atoms[k]
+        for times in range(least, most + 1):
+            longer = row + [chars] * times
+            if len(longer) >= size:
+                rows.append(longer[:size])
+            else:
+                spell(k + 1, longer)
+
+    spell(0, [])
+    return rows
+
+
+def _name_heads_table() -> bytes:
+    table = bytearray(26 << 14)
+    for alt, _ in _BRANCHES:
+        first = ord(alt[0]) - _A
+        assert 0 <= first < 26
+        for second, third in _name_heads(alt[1:], 2):
+            for b in second:
+                row = (first << 14) | (b << 7)
+                if third == _ANY_CHAR:
+                    table[row : row + 128] = b"\x01" * 128
+                else:
+                    for c in third:
+                        table[row | c] = 1
+    return bytes(table)
+
+
+_NAME_HEADS: Final = _name_heads_table()
+# Each ASCII letter, digit, "&" and "'" (the characters of a word for the gate) as itself,
+# any other character as a space.
+_WORD_BYTES: Final = bytes(
+    i if chr(i) in "abcdefghijklmnopqrstuvwxyz0123456789&'" else _SPACE for i in range(256)
+)
+# `_LETTER_BRANCHES` by letter code (0 for "a"); letters no name starts with never get there.
+_LETTER_BRANCHES_BY_CODE: Final[tuple[_LetterBranches, ...]] = tuple(
+    _LETTER_BRANCHES.get(chr(_A + i), _LETTER_BRANCHES["a"]) for i in range(26)
+)
 
 
 # Word prefixes (first four letters) that can start a keyword: a set lookup decides whether the
@@ -439,18 +521,42 @@ _WEAK_BEFORE: Final[dict[str, re.Pattern[str]]] = {
         )
     ),
 }
+# What may follow a weak name, past the spaces: a word or a separator.
+_WEAK_AFTER_WORDS: Final[dict[str, str]] = {
+    _MSG: r"me\b|id\b|only\b|number\b|instead\b|[:=@]",
+    _SOCIAL: r"me\b|handle\b|username\b|page\b|account\b|[:=@]",
+    _PAY: (
+        r"me\b|only\b|ok\b|accepted\b|instead\b|address\b|wallet\b|handle\b|tag\b|"
+        r"id\b|details\b|info\b|works\b|is\sfine\b|[:=@$]"
+    ),
+    _MARKET: (
+        r"store\b|shop\b|page\b|account\b|username\b|user\s?name\b|id\b|profile\b|handle\b|"
+        r"seller\b|instead\b|for\sless\b|cheaper\b|directly\b|to\s(?:save|avoid)"
+    ),
+    _EMAIL: r"me\b|address\b|account\b|is\b|[:=]",
+}
 _WEAK_AFTER: Final[dict[str, re.Pattern[str]]] = {
-    _MSG: re.compile(r"\s*(?:me\b|id\b|only\b|number\b|instead\b|[:=@])"),
-    _SOCIAL: re.compile(r"\s*(?:me\b|handle\b|username\b|page\b|account\b|[:=@])"),
-    _PAY: re.compile(
-        r"\s*(?:me\b|only\b|ok\b|accepted\b|instead\b|address\b|wallet\b|handle\b|tag\b|"
-        r"id\b|details\b|info\b|works\b|is\sfine\b|[:=@$])"
-    ),
-    _MARKET: re.compile(
-        r"\s*(?:store\b|shop\b|page\b|account\b|username\b|user\s?name\b|id\b|profile\b|handle\b|"
-        r"seller\b|instead\b|for\sless\b|cheaper\b|directly\b|to\s(?:save|avoid))"
-    ),
-    _EMAIL: re.compile(r"\s*(?:me\b|address\b|account\b|is\b|[:=])"),
+    kind: re.compile(rf"\s*(?:{words})") for kind, words in _WEAK_AFTER_WORDS.items()
+}
+
+
+def _first_characters(words: str) -> str:
+    """The characters the alternatives of `words` can start with: each starts with a letter or
+    is a set of characters written out ("[:=@]")."""
+    firsts = ""
+    for alt in _alternatives(words):
+        if alt[0] == "[":
+            assert alt.endswith("]") and "-" not in alt and "\\" not in alt
+            firsts += alt[1:-1]
+        else:
+            assert alt[0].isalpha() and alt[1:2] not in ("?", "*", "+", "{")
+            firsts += alt[0]
+    return "".join(sorted(set(firsts)))
+
+
+# (What `_after_spaces` must find for each of them to match.)
+_WEAK_AFTER_FIRST: Final[dict[str, str]] = {
+    kind: _first_characters(words) for kind, words in _WEAK_AFTER_WORDS.items()
 }
 
 
@@ -506,8 +612,50 @@ def _keyword_matches(text: str) -> list[tuple[int, int, int]]:
     """(start, end, index in _ENTRIES) of each name `_KEYWORD_RE.finditer` would find that
     starts at a word passing the gate or at the word before one."""
     if len(text) <= 61:
-        return _short_text_matches(text)
+        return _short_ascii_text_matches(text)
     return _keyword_matches_at_gates(text)
+
+
+def _short_ascii_text_matches(text: str) -> list[tuple[int, int, int]]:
+    """`_short_text_matches(text)`, word by word for an ASCII text.
+
+    The search there looks for a name after every gap, each of its characters tested against
+    a set (some 60 instructions a character: the engine does not skip ahead to a set as it
+    does to one character) and each word start costing a try of two dozen letters. Here the
+    words come from a translate and a split, and a name is tried, by the branches of its
+    first letter alone, only where the word's first three characters can start one
+    (`_NAME_HEADS`): at one word in five or so.
+    """
+    try:
+        raw = text.encode("ascii")
+    except UnicodeEncodeError:
+        # (Most texts are ASCII: the exception costs less, in all, than asking each.)
+        return _short_text_matches(text)
+    size = len(raw)
+    found: list[tuple[int, int, int]] = []
+    free = 0  # where the next name may start: past the last one found
+    at = 0
+    for word in raw.translate(_WORD_BYTES).split(b" "):
+        n = len(word)
+        if n and at >= free:
+            first = word[0] - _A
+            if 0 <= first < 26:
+                # (The text's end reads as a space: it ends a name as a space does.)
+                second = raw[at + 1] if at + 1 < size else _SPACE
+                third = raw[at + 2] if at + 2 < size else _SPACE
+                if _NAME_HEADS[(first << 14) | (second << 7) | third]:
+                    match, entries, _ = _LETTER_BRANCHES_BY_CODE[first]
+                    m = match(text, at)
+                    if m is not None and (
+                        text[at : at + 4] in KEYWORD_PREFIXES or _gated_at(text, at) is not None
+                    ):
+                        end = m.end()
+                        branch = m.lastindex
+                        assert branch is not None
+                        found.append((at, end, entries[branch - 1]))
+                        free = end + 1
+        at += n + 1
+    return found
 
 
 def _short_text_matches(text: str) -> list[tuple[int, int, int]]:
@@ -641,18 +789,29 @@ def refused(
 
 def _refused_after(after: str) -> re.Match[str] | None:
     """`_REFUSED_AFTER.match(after)`, skipped when none of its phrases' words is there."""
-    for key in _REFUSAL_KEYS:
-        if key in after:
-            return _refused_at(after)
+    # (The words of _REFUSAL_KEYS written out: compiled, a loop over the tuple goes through
+    # Python's iteration protocol, some 70 instructions a word more.)
+    if (
+        "allowed" in after
+        or "permitted" in after
+        or "forbidden" in after
+        or "prohibited" in after
+        or "against" in after
+        or "rules" in after
+        or "policy" in after
+    ):
+        return _refused_at(after)
     return None
 
 
 _HANDLE_LIKE: Final = re.compile(r"[0-9_.\-]")
 _EXPLICIT_SEP: Final = re.compile(r"[:=@$]")
+_ON_PLATFORM_WORDS: Final = "at|through|thru|via|on|in|using|with"
 _ON_PLATFORM_AFTER: Final = re.compile(
-    r"\s*(?:at|through|thru|via|on|in|using|with)\s(?:the\s|your\s|our\s)?"
+    rf"\s*(?:{_ON_PLATFORM_WORDS})\s(?:the\s|your\s|our\s)?"
     r"(?:checkout|check\sout|app|platform|site|here|cart)\b"
 )
+_ON_PLATFORM_FIRST: Final = _first_characters(_ON_PLATFORM_WORDS)
 
 
 # (Bound once, as `_negation_in` above.)
@@ -667,11 +826,22 @@ def _may_have_handle(text: str, end: int) -> bool:
     (":", "@", "$" ...). Most names are followed by neither ("venmo me"), and a look at one
     character spares the expression.
     """
+    following = _after_spaces(text, end)
+    return following != "" and following in _HANDLE_FIRST
+
+
+def _after_spaces(text: str, end: int) -> str:
+    r"""The first character from `end` on that is not a space, "" at the text's end.
+
+    An expression that starts with `\s*` followed by words or separators matches at `end`
+    only if it is one they start with (`\s` is `str.isspace`): most names are followed by
+    none, and this look spares the expression (some 1,000 instructions a call).
+    """
     size = len(text)
     at = end
     while at < size and text[at].isspace():
         at += 1
-    return at < size and text[at] in _HANDLE_FIRST
+    return text[at] if at < size else ""
 
 
 def _handle_after(text: str, end: int, strict: bool) -> int | None:
@@ -725,23 +895,26 @@ def find_keywords(
                 hits.append(Hit(start, handle_end, kind, f"{name}_handle"))
                 continue
             # (A name ends before anything but a letter, so the words after it are whole.)
-            if (
-                refused(text, start, end, negation, refusal_after)
-                or _on_platform_at(text, end) is not None
+            following = _after_spaces(text, end)
+            if refused(text, start, end, negation, refusal_after) or (
+                following != ""
+                and following in _ON_PLATFORM_FIRST
+                and _on_platform_at(text, end) is not None
             ):
                 continue
             if strong or odd:
                 hits.append(Hit(start, end, kind, f"{name}_mention"))
                 continue
-            before = text[max(0, start - 40) : start]
+            # (What follows first: its look costs less than the search before.)
             if (
-                _weak_before_in[kind](before) is not None
-                or _weak_after_at[kind](text, end) is not None
-            ):
+                following != ""
+                and following in _WEAK_AFTER_FIRST[kind]
+                and _weak_after_at[kind](text, end) is not None
+            ) or _weak_before_in[kind](text[max(0, start - 40) : start]) is not None:
                 hits.append(Hit(start, end, kind, f"{name}_context"))
     if not mixed_words:
         return hits
-    for at, stop in _leet_tokens(text):
+    for at, stop in _leet_candidates(text):
         found = _leet_names[text[at:stop]]
         if found is None:
             continue
@@ -777,6 +950,56 @@ def _leet_tokens(text: str) -> list[tuple[int, int]]:
     return found
 
 
+def _leet_candidates(text: str) -> list[tuple[int, int]]:
+    """The tokens of `_leet_tokens(text)` that may hold a leetspeak name: those as long as the
+    shortest name and, in an ASCII text, with a name's first three letters in their skeleton
+    (`_leet_head`), what `_leet_name` would look for first. Most tokens have none ("10am",
+    "coinguy88"), and are spared slicing and a lookup in `_leet_names`."""
+    try:
+        raw = text.encode("ascii")
+    except UnicodeEncodeError:
+        return [(a, b) for a, b in _leet_tokens(text) if b - a >= _SHORTEST_LEET_NAME]
+    # (Each character has one in the skeleton, at the same place: a token's skeleton is the
+    # text's, sliced.)
+    skeleton = raw.translate(_LEET_BYTES)
+    found: list[tuple[int, int]] = []
+    at = 0
+    # (The runs of `_leet_tokens`, read the same way.)
+    for run in raw.translate(_LEET_KINDS).split(b" "):
+        n = len(run)
+        if (
+            n >= _SHORTEST_LEET_NAME
+            and _MARK in run
+            and _LETTER in run
+            and _leet_head(skeleton, at, at + n) >= 0
+        ):
+            found.append((at, at + n))
+        at += n + 1
+    return found
+
+
+def _leet_head(skeleton: bytes, start: int, stop: int) -> int:
+    """The first place in skeleton[start:stop] where a name's first three letters stand
+    (`_LEET_HEADS`) with room for the shortest name, or -1: no name starts before it.
+
+    The names' expression would test each character against the names' first letters, at
+    some 60 instructions each, then step through the names at each of those letters; most
+    tokens hold none of the score of heads.
+    """
+    last = stop - _SHORTEST_LEET_NAME
+    at = start
+    while at <= last:
+        first = skeleton[at] - _A
+        if 0 <= first < 26:
+            second = skeleton[at + 1] - _A
+            if 0 <= second < 26:
+                third = skeleton[at + 2] - _A
+                if 0 <= third < 26 and _LEET_HEADS[(first * 26 + second) * 26 + third]:
+                    return at
+        at += 1
+    return -1
+
+
 class _LeetNames(dict[str, tuple[int, int, int] | None]):
     """The leetspeak name in a token ("wh4tsapp"): (index in _LEET_NAMES, start, end), or None.
 
@@ -802,7 +1025,12 @@ def _leet_name(token: str) -> tuple[int, int, int] | None:
         return None
     if not token.isascii():
         return _leet_name_in_general(token)
-    found = _LEET_RE_BYTES.search(token.encode("ascii").translate(_LEET_BYTES))
+    skeleton = token.encode("ascii").translate(_LEET_BYTES)
+    # (Searched from the first place a name can start.)
+    at = _leet_head(skeleton, 0, len(skeleton))
+    if at < 0:
+        return None
+    found = _LEET_RE_BYTES.search(skeleton, at)
     if found is None or found.lastindex is None:
         return None
     return found.lastindex - 1, found.start(), found.end()
@@ -821,6 +1049,20 @@ _SHORTEST_LEET_NAME: Final = min(len(leet_skeleton(name)) for name, _ in _LEET_N
 # the names' expression, all ASCII letters, as bytes.
 _LEET_BYTES: Final = bytes(ord(leet_skeleton(chr(i))) for i in range(128)) + bytes(range(128, 256))
 _LEET_RE_BYTES: Final = re.compile(_LEET_RE.pattern.encode("ascii"))
+assert all(re.fullmatch("[a-z]{5,}", leet_skeleton(name)) for name, _ in _LEET_NAMES)
+
+
+def _leet_heads_table() -> bytes:
+    """1 at (first * 26 + second) * 26 + third (letters counted from "a") for the first three
+    letters of each name's skeleton."""
+    table = bytearray(26**3)
+    for name, _ in _LEET_NAMES:
+        first, second, third = (ord(c) - _A for c in leet_skeleton(name)[:3])
+        table[(first * 26 + second) * 26 + third] = 1
+    return bytes(table)
+
+
+_LEET_HEADS: Final = _leet_heads_table()
 assert all(len(leet_skeleton(chr(i))) == 1 for i in range(128))
 
 
@@ -997,11 +1239,13 @@ def find_solicitation(
     for i, (name, _, _, _) in enumerate(_SOLICIT_PHRASES):
         if not present & (1 << i):
             continue
-        first_words: set[str] = set()
+        # (A list, repeats left out: compiled, a loop over a set goes through Python's
+        # iteration protocol, and building one costs more than a few comparisons.)
+        first_words: list[str] = []
         starts_phrase = _STARTS_BIT << i
         for token, bits in starters:
-            if bits & starts_phrase:
-                first_words.add(token)
+            if bits & starts_phrase and token not in first_words:
+                first_words.append(token)
         for m in _word_led_matches(_solicit_match[i], text, first_words):
             start, end = m.span()
             if not refused(text, start, end, negation):
@@ -1024,10 +1268,10 @@ _TOKEN_BYTES: Final = bytes(
 
 
 def _word_led_matches(
-    match: Callable[[str, int], re.Match[str] | None], text: str, first_words: AbstractSet[str]
+    match: Callable[[str, int], re.Match[str] | None], text: str, first_words: list[str]
 ) -> list[re.Match[str]]:
     """What `pattern.finditer(text)` finds, `match` being `pattern.match`, for a pattern whose
-    matches start with one of `first_words` (the ones present) as whole tokens (see
+    matches start with one of `first_words` (the ones present, each once) as whole tokens (see
     `find_solicitation`): the pattern is tried at each of their occurrences, left to right,
     never inside an earlier match."""
     starts: list[int] = []
