@@ -393,8 +393,8 @@ _SEEN_LOWER: Final = 1  # a-z
 _SEEN_UPPER: Final = 2  # A-Z
 _SEEN_DIGIT: Final = 4  # 0-9
 _SEEN_OTHER: Final = 8  # any other ASCII character
-_SEEN_T: Final = 16  # "t": "dot", "punt" and "point" all hold one
-_SEEN_W: Final = 32  # "w": "www" holds one
+_SEEN_NT_OT: Final = 16  # "nt" or "ot": "dot", "punt" and "point" all hold one
+_SEEN_WW: Final = 32  # "ww": "www" holds it
 
 
 def _word_entry(word: str) -> int:
@@ -402,19 +402,20 @@ def _word_entry(word: str) -> int:
     them (`_DIGITS_SHIFT`) how many ASCII digits it has."""
     # Most new words are ASCII letters or ASCII digits. One pass over the codes of the word's
     # characters (a few instructions each, compiled) tells which kinds it holds, counts its
-    # digits and sees whether it holds a "t" or a "w", where `isascii`, `isalpha`, `isdigit`,
-    # `in` and a digit count would each be a call, several of them generic ones.
+    # digits and sees whether it holds "nt", "ot" or "ww", where `isascii`, `isalpha`,
+    # `isdigit`, a digit count and each `in` would be a call, several of them generic ones.
     seen = 0
     digits = 0
+    before = 0  # the code of the character before
     for i in range(len(word)):
         c = ord(word[i])
         if 0x61 <= c <= 0x7A:
-            if c == 0x74:
-                seen |= _SEEN_LOWER | _SEEN_T
-            elif c == 0x77:
-                seen |= _SEEN_LOWER | _SEEN_W
-            else:
-                seen |= _SEEN_LOWER
+            seen |= _SEEN_LOWER
+            if c == 0x74:  # "t"
+                if before == 0x6E or before == 0x6F:  # "n", "o"
+                    seen |= _SEEN_NT_OT
+            elif c == 0x77 and before == 0x77:  # "ww"
+                seen |= _SEEN_WW
         elif 0x30 <= c <= 0x39:
             seen |= _SEEN_DIGIT
             digits += 1
@@ -426,6 +427,7 @@ def _word_entry(word: str) -> int:
             # Not ASCII: the long way (its ASCII digits, as UTF-8 encodes them, counted apart).
             flags = _word_flags_in_general(word)
             return flags | _digit_count(word) << _DIGITS_SHIFT if flags & _HAS_DIGIT else flags
+        before = c
     if not seen & (_SEEN_DIGIT | _SEEN_OTHER):
         if seen:
             # Letters (`isalpha`): listed words and tokens in one lookup, the rest from parts.
@@ -578,9 +580,9 @@ def _letters_part_flags(word: str, seen: int) -> int:
                 flags = _LEADS
             if code & 2 and word[:4] in KEYWORD_PREFIXES:
                 flags |= _KEYWORD_PREFIX
-    if seen & _SEEN_T and ("dot" in word or "punt" in word or "point" in word):
+    if seen & _SEEN_NT_OT and ("dot" in word or "punt" in word or "point" in word):
         flags |= _DOTTED
-    if seen & _SEEN_W and "www" in word:
+    if seen & _SEEN_WW and "www" in word:
         flags |= _WWW
     if n > 9 and ("und" in word or word.startswith("veinti")):
         flags |= _SPOKEN | _NUMBER_TOKEN  # (a compound: see `_may_be_number_word`)
