@@ -535,13 +535,47 @@ def _host_end(rest: str) -> int:
     return end
 
 
+# The bound method, taken once (see phones._chain_at).
+_url_at: Final = _URL.match
+
+
+def _url_matches(text: str, start: int) -> list[re.Match[str]]:
+    """`matches(_URL, text, start)`, the expression tried only where a match can start.
+
+    Each of its branches starts with a letter or digit ([a-z0-9]) before which stands none of
+    [a-z0-9_]: the scheme and "www" after a word boundary, the host's first label where its
+    look-behind lets it. A search tries the expression at every position from `start` (the
+    boundary and the look-behind keep the engine from scanning ahead), some hundreds of
+    instructions each; here the characters are walked by their codes and the expression tried
+    only at those starts, going on after a match where it ends, as the search does.
+    """
+    found: list[re.Match[str]] = []
+    pos = start
+    size = len(text)
+    while pos < size:
+        c = ord(text[pos])
+        if (97 <= c <= 122 or 48 <= c <= 57) and (pos == 0 or not _in_name(ord(text[pos - 1]))):
+            m = _url_at(text, pos)
+            if m is not None:
+                found.append(m)
+                pos = m.end()
+                continue
+        pos += 1
+    return found
+
+
+def _in_name(c: int) -> bool:
+    """Whether chr(c) is one of [a-z0-9_], which no match of `_URL` starts after."""
+    return 97 <= c <= 122 or 48 <= c <= 57 or c == 95
+
+
 def find_urls(text: str, allowed_domains: frozenset[str]) -> list[Hit]:
     """Links to outside pages; `allowed_domains` (operator, carriers) are left alone."""
     start = _url_search_start(text)
     if start < 0:
         return []
     hits: list[Hit] = []
-    for m in matches(_URL, text, start):
+    for m in _url_matches(text, start):
         raw = m.group().rstrip(_TRAIL)
         if not raw:
             continue
