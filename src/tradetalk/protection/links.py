@@ -543,11 +543,13 @@ def _url_matches(text: str, start: int) -> list[re.Match[str]]:
     """`matches(_URL, text, start)`, the expression tried only where a match can start.
 
     Each of its branches starts with a letter or digit ([a-z0-9]) before which stands none of
-    [a-z0-9_]: the scheme and "www" after a word boundary, the host's first label where its
-    look-behind lets it. A search tries the expression at every position from `start` (the
-    boundary and the look-behind keep the engine from scanning ahead), some hundreds of
-    instructions each; here the characters are walked by their codes and the expression tried
-    only at those starts, going on after a match where it ends, as the search does.
+    [a-z0-9_]: the scheme ("h", "f") and "www" after a word boundary, the host's first label
+    where its look-behind lets it; a label is a run of [a-z0-9-] and a dot after it. A search
+    tries the expression at every position from `start` (the boundary and the look-behind keep
+    the engine from scanning ahead), some hundreds of instructions each, and a failed try at a
+    start costs a few thousand; here the characters are walked by their codes and the
+    expression tried only at starts of a scheme, "www" or a label, going on after a match where
+    it ends, as the search does.
     """
     found: list[re.Match[str]] = []
     pos = start
@@ -555,13 +557,25 @@ def _url_matches(text: str, start: int) -> list[re.Match[str]]:
     while pos < size:
         c = ord(text[pos])
         if (97 <= c <= 122 or 48 <= c <= 57) and (pos == 0 or not _in_name(ord(text[pos - 1]))):
-            m = _url_at(text, pos)
-            if m is not None:
-                found.append(m)
-                pos = m.end()
-                continue
+            if c == 104 or c == 102 or c == 119 or _label_before_dot(text, pos):  # "h", "f", "w"
+                m = _url_at(text, pos)
+                if m is not None:
+                    found.append(m)
+                    pos = m.end()
+                    continue
         pos += 1
     return found
+
+
+def _label_before_dot(text: str, pos: int) -> bool:
+    """Whether the run of [a-z0-9-] at `pos` has a "." right after it."""
+    size = len(text)
+    while pos < size:
+        c = ord(text[pos])
+        if not (97 <= c <= 122 or 48 <= c <= 57 or c == 45):  # (45: "-")
+            return c == 46  # "."
+        pos += 1
+    return False
 
 
 def _in_name(c: int) -> bool:
