@@ -29,3 +29,39 @@ def test_url_matches_walked_as_searched(text: str, start: int) -> None:
     start = min(start, len(text))
     expected = [(m.span(), m.group()) for m in matches(links._URL, text, start)]
     assert [(m.span(), m.group()) for m in links._url_matches(text, start)] == expected
+
+
+_DOT_PIECES = [
+    " ", ".", "..", "a", "Z", "9", "_", "é", "²", "½", "\u0663", "\uff21", "ß", "x.y", "1.5",
+    "-", "\n", "www", "://",
+]  # fmt: skip
+
+
+@RANDOM
+@given(st.lists(st.sampled_from(_DOT_PIECES), max_size=12).map("".join), st.integers(0, 40))
+@example("ok. so x.5 then a.b", 40)
+@example("².a é.² _.a a._ a.\u0663 \u0663.a", 40)
+def test_dot_before_letter_found_as_searched(text: str, end: int) -> None:
+    end = min(end, len(text))
+    m = links._DOT_BEFORE_LETTER.search(text, 0, end)
+    assert links._dot_before_letter(text, end) == (-1 if m is None else m.start())
+    assert links._url_search_start(text) == _url_search_start_searched(text)
+
+
+def _url_search_start_searched(text: str) -> int:
+    # `links._url_search_start` as it was written with the expression's search
+    first = len(text)
+    at = text.find("://")
+    if at >= 0:
+        first = at
+    at = text.find("www", 0, first)
+    if at >= 0:
+        first = at
+    dot = links._DOT_BEFORE_LETTER.search(text, 0, first + 1)
+    if dot is not None and dot.start() < first:
+        first = dot.start()
+    if first == len(text):
+        return -1
+    while first > 0 and not text[first - 1].isspace():
+        first -= 1
+    return first
