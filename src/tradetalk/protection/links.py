@@ -589,13 +589,16 @@ def _url_matches(text: str, start: int) -> list[re.Match[str]]:
     size = len(text)
     while pos < size:
         c = ord(text[pos])
-        if (97 <= c <= 122 or 48 <= c <= 57) and (pos == 0 or not _in_name(ord(text[pos - 1]))):
-            if c == 104 or c == 102 or c == 119 or _label_before_dot(text, pos):  # "h", "f", "w"
-                m = _url_at(text, pos)
-                if m is not None:
-                    found.append(m)
-                    pos = m.end()
-                    continue
+        if (
+            (97 <= c <= 122 or 48 <= c <= 57)
+            and (pos == 0 or not _in_name(ord(text[pos - 1])))
+            and (c == 104 or c == 102 or c == 119 or _label_before_dot(text, pos))  # "h" "f" "w"
+        ):
+            m = _url_at(text, pos)
+            if m is not None:
+                found.append(m)
+                pos = m.end()
+                continue
         pos += 1
     return found
 
