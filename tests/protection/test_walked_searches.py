@@ -4,10 +4,13 @@ texts."""
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tradetalk.protection import links
+from tradetalk.protection import normalize as nz
 from tradetalk.protection.matching import matches
 
 RANDOM = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -65,3 +68,40 @@ def _url_search_start_searched(text: str) -> int:
     while first > 0 and not text[first - 1].isspace():
         first -= 1
     return first
+
+
+_NOT_ASCII = re.compile(r"[^\x00-\x7f][^\x00-\x7f]*")
+
+
+def _normalize_searched(text: str) -> nz.NormText:
+    # `normalize` as it was written with a search for the runs of non-ASCII characters
+    if text.isascii():
+        return nz.NormText(text.lower())
+    pieces: list[str] = []
+    pos = 0
+    for m in matches(_NOT_ASCII, text):
+        start, end = m.span()
+        pieces.append(text[pos:start].lower())
+        for c in text[start:end]:
+            folded = nz._folds[ord(c)]
+            if len(folded) != 1:
+                return nz._normalize_by_character(text)
+            pieces.append(folded)
+        pos = end
+    pieces.append(text[pos:].lower())
+    n = len(text)
+    return nz.NormText("".join(pieces), nz._identity(0, n), nz._identity(1, n + 1))
+
+
+_NORMALIZE_PIECES = [
+    " ", "A", "b", "9", "é", "É", "ﬁ", "\u200b", "\u0663", "４", "ß", "а", "Ω", "\U0001f51f",
+    "①", "x\u0301", "\n", "\t", "İ", "call me",
+]  # fmt: skip
+
+
+@RANDOM
+@given(st.lists(st.sampled_from(_NORMALIZE_PIECES), max_size=12).map("".join))
+@example("Call ４１５ – café ﬁne")
+@example("éé abc ÉÉ")
+def test_normalize_walked_as_searched(text: str) -> None:
+    assert nz.normalize(text) == _normalize_searched(text)
