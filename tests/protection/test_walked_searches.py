@@ -1,6 +1,6 @@
-"""Searches replaced by a walk over the characters that tries an expression only where a match
-can start, against the searches they replace: the same matches, on corner cases and random
-texts."""
+"""Searches and method calls replaced by a walk over a text's or word's characters (an
+expression tried only where a match can start), against what they replace: the same matches
+and answers, on corner cases and random texts."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import re
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from tradetalk.protection import detector as det
 from tradetalk.protection import links
 from tradetalk.protection import normalize as nz
 from tradetalk.protection.matching import matches
@@ -105,3 +106,17 @@ _NORMALIZE_PIECES = [
 @example("éé abc ÉÉ")
 def test_normalize_walked_as_searched(text: str) -> None:
     assert nz.normalize(text) == _normalize_searched(text)
+
+
+@RANDOM
+@given(st.text(alphabet=st.characters(max_codepoint=0x700), max_size=12))
+@example("10am")
+@example("s10")
+@example("415")
+@example("@coinguy88")
+@example("\u0663\u0664 12")
+def test_word_entry_counts_the_digits_as_counted(word: str) -> None:
+    # `detector._word_entry` counts a word's ASCII digits on its pass over the characters
+    entry = det._word_entry(word)
+    assert entry >> det._DIGITS_SHIFT == det._digit_count(word), word
+    assert entry & det._FLAG_BITS == det._word_flags_in_general(word), word
