@@ -534,8 +534,9 @@ _PREFIX_FLAGS: Final[dict[str, int]] = {
     for p in MONTH_PREFIXES | {k[:3] for k in KEYWORD_PREFIXES}
 }
 # ... as a table, one byte for each string of one to three lower-case letters, at the number
-# that `_letters_part_flags` reads from the letters' codes (1 for "a", 27 * 27 for "a" first,
-# ...): 1 for `_LEADS`, 2 for `_MAYBE_KEYWORD`. Reading a byte there costs a fraction of
+# that `_letters_part_flags` reads from the letters' codes (each letter's place in the alphabet
+# as a digit to base 27, 0 for none: 27 * 27 for "a", 27 * 27 + 2 * 27 for "ab" ...): 1 for
+# `_LEADS`, 2 for `_MAYBE_KEYWORD`. Reading a byte there costs a fraction of
 # slicing the word and looking the slice up (hashing a new string). The other beginnings hold a
 # symbol ("f&f"), which no word of letters and digits has.
 assert all((p.isascii() and p.isalpha() and p.islower()) or not p.isalnum() for p in _PREFIX_FLAGS)
@@ -548,15 +549,12 @@ def _prefix_index(prefix: str) -> int:
     return index
 
 
-_PREFIX_CODES: Final = bytes(
-    bytearray(
-        (1 if flags & _LEADS else 0) | (2 if flags & _MAYBE_KEYWORD else 0)
-        for flags in [
-            {_prefix_index(p): f for p, f in _PREFIX_FLAGS.items() if p.isalpha()}.get(i, 0)
-            for i in range(27 * 27 * 27)
-        ]
-    )
-)
+_PREFIX_CODE_AT: Final = {
+    _prefix_index(p): (1 if f & _LEADS else 0) | (2 if f & _MAYBE_KEYWORD else 0)
+    for p, f in _PREFIX_FLAGS.items()
+    if p.isalpha()
+}
+_PREFIX_CODES: Final = bytes(_PREFIX_CODE_AT.get(i, 0) for i in range(27 * 27 * 27))
 
 
 def _letters_part_flags(word: str, seen: int) -> int:
