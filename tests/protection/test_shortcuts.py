@@ -743,14 +743,3 @@ def test_word_flags_of_ascii_words_with_symbols_as_in_general(pieces: list[str])
     assert det._word_flags(word) == det._word_flags_in_general(word), word
     if word.isascii() and not word.isalnum():  # (the words it is for)
         assert det._ascii_symbol_word_flags(word) == det._word_flags_in_general(word), word
-
-
-@RANDOM
-@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=12))
-@example("10am")
-@example("s10")
-@example("415")
-@example("@coinguy88")
-def test_ascii_digits_of_an_ascii_word_as_counted(word: str) -> None:
-    assert det._ascii_digits(word, True) == det._digit_count(word), word
-    assert det._ascii_digits(word) == det._digit_count(word), word

@@ -384,30 +384,74 @@ assert all(w.isalpha() for w in LEADING_WORDS)
 
 def _word_flags(word: str, ascii_text: bool = False) -> int:
     """What `word` can set off (the flags above), worked out (`ascii_text`: it is a word of an
-    ASCII text, so ASCII itself)."""
-    # Most new words are ASCII letters or ASCII digits: their flags, as the general way below
-    # works them out, in a few tests (each string method call is a generic call, compiled too).
-    if ascii_text or word.isascii():
-        if _isalpha(word):
-            flags = _LETTER_WORD_FLAGS.get(word, 0) | _ascii_part_flags(word)
-            if len(word) == 1:
-                flags |= _SINGLE
-            return flags
-        if word.isdigit():
-            return _HAS_DIGIT | _SINGLE if len(word) == 1 else _HAS_DIGIT
-        if word.isalnum():
-            # Letters mixed with digits ("4l5", "10am", "wh4tsapp", "s10"): one token, no
-            # symbol; listed words and tokens as above. `traps.leads` says yes to such a word
-            # when its first three characters are a month's (`_ascii_part_flags` tells) or when
-            # its leading lower-case letters are a leading word ("size10"; none, so never, for
-            # one that starts with a digit or a capital): its expression `[a-z]*` is the word
-            # less what stripping those letters leaves.
-            flags = _LETTER_WORD_FLAGS.get(word, 0) | _ascii_part_flags(word) | _MIXED | _HAS_DIGIT
-            if word[: len(word) - len(word.lstrip(_LOWER_CASE))] in LEADING_WORDS:
-                flags |= _LEADS
-            return flags
-        return _ascii_symbol_word_flags(word)
-    return _word_flags_in_general(word)
+    ASCII text; `_word_entry` finds that out itself on the way)."""
+    return _word_entry(word) & _FLAG_BITS
+
+
+# What one pass over a word's characters tells about it (`_word_entry`).
+_SEEN_LOWER: Final = 1  # a-z
+_SEEN_UPPER: Final = 2  # A-Z
+_SEEN_DIGIT: Final = 4  # 0-9
+_SEEN_OTHER: Final = 8  # any other ASCII character
+_SEEN_NT_OT: Final = 16  # "nt" or "ot": "dot", "punt" and "point" all hold one
+_SEEN_WW: Final = 32  # "ww": "www" holds it
+
+
+def _word_entry(word: str) -> int:
+    """What the flag cache keeps of a new word: its flags (`_word_flags_in_general`), and above
+    them (`_DIGITS_SHIFT`) how many ASCII digits it has."""
+    # Most new words are ASCII letters or ASCII digits. One pass over the codes of the word's
+    # characters (a few instructions each, compiled) tells which kinds it holds, counts its
+    # digits and sees whether it holds "nt", "ot" or "ww", where `isascii`, `isalpha`,
+    # `isdigit`, a digit count and each `in` would be a call, several of them generic ones.
+    seen = 0
+    digits = 0
+    before = 0  # the code of the character before
+    for i in range(len(word)):
+        c = ord(word[i])
+        if 0x61 <= c <= 0x7A:
+            seen |= _SEEN_LOWER
+            if c == 0x74:  # "t"
+                if before == 0x6E or before == 0x6F:  # "n", "o"
+                    seen |= _SEEN_NT_OT
+            elif c == 0x77 and before == 0x77:  # "ww"
+                seen |= _SEEN_WW
+        elif 0x30 <= c <= 0x39:
+            seen |= _SEEN_DIGIT
+            digits += 1
+        elif 0x41 <= c <= 0x5A:
+            seen |= _SEEN_UPPER
+        elif c < 0x80:
+            seen |= _SEEN_OTHER
+        else:
+            # Not ASCII: the long way (its ASCII digits, as UTF-8 encodes them, counted apart).
+            flags = _word_flags_in_general(word)
+            return flags | _digit_count(word) << _DIGITS_SHIFT if flags & _HAS_DIGIT else flags
+        before = c
+    if not seen & (_SEEN_DIGIT | _SEEN_OTHER):
+        if seen:
+            # Letters (`isalpha`): listed words and tokens in one lookup, the rest from parts.
+            flags = _LETTER_WORD_FLAGS.get(word, 0) | _letters_part_flags(word, seen)
+            return flags | _SINGLE if len(word) == 1 else flags
+    elif seen == _SEEN_DIGIT:  # (`isdigit`)
+        flags = _HAS_DIGIT | _SINGLE if len(word) == 1 else _HAS_DIGIT
+        return flags | digits << _DIGITS_SHIFT
+    elif not seen & _SEEN_OTHER:
+        # Letters mixed with digits ("4l5", "10am", "wh4tsapp", "s10"): one token, no symbol;
+        # listed words and tokens as above. `traps.leads` says yes to such a word when its first
+        # three characters are a month's (`_letters_part_flags` tells) or when its leading
+        # lower-case letters are a leading word ("size10"; none, so never, for one that starts
+        # with a digit or a capital): its expression `[a-z]*` is those letters.
+        flags = _LETTER_WORD_FLAGS.get(word, 0) | _letters_part_flags(word, seen)
+        flags |= _MIXED | _HAS_DIGIT
+        lead = 0
+        while 0x61 <= ord(word[lead]) <= 0x7A:  # (a digit comes before the end)
+            lead += 1
+        if lead and word[:lead] in LEADING_WORDS:
+            flags |= _LEADS
+        return flags | digits << _DIGITS_SHIFT
+    # ASCII with a symbol ("#whatsapp", "@coinguy88", "$40"), or empty.
+    return _ascii_symbol_word_flags(word) | digits << _DIGITS_SHIFT
 
 
 # Each ASCII byte that is no [a-z0-9] (`_TOKEN`) as a space: a word's tokens are then its
@@ -475,18 +519,13 @@ def _ascii_symbol_word_flags(word: str) -> int:
     return flags
 
 
-# `str.isalpha` taken from the type once: mypyc has no primitive for it, and `word.isalpha()`
-# looks the method up by name on every call (a generic method call); the unbound method is
-# called directly.
-_isalpha: Final = str.isalpha
 _LOWER_CASE: Final = "abcdefghijklmnopqrstuvwxyz"
 
-# Of each three-character string that starts a month or a keyword prefix: `_LEADS` for a
-# month ("mar": traps.leads says yes to "march" and "mar10"), `_MAYBE_KEYWORD` when some
-# keyword prefix starts with it. A word whose first four characters are a keyword prefix has
-# first three that start one (or are one, for prefixes of up to three), so one slice and one
-# lookup settle most words, where a slice and a set lookup each for the month and the keyword
-# prefix cost twice that.
+# What a word of letters and digits gets from its first three characters when they start a
+# month or a keyword prefix: `_LEADS` for a month ("mar": traps.leads says yes to "march" and
+# "mar10"), `_MAYBE_KEYWORD` when some keyword prefix starts with them (a word whose first four
+# characters are a keyword prefix has first three that start one, or are one, for prefixes of
+# up to three).
 _MAYBE_KEYWORD: Final = 1 << 23
 assert _MAYBE_KEYWORD > _NUMBER_TOKEN and _MAYBE_KEYWORD >> 24 == 0
 _PREFIX_FLAGS: Final[dict[str, int]] = {
@@ -494,23 +533,56 @@ _PREFIX_FLAGS: Final[dict[str, int]] = {
     | (_MAYBE_KEYWORD if any(k[:3] == p for k in KEYWORD_PREFIXES) else 0)
     for p in MONTH_PREFIXES | {k[:3] for k in KEYWORD_PREFIXES}
 }
+# ... as a table, one byte for each string of one to three lower-case letters, at the number
+# that `_letters_part_flags` reads from the letters' codes (each letter's place in the alphabet
+# as a digit to base 27, 0 for none: 27 * 27 for "a", 27 * 27 + 2 * 27 for "ab" ...): 1 for
+# `_LEADS`, 2 for `_MAYBE_KEYWORD`. Reading a byte there costs a fraction of
+# slicing the word and looking the slice up (hashing a new string). The other beginnings hold a
+# symbol ("f&f"), which no word of letters and digits has.
+assert all((p.isascii() and p.isalpha() and p.islower()) or not p.isalnum() for p in _PREFIX_FLAGS)
 
 
-def _ascii_part_flags(word: str) -> int:
-    # The flags an ASCII word with letters gets from a part of it: a month or a channel name's
-    # first letters, a spelled dot, "www", a long compound number word.
-    flags = _PREFIX_FLAGS.get(word[:3], 0)
-    if flags & _MAYBE_KEYWORD:
-        flags ^= _MAYBE_KEYWORD
-        if word[:4] in KEYWORD_PREFIXES:
-            flags |= _KEYWORD_PREFIX
-    # "dot", "punt" and "point" all hold a "t", "www" a "w": one test of a letter (each `in`
-    # is a call) spares most words the three or four tests of the parts.
-    if "t" in word and ("dot" in word or "punt" in word or "point" in word):
+def _prefix_index(prefix: str) -> int:
+    index = 0
+    for k in range(3):
+        index = index * 27 + (ord(prefix[k]) - 0x60 if k < len(prefix) else 0)
+    return index
+
+
+_PREFIX_CODE_AT: Final = {
+    _prefix_index(p): (1 if f & _LEADS else 0) | (2 if f & _MAYBE_KEYWORD else 0)
+    for p, f in _PREFIX_FLAGS.items()
+    if p.isalpha()
+}
+_PREFIX_CODES: Final = bytes(_PREFIX_CODE_AT.get(i, 0) for i in range(27 * 27 * 27))
+
+
+def _letters_part_flags(word: str, seen: int) -> int:
+    # The flags an ASCII word of letters and digits gets from a part of it: a month or a channel
+    # name's first letters, a spelled dot, "www", a long compound number word (`seen`: what
+    # `_word_entry` saw in it).
+    flags = 0
+    n = len(word)
+    c0 = ord(word[0]) - 0x60
+    if 1 <= c0 <= 26:
+        index = c0 * 729
+        if n > 1:
+            c1 = ord(word[1]) - 0x60
+            index = index + c1 * 27 if 1 <= c1 <= 26 else -1
+            if n > 2 and index >= 0:
+                c2 = ord(word[2]) - 0x60
+                index = index + c2 if 1 <= c2 <= 26 else -1
+        if index >= 0:
+            code = _PREFIX_CODES[index]
+            if code & 1:
+                flags = _LEADS
+            if code & 2 and word[:4] in KEYWORD_PREFIXES:
+                flags |= _KEYWORD_PREFIX
+    if seen & _SEEN_NT_OT and ("dot" in word or "punt" in word or "point" in word):
         flags |= _DOTTED
-    if "w" in word and "www" in word:
+    if seen & _SEEN_WW and "www" in word:
         flags |= _WWW
-    if len(word) > 9 and ("und" in word or word.startswith("veinti")):
+    if n > 9 and ("und" in word or word.startswith("veinti")):
         flags |= _SPOKEN | _NUMBER_TOKEN  # (a compound: see `_may_be_number_word`)
     return flags
 
@@ -584,36 +656,20 @@ assert _NUMBER_TOKEN < 1 << _DIGITS_SHIFT
 
 def _flags_and_digits(words: list[str], ascii_text: bool = False) -> tuple[int, int]:
     """The flags of a text's words, or-ed, and how many ASCII digits the text has
-    (`ascii_text`: the text is ASCII)."""
+    (`ascii_text`: the text is ASCII; `_word_entry` finds out for each new word itself)."""
     flags = 0
     digits = 0
     for word in words:
-        known = _flag_cache.get(word)
-        if known is None:
-            known = _word_flags(word, ascii_text)
-            if known & _HAS_DIGIT:
-                known |= _ascii_digits(word, ascii_text) << _DIGITS_SHIFT
-            remember(_flag_cache, word, known, 50_000)
-        flags |= known
-        digits += known >> _DIGITS_SHIFT
+        cached = _flag_cache.get(word)
+        if cached is None:
+            # (Worked out as a native int and boxed once, to be kept.)
+            entry = _word_entry(word)
+            remember(_flag_cache, word, entry, 50_000)
+        else:
+            entry = cached
+        flags |= entry
+        digits += entry >> _DIGITS_SHIFT
     return flags & _FLAG_BITS, digits
-
-
-def _ascii_digits(word: str, ascii_text: bool = False) -> int:
-    """`_digit_count(word)`, most often for a word of ASCII digits (a number), in two tests
-    (one, when the word is of an ASCII text: `ascii_text`)."""
-    if word.isdigit() and (ascii_text or word.isascii()):
-        return len(word)
-    if ascii_text:
-        # An ASCII word mixing digits with other characters ("10am", "s10"): its characters'
-        # codes counted one by one (a few instructions each, compiled) cost less than the
-        # encoding, translating and counting of `_digit_count`.
-        count = 0
-        for c in word:
-            if 0x30 <= ord(c) <= 0x39:
-                count += 1
-        return count
-    return _digit_count(word)
 
 
 def _single_characters(words: list[str]) -> int:

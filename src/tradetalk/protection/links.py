@@ -515,14 +515,47 @@ def _url_search_start(text: str) -> int:
     at = text.find("www", 0, first)
     if at >= 0:
         first = at
-    dot = _DOT_BEFORE_LETTER.search(text, 0, first + 1)
-    if dot is not None and dot.start() < first:
-        first = dot.start()
+    dot = _dot_before_letter(text, min(first + 1, len(text)))
+    if 0 <= dot < first:
+        first = dot
     if first == len(text):
         return -1  # no mark, no link
     while first > 0 and not text[first - 1].isspace():
         first -= 1
     return first
+
+
+def _dot_before_letter(text: str, end: int) -> int:
+    """Where `_DOT_BEFORE_LETTER.search(text, 0, end)` matches, or -1 (`end` <= len(text)).
+
+    The dots are found with `str.find` and the characters on either side tested by their codes
+    (the expression's classes by the same Unicode properties for the others), where the
+    expression's search costs a call and the engine's setup, a few thousand instructions.
+    """
+    if end < 3:
+        return -1  # (no room for a character, the dot and another; and find's end must be >= 0)
+    dot = text.find(".", 1, end - 1)  # (a character before it, and one after it within `end`)
+    while dot >= 0:
+        if _is_alnum(text[dot - 1]) and _is_letter(text[dot + 1]):
+            return dot
+        dot = text.find(".", dot + 1, end - 1)
+    return -1
+
+
+def _is_alnum(c: str) -> bool:
+    # "[^\W_]", as the engine has it: str.isalnum (underscore is no alphanumeric)
+    o = ord(c)
+    if o < 128:
+        return 97 <= o <= 122 or 65 <= o <= 90 or 48 <= o <= 57
+    return c.isalnum()
+
+
+def _is_letter(c: str) -> bool:
+    # "[^\W\d_]", as the engine has it: alphanumeric, but no decimal digit
+    o = ord(c)
+    if o < 128:
+        return 97 <= o <= 122 or 65 <= o <= 90
+    return c.isalnum() and not c.isdecimal()
 
 
 def _host_end(rest: str) -> int:
@@ -535,13 +568,64 @@ def _host_end(rest: str) -> int:
     return end
 
 
+# The bound method, taken once (see phones._chain_at).
+_url_at: Final = _URL.match
+
+
+def _url_matches(text: str, start: int) -> list[re.Match[str]]:
+    """`matches(_URL, text, start)`, the expression tried only where a match can start.
+
+    Each of its branches starts with a letter or digit ([a-z0-9]) before which stands none of
+    [a-z0-9_]: the scheme ("h", "f") and "www" after a word boundary, the host's first label
+    where its look-behind lets it; a label is a run of [a-z0-9-] and a dot after it. A search
+    tries the expression at every position from `start` (the boundary and the look-behind keep
+    the engine from scanning ahead), some hundreds of instructions each, and a failed try at a
+    start costs a few thousand; here the characters are walked by their codes and the
+    expression tried only at starts of a scheme, "www" or a label, going on after a match where
+    it ends, as the search does.
+    """
+    found: list[re.Match[str]] = []
+    pos = start
+    size = len(text)
+    while pos < size:
+        c = ord(text[pos])
+        if (
+            (97 <= c <= 122 or 48 <= c <= 57)
+            and (pos == 0 or not _in_name(ord(text[pos - 1])))
+            and (c == 104 or c == 102 or c == 119 or _label_before_dot(text, pos))  # "h" "f" "w"
+        ):
+            m = _url_at(text, pos)
+            if m is not None:
+                found.append(m)
+                pos = m.end()
+                continue
+        pos += 1
+    return found
+
+
+def _label_before_dot(text: str, pos: int) -> bool:
+    """Whether the run of [a-z0-9-] at `pos` has a "." right after it."""
+    size = len(text)
+    while pos < size:
+        c = ord(text[pos])
+        if not (97 <= c <= 122 or 48 <= c <= 57 or c == 45):  # (45: "-")
+            return c == 46  # "."
+        pos += 1
+    return False
+
+
+def _in_name(c: int) -> bool:
+    """Whether chr(c) is one of [a-z0-9_], which no match of `_URL` starts after."""
+    return 97 <= c <= 122 or 48 <= c <= 57 or c == 95
+
+
 def find_urls(text: str, allowed_domains: frozenset[str]) -> list[Hit]:
     """Links to outside pages; `allowed_domains` (operator, carriers) are left alone."""
     start = _url_search_start(text)
     if start < 0:
         return []
     hits: list[Hit] = []
-    for m in matches(_URL, text, start):
+    for m in _url_matches(text, start):
         raw = m.group().rstrip(_TRAIL)
         if not raw:
             continue

@@ -169,25 +169,25 @@ def normalize(text: str) -> NormText:
     # letters): the ASCII between them is lower-cased as a whole, and only the others are
     # looked up one by one (a translate by table would look up every character). While each
     # folds to one character, character i of the view is character i of the text.
+    # (The characters are walked by their codes, which the compiled module reads without
+    # making a string: a regular expression's search for them costs its setup, a call per run
+    # and a match object each.)
     pieces: list[str] = []
     pos = 0
-    for m in matches(_NOT_ASCII, text):
-        start, end = m.span()
-        pieces.append(text[pos:start].lower())
-        for c in text[start:end]:
-            folded = _folds[ord(c)]
-            if len(folded) != 1:
-                return _normalize_by_character(text)
-            pieces.append(folded)
-        pos = end
-    pieces.append(text[pos:].lower())
     n = len(text)
+    for i in range(n):
+        code = ord(text[i])
+        if code < 128:
+            continue
+        if pos < i:
+            pieces.append(text[pos:i].lower())
+        folded = _folds[code]
+        if len(folded) != 1:
+            return _normalize_by_character(text)
+        pieces.append(folded)
+        pos = i + 1
+    pieces.append(text[pos:].lower())
     return NormText("".join(pieces), _identity(0, n), _identity(1, n + 1))
-
-
-# (One such character first, then the rest of the run: an expression that starts with a set of
-# characters is searched for it, where one that starts with a repeat is tried everywhere.)
-_NOT_ASCII: Final = re.compile(r"[^\x00-\x7f][^\x00-\x7f]*")
 
 
 def _normalize_by_character(text: str) -> NormText:
