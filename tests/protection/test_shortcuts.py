@@ -638,6 +638,30 @@ def test_parse_shortcuts_build_what_the_library_parses(digits: str, region: str)
 
 
 @RANDOM
+@given(_PARSE_DIGITS, st.sampled_from(["US", "CA", *ph._OTHER_REGIONS]), st.booleans())
+@example("14155550163", "US", False)
+@example("4155550163", "CA", False)
+@example("13103900", "US", False)
+@example("07700900461", "US", False)
+@example("442079460958", "GB", True)
+@example("8001234567", "US", True)
+def test_numbers_read_without_phone_number_objects_as_parsed(
+    digits: str, region: str, plus: bool
+) -> None:
+    assume(digits)
+    number = "+" + digits if plus else digits
+    phone = ph._parse(number, region)
+    read = ph._read(number, region)
+    if phone is None:
+        assert read is None, number
+        return
+    assert read is not None, number
+    assert read.country_code == phone.country_code, number
+    assert read.national == phonenumbers.national_significant_number(phone), number
+    assert read.phone() == phone, number
+
+
+@RANDOM
 @given(
     st.builds(
         lambda head, tail: head + tail,
