@@ -387,6 +387,27 @@ def test_tracking_formats_found_in_one_pass(number: str) -> None:
     _compare_tracking(number)
 
 
+# Digits of every length a format has, and the formats' leading letters before digits and
+# letters: the formats a number's length admits (`_Fits`) are tried, and no other.
+_TRACKING_LIKE = st.one_of(
+    st.text(alphabet="0123456789", min_size=8, max_size=40),
+    st.builds(
+        lambda head, tail: head + tail,
+        st.sampled_from(["1Z", "TBA", "GM", "LX", "JJD", "JD", "JVG", "420", "96", "92",
+                         "1LS7", "1LSCX", "LTN", "SP", "YT", "GFUS", "K", "C", "D", "L", "RR"]),
+        st.text(alphabet="0123456789ABNUS-", max_size=38),
+    ),
+)  # fmt: skip
+
+
+@RANDOM
+@given(_TRACKING_LIKE)
+@example("42012345" + "9400111202555842332669")
+@example("1LS7" + "123456789012-1")
+def test_tracking_formats_found_by_length_as_one_by_one(number: str) -> None:
+    _compare_tracking(number)
+
+
 def _compare_tracking(number: str) -> None:
     n = tr.compact(number)
     expected = [
