@@ -822,17 +822,15 @@ def _tracking_spans(text: str, msg_starts: list[int]) -> list[tuple[int, int]]:
             joined = "".join(pieces[:k])
             if len(joined) < 8 or total < 8:
                 break
-            distinctive = not joined.isdigit() or len(joined) >= 12
-            # A bare 10-14 digit number passes some check by chance one time in ten: only
-            # believe it next to a carrier or tracking word in the same message. Such a
-            # number without one is passed over before its formats are tried (a phone number
-            # near "shipped" is: the formats are the costlier test).
-            if not distinctive and not _tracking_context(text, msg_starts, starts[i], context):
-                continue
             # (tokens: no spaces to strip)
             checked = compact_first_checked(joined.upper())
             if checked is None:
                 continue
+            # A bare 10-14 digit number passes some check by chance one time in ten: only
+            # believe it next to a carrier or tracking word in the same message. (Asked after
+            # the formats: a search of the message costs more than trying the few formats of
+            # a number's length, which most numbers fit none of.)
+            distinctive = not joined.isdigit() or len(joined) >= 12
             if not (distinctive and checked) and not _tracking_context(
                 text, msg_starts, starts[i], context
             ):
