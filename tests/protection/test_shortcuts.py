@@ -387,6 +387,27 @@ def test_tracking_formats_found_in_one_pass(number: str) -> None:
     _compare_tracking(number)
 
 
+# Digits of every length a format has, and the formats' leading letters before digits and
+# letters: the formats a number's length admits (`_Fits`) are tried, and no other.
+_TRACKING_LIKE = st.one_of(
+    st.text(alphabet="0123456789", min_size=8, max_size=40),
+    st.builds(
+        lambda head, tail: head + tail,
+        st.sampled_from(["1Z", "TBA", "GM", "LX", "JJD", "JD", "JVG", "420", "96", "92",
+                         "1LS7", "1LSCX", "LTN", "SP", "YT", "GFUS", "K", "C", "D", "L", "RR"]),
+        st.text(alphabet="0123456789ABNUS-", max_size=38),
+    ),
+)  # fmt: skip
+
+
+@RANDOM
+@given(_TRACKING_LIKE)
+@example("42012345" + "9400111202555842332669")
+@example("1LS7" + "123456789012-1")
+def test_tracking_formats_found_by_length_as_one_by_one(number: str) -> None:
+    _compare_tracking(number)
+
+
 def _compare_tracking(number: str) -> None:
     n = tr.compact(number)
     expected = [
@@ -635,6 +656,30 @@ def test_parse_shortcuts_build_what_the_library_parses(digits: str, region: str)
         built = ph._parse_nanp_trunk(digits)
         if built is not None:
             assert built == _library_parse(digits, region), digits
+
+
+@RANDOM
+@given(_PARSE_DIGITS, st.sampled_from(["US", "CA", *ph._OTHER_REGIONS]), st.booleans())
+@example("14155550163", "US", False)
+@example("4155550163", "CA", False)
+@example("13103900", "US", False)
+@example("07700900461", "US", False)
+@example("442079460958", "GB", True)
+@example("8001234567", "US", True)
+def test_numbers_read_without_phone_number_objects_as_parsed(
+    digits: str, region: str, plus: bool
+) -> None:
+    assume(digits)
+    number = "+" + digits if plus else digits
+    phone = ph._parse(number, region)
+    read = ph._read(number, region)
+    if phone is None:
+        assert read is None, number
+        return
+    assert read is not None, number
+    assert read.country_code == phone.country_code, number
+    assert read.national == phonenumbers.national_significant_number(phone), number
+    assert read.phone() == phone, number
 
 
 @RANDOM

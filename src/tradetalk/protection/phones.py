@@ -258,13 +258,63 @@ def _classify(tok: str) -> tuple[str, str] | None:
 _NANP: Final = frozenset({"US", "CA"})
 
 
+class _Number:
+    """A parsed number as the validity checks read it: its calling code and national
+    significant number, and the library's `PhoneNumber` of it (see `phone`)."""
+
+    __slots__ = ("_phone", "country_code", "national")
+
+    def __init__(
+        self, country_code: int | None, national: str, phone: phonenumbers.PhoneNumber | None
+    ) -> None:
+        self.country_code = country_code
+        self.national = national
+        self._phone = phone
+
+    def phone(self) -> phonenumbers.PhoneNumber:
+        """The library's `PhoneNumber` of it, for the questions left to the library."""
+        if self._phone is None:
+            # (Left unbuilt only by the North American shortcut of `_read`, whose national
+            # number has no leading zero to keep apart.)
+            self._phone = phonenumbers.PhoneNumber(self.country_code, int(self.national))
+        return self._phone
+
+
+def _number_of(phone: phonenumbers.PhoneNumber) -> _Number:
+    return _Number(phone.country_code, _national_significant_number(phone), phone)
+
+
+def _read(number: str, region: str) -> _Number | None:
+    """`_parse(number, region)` as a `_Number`.
+
+    For the North American plan `_parse` takes the digits as they are; so does this, without
+    a `PhoneNumber` (3,000 instructions for its interpreted constructor alone), which the
+    validity checks do not need: the national significant number is the digits (after the
+    leading "1" of eleven), since they are ASCII and start with no "0".
+    """
+    if region in _NANP and number.isascii() and number.isdigit() and number[0] != "0":
+        if len(number) == 11 and number[0] == "1":
+            return _Number(1, number[1:], None)
+        if len(number) <= 10:
+            return _Number(1, number, None)
+    phone = _parse(number, region)
+    return None if phone is None else _number_of(phone)
+
+
 def _parse(number: str, region: str) -> phonenumbers.PhoneNumber | None:
-    # The digits are already extracted: for the North American plan (no trunk "0", optional
-    # leading "1") the number is built directly, skipping phonenumbers' text parser, which
-    # costs several times the validation itself (150,000 instructions a call, interpreted).
-    # (PhoneNumber's first two parameters are the country code and the national number: its
-    # interpreted constructor takes them positionally for about half the cost of keywords.)
+    """`phonenumbers.parse(number, region)`, None where it raises, built directly where
+    certain (the shortcuts below), except for the North American plan.
+
+    The digits are already extracted: for the North American plan (no trunk "0", optional
+    leading "1") the number is built directly, skipping phonenumbers' text parser, which
+    costs several times the validation itself (150,000 instructions a call, interpreted).
+    (Not always the library's number: it may read a leading "1" otherwise, as a national
+    prefix of a shorter number, say.)
+    """
     if region in _NANP and number.isdigit() and number[0] != "0":
+        # (PhoneNumber's first two parameters are the country code and the national number:
+        # its interpreted constructor takes them positionally for about half the cost of
+        # keywords.)
         if len(number) == 11 and number[0] == "1":
             return phonenumbers.PhoneNumber(1, int(number[1:]))
         if len(number) <= 10:
@@ -465,10 +515,14 @@ _NEIGHBOURS: Final[dict[str, tuple[str, ...]]] = {
 }
 
 
-def _valid_in(num: phonenumbers.PhoneNumber, regions: tuple[str, ...]) -> bool:
-    """Whether `num` is valid for one of `regions` (`is_valid_number_for_region`)."""
-    national = _national_significant_number(num)
-    return any(_valid_for_region(num, national, region) for region in regions)
+def _valid_in(phone: phonenumbers.PhoneNumber, regions: tuple[str, ...]) -> bool:
+    """Whether `phone` is valid for one of `regions` (`is_valid_number_for_region`)."""
+    return _valid_number_in(_number_of(phone), regions)
+
+
+def _valid_number_in(num: _Number, regions: tuple[str, ...]) -> bool:
+    """`_valid_in` of a `_Number`."""
+    return any(_valid_for_region(num, region) for region in regions)
 
 
 def _national_significant_number(num: phonenumbers.PhoneNumber) -> str:
@@ -484,9 +538,8 @@ def _national_significant_number(num: phonenumbers.PhoneNumber) -> str:
     return national
 
 
-def _valid_for_region(num: phonenumbers.PhoneNumber, national: str, region: str) -> bool:
-    """`phonenumbers.is_valid_number_for_region(num, region)`, `national` being the number's
-    national significant number.
+def _valid_for_region(num: _Number, region: str) -> bool:
+    """`phonenumbers.is_valid_number_for_region(num.phone(), region)`.
 
     The library, interpreted, looks the metadata up at each call and then matches the
     number's digits against the region's general description and up to ten type descriptions
@@ -497,10 +550,11 @@ def _valid_for_region(num: phonenumbers.PhoneNumber, national: str, region: str)
     if rules is None:
         if region == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY:
             # (metadata by calling code: left to the library)
-            return bool(phonenumbers.is_valid_number_for_region(num, region))
+            return bool(phonenumbers.is_valid_number_for_region(num.phone(), region))
         rules = _validity[region] = _RegionValidity(region)
     if rules.metadata is None or num.country_code != rules.country_code:
         return False  # (no metadata for the region, or another calling code)
+    national = num.national
     length = len(national)
     pattern = rules.by_length.get(length, _NOT_BUILT)
     if pattern is _NOT_BUILT:
@@ -624,17 +678,24 @@ def _may_be_valid_national(digits: str, region: str) -> bool:
     return trunk is not None and len(digits) - trunk.end() in lengths
 
 
-def _valid_international(num: phonenumbers.PhoneNumber) -> bool:
+def _valid_international(phone: phonenumbers.PhoneNumber) -> bool:
+    """`phonenumbers.is_valid_number(phone)`, but for a calling code shared by more than three
+    regions asked of its main region and `_NEIGHBOURS` only."""
+    return _valid_abroad(_number_of(phone))
+
+
+def _valid_abroad(num: _Number) -> bool:
+    """`_valid_international` of a `_Number`."""
     if num.country_code is None:
         return False
     regions = phonenumbers.region_codes_for_country_code(num.country_code)
     if len(regions) == 1:
         # `is_valid_number` asks `is_valid_number_for_region` about the code's only region.
-        return _valid_in(num, (regions[0],))
+        return _valid_number_in(num, (regions[0],))
     if len(regions) > 3:
         main = phonenumbers.region_code_for_country_code(num.country_code)
-        return _valid_in(num, (main, *_NEIGHBOURS.get(main, ())))
-    return phonenumbers.is_valid_number(num)
+        return _valid_number_in(num, (main, *_NEIGHBOURS.get(main, ())))
+    return phonenumbers.is_valid_number(num.phone())
 
 
 # A pure function of its arguments and the slowest step (phonenumbers parses and matches the
@@ -644,22 +705,22 @@ def _valid_international(num: phonenumbers.PhoneNumber) -> bool:
 def _judge(digits: str, plus: bool, region: str, strong: bool) -> str | None:
     """Rule name when `digits` is a phone number, else None."""
     if plus or (digits.startswith("00") and len(digits) > 9):
-        num = _parse("+" + (digits if plus else digits[2:]), region)
-        if num is not None and _valid_international(num):
+        num = _read("+" + (digits if plus else digits[2:]), region)
+        if num is not None and _valid_abroad(num):
             return "phone_international"
         if plus:
-            if num is not None and strong and phonenumbers.is_possible_number(num):
+            if num is not None and strong and phonenumbers.is_possible_number(num.phone()):
                 return "phone_possible"
             return None
-    num = _parse(digits, region)
+    num = _read(digits, region)
     if num is not None:
         home = (region, *_NEIGHBOURS.get(region, ()))
         if num.country_code == _country_code(region):
-            if _valid_in(num, home):
+            if _valid_number_in(num, home):
                 return "phone_valid"
-        elif _valid_international(num):
+        elif _valid_abroad(num):
             return "phone_international"
-        if strong and phonenumbers.is_possible_number(num):
+        if strong and phonenumbers.is_possible_number(num.phone()):
             return "phone_possible"
     if strong and digits.startswith("0"):
         # A national number written with its trunk "0" ("07700 900123"): try where people
@@ -667,8 +728,8 @@ def _judge(digits: str, plus: bool, region: str, strong: bool) -> str | None:
         for other in _OTHER_REGIONS:
             if other == region or not _may_be_valid_national(digits, other):
                 continue
-            num = _parse(digits, other)
-            if num is not None and _valid_in(num, (other,)):
+            num = _read(digits, other)
+            if num is not None and _valid_number_in(num, (other,)):
                 return "phone_valid_" + other.lower()
     return None
 
@@ -761,17 +822,15 @@ def _tracking_spans(text: str, msg_starts: list[int]) -> list[tuple[int, int]]:
             joined = "".join(pieces[:k])
             if len(joined) < 8 or total < 8:
                 break
-            distinctive = not joined.isdigit() or len(joined) >= 12
-            # A bare 10-14 digit number passes some check by chance one time in ten: only
-            # believe it next to a carrier or tracking word in the same message. Such a
-            # number without one is passed over before its formats are tried (a phone number
-            # near "shipped" is: the formats are the costlier test).
-            if not distinctive and not _tracking_context(text, msg_starts, starts[i], context):
-                continue
             # (tokens: no spaces to strip)
             checked = compact_first_checked(joined.upper())
             if checked is None:
                 continue
+            # A bare 10-14 digit number passes some check by chance one time in ten: only
+            # believe it next to a carrier or tracking word in the same message. (Asked after
+            # the formats: a search of the message costs more than trying the few formats of
+            # a number's length, which most numbers fit none of.)
+            distinctive = not joined.isdigit() or len(joined) >= 12
             if not (distinctive and checked) and not _tracking_context(
                 text, msg_starts, starts[i], context
             ):

@@ -11,8 +11,9 @@ shipping-update feature uses it to name the carrier and link to its tracking pag
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
@@ -45,6 +46,7 @@ class _Format:
     carrier: str
     name: str
     pattern: re.Pattern[str]
+    lengths: frozenset[int]  # every length of a string the pattern matches
     check: Callable[[str], bool] | None
     url: str | None
 
@@ -164,10 +166,11 @@ def _f(
     carrier: str,
     name: str,
     pattern: str,
+    lengths: Iterable[int],
     check: Callable[[str], bool] | None,
     url: str | None,
 ) -> _Format:
-    return _Format(carrier, name, re.compile(pattern), check, url)
+    return _Format(carrier, name, re.compile(pattern), frozenset(lengths), check, url)
 
 
 _UPS_URL: Final = "https://www.ups.com/track?tracknum=%s"
@@ -177,52 +180,86 @@ _DHL_URL: Final = "https://www.dhl.com/en/express/tracking.html?AWB=%s"
 _DHL_ECS_URL: Final = "https://webtrack.dhlecs.com/?trackingnumber=%s"
 _ONTRAC_URL: Final = "https://www.ontrac.com/tracking/?number=%s"
 
-# Most specific first: letter-prefixed formats, then pure-digit formats by length.
+# Most specific first: letter-prefixed formats, then pure-digit formats by length. Each pattern's
+# lengths follow it (see `_Fits`; test_tracking_lengths checks them against the pattern).
 _FORMATS: Final[tuple[_Format, ...]] = (
-    _f("UPS", "UPS", r"1Z[A-Z0-9]{16}", _ups, _UPS_URL),
-    _f("UPS", "UPS Waybill", r"[KJV]\d{10}", _last_is(lambda s: _mod10(s, 1, 2), 1), _UPS_URL),
+    _f("UPS", "UPS", r"1Z[A-Z0-9]{16}", (18,), _ups, _UPS_URL),
     _f(
-        "Amazon", "Amazon Logistics", r"TB[ACM]\d{12}", None, "https://track.amazon.com/tracking/%s"
+        "UPS",
+        "UPS Waybill",
+        r"[KJV]\d{10}",
+        (11,),
+        _last_is(lambda s: _mod10(s, 1, 2), 1),
+        _UPS_URL,
     ),
-    _f("Amazon", "Amazon International", r"C\d{10}", None, "https://track.amazon.com/tracking/%s"),
+    _f(
+        "Amazon",
+        "Amazon Logistics",
+        r"TB[ACM]\d{12}",
+        (15,),
+        None,
+        "https://track.amazon.com/tracking/%s",
+    ),
+    _f(
+        "Amazon",
+        "Amazon International",
+        r"C\d{10}",
+        (11,),
+        None,
+        "https://track.amazon.com/tracking/%s",
+    ),
     _f(
         "Canpar",
         "Canpar (22)",
         r"[DLS]\d{21}",
+        (22,),
         None,
         "https://www.canpar.com/en/tracking/delivery_options.htm?barcode=%s",
     ),
-    _f("DHL", "DHL Express (Piece ID)", r"J[A-Z]{2,3}\d{9,10}", None, _DHL_URL),
+    _f("DHL", "DHL Express (Piece ID)", r"J[A-Z]{2,3}\d{9,10}", range(12, 15), None, _DHL_URL),
     _f(
         "DHL",
         "DHL E-Commerce",
         r"(?:GM|LX|RX|UV|CN|SG|TH|IN|HK|MY)[0-9A-Z]{10,39}",
+        range(12, 42),
         None,
         _DHL_ECS_URL,
     ),
     _f(
-        "DPD", "DPD (28)", r"\d{27}[0-9A-Z]", _dpd, "https://tracking.dpd.de/status/en_US/parcel/%s"
+        "DPD",
+        "DPD (28)",
+        r"\d{27}[0-9A-Z]",
+        (28,),
+        _dpd,
+        "https://tracking.dpd.de/status/en_US/parcel/%s",
     ),
     _f(
-        "DPD", "DPD (14)", r"\d{14}[0-9A-Z]", _dpd, "https://tracking.dpd.de/status/en_US/parcel/%s"
+        "DPD",
+        "DPD (14)",
+        r"\d{14}[0-9A-Z]",
+        (15,),
+        _dpd,
+        "https://tracking.dpd.de/status/en_US/parcel/%s",
     ),
-    _f("GOFO Express", "GOFO Express (US)", r"GFUS\d{14}", None, None),
+    _f("GOFO Express", "GOFO Express (US)", r"GFUS\d{14}", (18,), None, None),
     _f(
         "Landmark Global LTN",
         "Landmark Global LTN",
         r"LTN\d{8}N\d",
+        (13,),
         None,
         "https://track.landmarkglobal.com/?trck=%s",
     ),
-    _f("LaserShip", "LaserShip LX", r"L[XIAHEN]\d{8}", None, _ONTRAC_URL),
-    _f("LaserShip", "LaserShip 1LS7 (15)", r"1LS7\d{11}", None, _ONTRAC_URL),
-    _f("LaserShip", "LaserShip 1LS7 (18)", r"1LS7\d{12}-1", None, _ONTRAC_URL),
-    _f("LaserShip", "LaserShip 1LSCX (15)", r"1LSCX[0-9A-Z]{10}", None, _ONTRAC_URL),
-    _f("OnTrac", "OnTrac", r"[CD]\d{14}", _last_is(lambda s: _mod10(s, 1, 2)), _ONTRAC_URL),
+    _f("LaserShip", "LaserShip LX", r"L[XIAHEN]\d{8}", (10,), None, _ONTRAC_URL),
+    _f("LaserShip", "LaserShip 1LS7 (15)", r"1LS7\d{11}", (15,), None, _ONTRAC_URL),
+    _f("LaserShip", "LaserShip 1LS7 (18)", r"1LS7\d{12}-1", (18,), None, _ONTRAC_URL),
+    _f("LaserShip", "LaserShip 1LSCX (15)", r"1LSCX[0-9A-Z]{10}", (15,), None, _ONTRAC_URL),
+    _f("OnTrac", "OnTrac", r"[CD]\d{14}", (15,), _last_is(lambda s: _mod10(s, 1, 2)), _ONTRAC_URL),
     _f(
         "Purolator",
         "Purolator (alpha + 9)",
         r"[A-Z]{3}\d{9}",
+        (12,),
         None,
         "https://www.purolator.com/en/shipping/tracker?pin=%s",
     ),
@@ -230,6 +267,7 @@ _FORMATS: Final[tuple[_Format, ...]] = (
         "S10 International Standard",
         "S10",
         r"[A-Z]{2}\d{9}[A-Z]{2}",
+        (13,),
         _s10_check,
         None,  # filled per destination below
     ),
@@ -237,25 +275,28 @@ _FORMATS: Final[tuple[_Format, ...]] = (
         "Spee-Dee Delivery",
         "Spee-Dee (20)",
         r"SP\d{18}",
+        (20,),
         None,
         "https://speedeedelivery.com/track-a-shipment/?v=detail&barcode=%s",
     ),
-    _f("Yodel", "Yodel", r"J?JD\d{16}", None, "https://www.yodel.co.uk/tracking/%s"),
+    _f("Yodel", "Yodel", r"J?JD\d{16}", (18, 19), None, "https://www.yodel.co.uk/tracking/%s"),
     _f(
         "YunExpress",
         "YunExpress",
         r"YT\d{16}",
+        (18,),
         None,
         "https://www.yuntrack.com/parcelTracking?id=%s",
     ),
     # pure digits
-    _f("FedEx", "FedEx Express (34)", r"1\d{33}", _fedex34, _FEDEX_URL),
-    _f("FedEx", "FedEx Ground GSN", r"96\d{32}", _fedex34, _FEDEX_URL),
-    _f("FedEx", "FedEx ASTRA (32)", r"\d{32}", _astra, _FEDEX_URL),
+    _f("FedEx", "FedEx Express (34)", r"1\d{33}", (34,), _fedex34, _FEDEX_URL),
+    _f("FedEx", "FedEx Ground GSN", r"96\d{32}", (34,), _fedex34, _FEDEX_URL),
+    _f("FedEx", "FedEx ASTRA (32)", r"\d{32}", (32,), _astra, _FEDEX_URL),
     _f(
         "FedEx",
         "FedEx Ground 96 (22)",
         r"96\d{20}",
+        (22,),
         _last_is(lambda s: _mod10(s, 1, 3), 7),
         _FEDEX_URL,
     ),
@@ -263,14 +304,16 @@ _FORMATS: Final[tuple[_Format, ...]] = (
         "United States Postal Service",
         "USPS IMpb",
         r"(?:420\d{5}(?:\d{4})?)?9[1-5]\d{18,24}",
+        (*range(20, 27), *range(28, 39)),
         _usps,
         _USPS_URL,
     ),
-    _f("United States Postal Service", "USPS 20", r"\d{20}", _usps, _USPS_URL),
+    _f("United States Postal Service", "USPS 20", r"\d{20}", (20,), _usps, _USPS_URL),
     _f(
         "FedEx",
         "FedEx Ground (SSCC-18)",
         r"\d{18}",
+        (18,),
         _last_is(lambda s: _mod10(s, 3, 1)),
         _FEDEX_URL,
     ),
@@ -278,15 +321,17 @@ _FORMATS: Final[tuple[_Format, ...]] = (
         "Canada Post",
         "Canada Post (16)",
         r"\d{16}",
+        (16,),
         _last_is(lambda s: _mod10(s, 3, 1)),
         "https://www.canadapost-postescanada.ca/track-reperage/en#/search?searchFor=%s",
     ),
-    _f("FedEx", "FedEx Ground", r"\d{15}", _last_is(lambda s: _mod10(s, 1, 3)), _FEDEX_URL),
-    _f("DHL", "DHL E-Commerce (14)", r"[56]\d{13}", None, _DHL_ECS_URL),
+    _f("FedEx", "FedEx Ground", r"\d{15}", (15,), _last_is(lambda s: _mod10(s, 1, 3)), _FEDEX_URL),
+    _f("DHL", "DHL E-Commerce (14)", r"[56]\d{13}", (14,), None, _DHL_ECS_URL),
     _f(
         "FedEx",
         "FedEx Express (12)",
         r"\d{12}",
+        (12,),
         _last_is(lambda s: _weighted(s, (3, 1, 7))),
         _FEDEX_URL,
     ),
@@ -294,6 +339,7 @@ _FORMATS: Final[tuple[_Format, ...]] = (
         "Purolator",
         "Purolator (12)",
         r"\d{12}",
+        (12,),
         _last_is(_luhn),
         "https://www.purolator.com/en/shipping/tracker?pin=%s",
     ),
@@ -301,10 +347,11 @@ _FORMATS: Final[tuple[_Format, ...]] = (
         "Old Dominion Freight Line",
         "Old Dominion",
         r"\d{11}",
+        (11,),
         _last_is(_luhn),
         "https://www.odfl.com/us/en/tools/trace-track-ltl-freight/trace.html?proNumbers=%s",
     ),
-    _f("DHL", "DHL Express", r"\d{10,11}", _last_is(lambda s: int(s) % 7), _DHL_URL),
+    _f("DHL", "DHL Express", r"\d{10,11}", (10, 11), _last_is(lambda s: int(s) % 7), _DHL_URL),
 )
 
 _S10_URLS: Final = {
@@ -346,16 +393,35 @@ TRACKING_DOMAINS: Final[frozenset[str]] = frozenset(
 )
 
 _SPACES: Final = re.compile(r"\s+")
-# The formats from the i-th on as one expression, each branch closed by an empty group of its
-# own: a full match names the first format from i on that fits (the group that matched last,
-# `lastindex`, is the j-th format's j - i + 1), so the fitting formats are found in one pass each
-# instead of trying every format's pattern in turn. (_FROM[0] also rejects most strings at
-# once.) Empty groups at the end leave each branch starting with a character, which the engine
-# checks before entering the branch.
-_FROM: Final = tuple(
-    re.compile("|".join(f"(?:{_FORMATS[j].pattern.pattern})()" for j in range(i, len(_FORMATS))))
-    for i in range(len(_FORMATS))
-)
+
+
+class _Fits:
+    """The formats a number of one length may fit, as one expression per place in their list.
+
+    `formats` are the indices of the formats whose pattern can match a string of the length,
+    in order; `from_[k]` matches what the formats from `formats[k]` on match, each branch
+    closed by an empty group of its own: a full match names the first of them that fits (the
+    group that matched last, `lastindex`, is the one of `formats[k + lastindex - 1]`), so the
+    fitting formats are found in one pass each instead of trying every format's pattern in
+    turn. Empty groups at the end leave each branch starting with a character, which the
+    engine checks before entering the branch. Only the formats of the number's length are in
+    it: a full match of all of them tries many more branches (35), most of which fail only
+    after a dozen characters or more.
+    """
+
+    __slots__ = ("formats", "from_")
+
+    def __init__(self, length: int) -> None:
+        self.formats = [j for j, fmt in enumerate(_FORMATS) if length in fmt.lengths]
+        self.from_ = [
+            re.compile("|".join(f"(?:{_FORMATS[j].pattern.pattern})()" for j in self.formats[k:]))
+            for k in range(len(self.formats))
+        ]
+
+
+# Made for a length when first needed (metadata, not verdicts: kept from message to message;
+# one per length of 8 to 40 characters, the only ones asked about).
+_fits_by_length: Final[dict[int, _Fits]] = {}
 
 
 def compact(number: str) -> str:
@@ -413,15 +479,21 @@ def _first_checked(n: str) -> bool | None:
 def _next_fit(n: str, i: int) -> int:
     """The first of the formats from the i-th on that `n` fits, check digit included (-1:
     none does)."""
-    while i < len(_FORMATS):
-        fits = _FROM[i].fullmatch(n)
-        if fits is None or fits.lastindex is None:
+    fits = _fits_by_length.get(len(n))
+    if fits is None:
+        fits = _fits_by_length[len(n)] = _Fits(len(n))
+    formats = fits.formats
+    k = bisect.bisect_left(formats, i)
+    while k < len(formats):
+        found = fits.from_[k].fullmatch(n)
+        if found is None or found.lastindex is None:
             return -1
-        j = i + fits.lastindex - 1
+        k += found.lastindex - 1
+        j = formats[k]
         check = _FORMATS[j].check
         if check is None or check(n):
             return j
-        i = j + 1
+        k += 1
     return -1
 
 
