@@ -211,15 +211,32 @@ _EMAIL_SPOKEN: Final = re.compile(
 # What a spoken address's domain needs (`_email_domain_ok`): a dot inside it, between a letter,
 # digit or "-" and a letter or digit, or the whole of it a provider named without its ending.
 # A text with neither has no spoken address, whatever its " at ": most of them ("meet at 5").
+# (`_domain_dot` looks for it without a search; the expression is what a test compares with.)
 _DOMAIN_DOT: Final = re.compile(r"\.(?<=[a-z0-9\-]\.)(?=[a-z0-9])")
-_SPOKEN_PROVIDER_NAMES: Final = tuple(sorted(_SPOKEN_PROVIDERS))
+_SPOKEN_PROVIDER_NAMES: Final[tuple[str, ...]] = tuple(sorted(_SPOKEN_PROVIDERS))
 
 
 def _may_hold_spoken_domain(text: str) -> bool:
     """Whether `text` has a dot inside a domain or the name of a spoken provider (see above)."""
-    if "." in text and _DOMAIN_DOT.search(text) is not None:
-        return True
-    return any(name in text for name in _SPOKEN_PROVIDER_NAMES)
+    return _domain_dot(text) or any(name in text for name in _SPOKEN_PROVIDER_NAMES)
+
+
+def _domain_dot(text: str) -> bool:
+    """Whether `_DOMAIN_DOT` matches in `text`: each "." (found with `str.find`) looked at with
+    the characters either side of it, where the search, its setup alone some 1,000
+    instructions, would do the same."""
+    last = len(text) - 1
+    dot = text.find(".")
+    while 0 <= dot < last:
+        if dot > 0:
+            before = ord(text[dot - 1])
+            after = ord(text[dot + 1])
+            if (97 <= before <= 122 or 48 <= before <= 57 or before == 45) and (
+                97 <= after <= 122 or 48 <= after <= 57
+            ):
+                return True
+        dot = text.find(".", dot + 1)
+    return False
 
 
 # Spanish "en" ("juanperez en gmail punto com") is also the everyday "in": an address spoken
@@ -258,13 +275,92 @@ _HANDLE_LIKE: Final = re.compile(r"[0-9._]")
 _LETTER: Final = re.compile("[a-z]")
 
 
+# The bound methods, taken once (see phones._chain_at).
+_email_at: Final = _EMAIL_AT.match
+_email_spoken_at: Final = _EMAIL_SPOKEN.match
+
+# An address's expressions start with a set of characters that most letters are in: a search
+# tries them at nearly every position (the engine tests each character against the set, some
+# 60 instructions). Both take a name whole, the whole run of name characters ([a-z0-9._%+\-])
+# before its "@" or spoken "at" (their look-behind lets no such character stand before the
+# name's first, a letter or digit, and the name is taken whole), so each "@" or spoken word,
+# found with `str.find`, gives the one place where a match with it can start: the walks below
+# try the expression at those places only, left to right and from where the last match ended,
+# as the search goes on.
+
+
+def _address_name_start(text: str, end: int) -> int:
+    r"""Where the run of name characters ([a-z0-9._%+\-]) ending at `end` starts."""
+    start = end
+    while start > 0:
+        c = ord(text[start - 1])
+        if not (
+            97 <= c <= 122 or 48 <= c <= 57 or c == 46 or c == 95 or c == 37 or c == 43 or c == 45
+        ):
+            break
+        start -= 1
+    return start
+
+
+def _email_at_matches(text: str) -> list[re.Match[str]]:
+    """`matches(_EMAIL_AT, text)`, the expression tried only where a match can start (see
+    above): the name ends at the "@" or at the one whitespace before it."""
+    found: list[re.Match[str]] = []
+    floor = 0
+    at = text.find("@")
+    while at >= 0:
+        start = _address_name_start(text, at - 1 if at > 0 and text[at - 1].isspace() else at)
+        if start >= floor and start < at:
+            m = _email_at(text, start)
+            if m is not None:
+                found.append(m)
+                floor = m.end()
+        at = text.find("@", at + 1)
+    return found
+
+
+# `_EMAIL_SPOKEN`'s words for "@".
+_SPOKEN_AT_WORDS: Final[tuple[str, ...]] = ("at", "arroba", "chez", "bei", "en")
+
+
+def _email_spoken_matches(text: str) -> list[re.Match[str]]:
+    """`matches(_EMAIL_SPOKEN, text)`, the expression tried only where a match can start (see
+    above): the name ends where the whitespace before a spoken word that whitespace follows
+    starts."""
+    starts: list[int] = []
+    size = len(text)
+    for word in _SPOKEN_AT_WORDS:
+        at = text.find(word)
+        while at >= 0:
+            end = at + len(word)
+            if at > 0 and end < size and text[at - 1].isspace() and text[end].isspace():
+                name_end = at - 1
+                while name_end > 0 and text[name_end - 1].isspace():
+                    name_end -= 1
+                start = _address_name_start(text, name_end)
+                if start < name_end:
+                    starts.append(start)
+            at = text.find(word, end)
+    if len(starts) > 1:
+        starts.sort()
+    found: list[re.Match[str]] = []
+    floor = 0
+    for start in starts:
+        if start >= floor:
+            m = _email_spoken_at(text, start)
+            if m is not None:
+                found.append(m)
+                floor = m.end()
+    return found
+
+
 def find_emails(
     text: str, allowed_emails: frozenset[str], allowed_domains: frozenset[str]
 ) -> list[Hit]:
     """E-mail addresses, also "john at gmail dot com" once the view has "john at gmail.com"."""
     hits: list[Hit] = []
     if "@" in text:
-        for m in matches(_EMAIL_AT, text):
+        for m in _email_at_matches(text):
             domain = "".join(m.group(2).split()).rstrip(".")  # (without its spaces)
             local = m.group(1)
             if not _email_domain_ok(domain, False):
@@ -281,7 +377,7 @@ def find_emails(
         or " bei " in text
         or " en " in text
     ) and _may_hold_spoken_domain(text):
-        for m in matches(_EMAIL_SPOKEN, text):
+        for m in _email_spoken_matches(text):
             local, domain = m.group(1), m.group(3).rstrip(".")
             if local in _LOCAL_STOP or not _email_domain_ok(domain, True):
                 continue

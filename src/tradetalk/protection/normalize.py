@@ -258,7 +258,8 @@ _SPOKEN_LOCAL_DOT: Final = re.compile(
 # separator on, with the letter or digit before it (and what does not stand before that) looked
 # behind for: the engine then tries it only at separators, not at every letter. A match starts
 # one character after the run it stands for (`deobfuscate` steps back); none is lost, since no
-# run ends where another could start.
+# run ends where another could start. (`deobfuscate` finds its matches with `_spaced_runs`, a
+# walk over the characters; the expression stays as what that walk is tested against.)
 _SPACED: Final = re.compile(
     r"[ .\-_*|/~+](?<=[a-z0-9].)(?<![a-z0-9]..)[ .\-_*|/~+]{0,2}[a-z0-9](?![a-z0-9])"
     r"(?:[ .\-_*|/~+]{1,3}[a-z0-9](?![a-z0-9])){2,}"
@@ -323,6 +324,82 @@ def _separator_runs(text: str, start: int, end: int) -> list[int]:
     return runs
 
 
+def _spaced_runs(text: str) -> list[int]:
+    """Start and end of each `_SPACED` match, flat, each from its first letter or digit (one
+    character before the match): the runs of one letter or digit, then three or more times one
+    to three separators and a letter or digit that no letter or digit follows, found walking
+    the text's characters by their codes.
+
+    The search, its first character a set of separators, stops at every space and tries its
+    look-behinds and repetitions there (some 9,000 instructions on the texts it runs on); a
+    run has one way to match, so the walk is simple: from a letter or digit that stands alone,
+    take separator runs and lone letters or digits while they come, and keep the run if it
+    took three. A run ends where no lone letter or digit follows a separator run, and no run
+    can start inside one that matched, so the walk goes on where a match ends, as the search
+    does (and at the next character after a failed try).
+    """
+    runs: list[int] = []
+    n = len(text)
+    i = 0
+    while i < n:
+        c = ord(text[i])
+        i += 1
+        if not (97 <= c <= 122 or 48 <= c <= 57):  # (not [a-z0-9])
+            continue
+        # text[i - 1] starts a word of letters and digits (the walk passes over the rest of
+        # each word): a run starts there if the word is that one character.
+        if i < n:
+            c = ord(text[i])
+            if 97 <= c <= 122 or 48 <= c <= 57:
+                i += 1
+                while i < n:
+                    c = ord(text[i])
+                    if not (97 <= c <= 122 or 48 <= c <= 57):
+                        break
+                    i += 1
+                continue
+        # Count the separator runs and lone letters or digits that follow.
+        taken = 0
+        end = i
+        while True:
+            seps = 0
+            while end + seps < n and seps < 4 and _is_spaced_separator(ord(text[end + seps])):
+                seps += 1
+            after = end + seps + 1  # (past the letter or digit after the separators)
+            if seps == 0 or seps > 3 or after > n:
+                break
+            c = ord(text[after - 1])
+            if not (97 <= c <= 122 or 48 <= c <= 57):
+                break
+            if after < n:
+                c = ord(text[after])
+                if 97 <= c <= 122 or 48 <= c <= 57:
+                    break  # (a longer word, no lone letter or digit)
+            taken += 1
+            end = after
+        if taken >= 3:
+            runs.append(i - 1)
+            runs.append(end)
+            i = end
+        # (Else the walk goes on at the separator after the letter or digit.)
+    return runs
+
+
+def _is_spaced_separator(c: int) -> bool:
+    """Whether chr(c) is one of `_SEPARATORS`."""
+    return (
+        c == 32
+        or c == 46
+        or c == 45
+        or c == 95
+        or c == 42
+        or c == 124
+        or c == 47
+        or c == 126
+        or c == 43
+    )
+
+
 def _is_word_char(c: str) -> bool:
     # What r"\w" matches in a str pattern: alphanumeric (str.isalnum) or "_".
     return c.isalnum() or c == "_"
@@ -346,8 +423,9 @@ def deobfuscate(nt: NormText, maybe_spaced: bool = True) -> NormText:
         text = nt.text
         edits = []
     if maybe_spaced:
-        for m in matches(_SPACED, text):
-            seps = _separator_runs(text, m.start() - 1, m.end())
+        runs = _spaced_runs(text)
+        for r in range(0, len(runs), 2):
+            seps = _separator_runs(text, runs[r], runs[r + 1])
             dominant = text[seps[0] : seps[1]]
             for k in range(0, len(seps), 2):
                 a, b = seps[k], seps[k + 1]
