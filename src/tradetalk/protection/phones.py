@@ -290,10 +290,11 @@ def _read(number: str, region: str) -> _Number | None:
     For the North American plan `_parse` takes the digits as they are; so does this, without
     a `PhoneNumber` (3,000 instructions for its interpreted constructor alone), which the
     validity checks do not need: the national significant number is the digits (after the
-    leading "1" of eleven), since they are ASCII and start with no "0".
+    leading "1" of eleven), since they are ASCII and start with no "0" (eleven digits "10..."
+    go to `_parse`, whose number drops that "0").
     """
     if region in _NANP and number.isascii() and number.isdigit() and number[0] != "0":
-        if len(number) == 11 and number[0] == "1":
+        if len(number) == 11 and number[0] == "1" and number[1] != "0":
             return _Number(1, number[1:], None)
         if len(number) <= 10:
             return _Number(1, number, None)
