@@ -141,7 +141,10 @@ class Settings(BaseSettings):
     ws_max_message_bytes: int = Field(default=4096, ge=256)  # frames from clients
     http_max_header_bytes: int = Field(default=16 * 1024, ge=1024)  # request line + headers
     http_header_timeout_seconds: float = Field(default=10.0, gt=0)  # to send them all
-    http_keep_alive_seconds: int = Field(default=5, ge=1)
+    # Longer than the idle timeout of the proxies and clients that keep connections to us
+    # (nginx upstream and AWS load balancers 60 s, httpx 5 s): the side that closes an idle
+    # connection first must be the client, or a request it sends as we close it is reset.
+    http_keep_alive_seconds: int = Field(default=75, ge=1)
     http_max_connections: int = Field(default=10_000, ge=1)  # then 503
     hsts_seconds: int = Field(default=365 * 86400, ge=0)  # over https only; 0: no HSTS
 

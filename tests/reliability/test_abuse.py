@@ -430,6 +430,32 @@ async def test_a_slow_second_request_on_a_kept_alive_connection_is_cut_off(live:
     assert elapsed < 8
 
 
+async def _get_healthz(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
+    """One GET /healthz on an open connection; the response head (its body read too)."""
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=5)
+    length = re.search(rb"content-length: (\d+)", head.lower())
+    if length is not None:
+        await asyncio.wait_for(reader.readexactly(int(length.group(1))), timeout=5)
+    return head
+
+
+async def test_a_kept_alive_connection_idle_past_the_head_deadline_still_serves(
+    live: Served,
+) -> None:
+    # The deadline is for sending a head, counted from its first byte: a connection left idle
+    # between requests longer than that (a proxy's pooled connection, a client's keep-alive
+    # pool) is the keep-alive timeout's to close. Closing it at the deadline reset requests
+    # that clients sent on it at that moment.
+    reader, writer = await asyncio.open_connection("127.0.0.1", live.port)
+    try:
+        assert (await _get_healthz(reader, writer)).startswith(b"HTTP/1.1 200")
+        await asyncio.sleep(3)  # the head deadline is 2 s
+        assert (await _get_healthz(reader, writer)).startswith(b"HTTP/1.1 200")
+    finally:
+        writer.close()
+
+
 def test_an_oversized_request_head_is_refused(live: Served) -> None:
     with _raw(live.port) as connection:
         connection.sendall(

@@ -6,6 +6,13 @@ connection for as long as it likes. Nor does its httptools parser bound the size
 head. The HTTP protocols here add both: the whole head must arrive within
 `TRADETALK_HTTP_HEADER_TIMEOUT_SECONDS` (408 and close otherwise) and be at most
 `TRADETALK_HTTP_MAX_HEADER_BYTES` (431 and close).
+
+The head's clock starts when the connection opens and, on a kept-alive connection, with the
+first byte of each later request, not when the previous response ends: an idle kept-alive
+connection is uvicorn's to close (`TRADETALK_HTTP_KEEP_ALIVE_SECONDS`). A server that closes
+idle connections while a client may be sending on them resets that client's request (the
+client, or a proxy in front, saw the connection open and reused it): with a deadline counted
+from the last response, every connection idle for 10 s was closed so, whatever keep-alive said.
 """
 
 from __future__ import annotations
@@ -95,6 +102,8 @@ def _httptools_protocol(header_timeout: float, max_header_bytes: int) -> type[as
             return self._in_head or self.cycle is None or self.cycle.response_complete
 
         def data_received(self, data: bytes) -> None:
+            if self._head_timer is None and self._waiting_for_head():
+                self._arm_head_timer()  # the first byte of a request head: its clock starts
             was_in_head = self._in_head
             super().data_received(data)
             if was_in_head and self._in_head:
@@ -135,11 +144,6 @@ def _httptools_protocol(header_timeout: float, max_header_bytes: int) -> type[as
             self._disarm_head_timer()
             super().on_headers_complete()
 
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            if not self.transport.is_closing() and self._waiting_for_head():
-                self._arm_head_timer()
-
     return GuardedHttpToolsProtocol
 
 
@@ -165,14 +169,11 @@ def _h11_protocol(header_timeout: float) -> type[asyncio.Protocol]:
             return self.conn.their_state is h11.IDLE
 
         def data_received(self, data: bytes) -> None:
+            if self._head_timer is None and self._waiting_for_head():
+                self._arm_head_timer()  # the first byte of a request head: its clock starts
             super().data_received(data)
             if not self._waiting_for_head():
                 self._disarm_head_timer()
-
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            if not self.transport.is_closing() and self._waiting_for_head():
-                self._arm_head_timer()
 
     return GuardedH11Protocol
 
