@@ -109,9 +109,9 @@ UPSTREAM = """\
 {members}
         keepalive 128;
         keepalive_requests 100000;
-        # Under the app's own idle timeout (TRADETALK_HTTP_KEEP_ALIVE_SECONDS, 5 s), so nginx
+        # Under the app's own idle timeout (TRADETALK_HTTP_KEEP_ALIVE_SECONDS, 75 s), so nginx
         # never reuses a connection the node is closing.
-        keepalive_timeout 4s;
+        keepalive_timeout 60s;
     }}
 """
 
@@ -355,6 +355,10 @@ class Endpoint:
     def cpu_seconds(self) -> float:
         """The app nodes' CPU: drive_sends turns it into CPU per message for the cluster."""
         return sum(node.cpu_seconds() for node in self.nodes)
+
+    def errors_logged(self) -> str:
+        """The end of each app node's log, for drive_sends' report when a send failed."""
+        return "\n".join(f"--- {node.log_path}\n{node.errors_logged()}" for node in self.nodes)
 
 
 @dataclass
