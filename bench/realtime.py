@@ -23,6 +23,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -293,6 +294,7 @@ def _start_server(
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     port = _free_port()
     workdir = Path(tempfile.mkdtemp(prefix="tradetalk-bench-"))
+    failed = False
     pg_name = None
     if args.database == "postgresql":
         database_url, pg_name = await _pg_database()
@@ -445,6 +447,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 else None
             ),
         }
+    except BaseException:
+        failed = True
+        raise
     finally:
         for reader in readers:
             reader.cancel()
@@ -461,6 +466,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await redis.aclose()
         if pg_name:
             await _drop_pg(pg_name)
+        if failed:  # the server's log and database are kept for a look
+            _progress(f"kept {workdir} (server.log)")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main() -> None:
