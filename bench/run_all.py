@@ -50,18 +50,24 @@ class Benchmark:
     full_timeout: float  # seconds
     needs: tuple[str, ...] = ()  # services: "postgresql", "redis"
     optional: bool = False  # run only when the script exists
+    shield: bool = False  # imports the shield: the compiled build when asked for (below)
 
     def command(self, quick: bool) -> list[str]:
         return [sys.executable, str(BENCH / self.script), *(self.quick if quick else self.full)]
 
     def shown(self, quick: bool) -> str:
         """The command as a person would type it from the checkout."""
-        return " ".join(["python", f"bench/{self.script}", *(self.quick if quick else self.full)])
+        words = ["python", f"bench/{self.script}", *(self.quick if quick else self.full)]
+        if self.shield and compiled_shield() is not None:
+            words.insert(0, f"PYTHONPATH={COMPILED_SHIELD.relative_to(ROOT)}")
+        return " ".join(words)
 
 
 # Cheap and self-contained first, the long ones (inbox loads a million messages) after.
 BENCHMARKS = (
-    Benchmark("scan", "scan.py", (), ("--min-scans", "2000", "--paired-rounds", "2"), 1800),
+    Benchmark(
+        "scan", "scan.py", (), ("--min-scans", "2000", "--paired-rounds", "2"), 1800, shield=True
+    ),
     Benchmark("attachments", "attachments_pipeline.py", (), ("--rounds", "1"), 900),
     Benchmark("redis_pubsub", "redis_pubsub.py", (), ("--quick",), 600, ("redis",)),
     Benchmark(
@@ -114,10 +120,27 @@ def services() -> dict[str, bool]:
     return {"postgresql": reachable(PG_URL, 5432), "redis": reachable(REDIS_URL, 6379)}
 
 
-def child_env() -> dict[str, str]:
-    """The benchmarks import tradetalk: from the installed package, or from this checkout."""
+# The shield compiled with mypyc, as a production install with TRADETALK_COMPILE_SHIELD=1 has it
+# (`make shield-compiled`). `make bench` builds it and sets TRADETALK_BENCH_COMPILED_SHIELD=1,
+# so that the shield's benchmark measures what production runs; without that variable (or the
+# build) it measures the Python modules of src/.
+COMPILED_SHIELD = ROOT / "build" / "shield-compiled"
+
+
+def compiled_shield() -> Path | None:
+    """The compiled shield's folder when it is asked for and built, else None."""
+    wanted = os.environ.get("TRADETALK_BENCH_COMPILED_SHIELD") == "1"
+    return COMPILED_SHIELD if wanted and (COMPILED_SHIELD / "tradetalk").is_dir() else None
+
+
+def child_env(benchmark: Benchmark | None = None) -> dict[str, str]:
+    """The benchmarks import tradetalk: from the installed package, or from this checkout (the
+    compiled shield's build first, for a benchmark of the shield when it is asked for)."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
+    paths = [str(ROOT / "src"), env.get("PYTHONPATH")]
+    if benchmark is not None and benchmark.shield and (compiled := compiled_shield()) is not None:
+        paths.insert(0, str(compiled))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
     return env
 
 
@@ -157,7 +180,8 @@ def run_one(
     with (results / f"{benchmark.name}.log").open("wb") as log:
         # Its own process group, so that a timeout stops the servers it started as well.
         process = subprocess.Popen(
-            command, cwd=ROOT, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            command, cwd=ROOT, env=child_env(benchmark), stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             start_new_session=True,
         )  # fmt: skip
         assert process.stdout is not None and process.stderr is not None

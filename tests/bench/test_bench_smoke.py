@@ -201,6 +201,39 @@ def test_run_all_lists_every_benchmark_with_its_quick_command() -> None:
     } <= set(names)
 
 
+def test_run_all_measures_the_compiled_shield_only_when_asked_and_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_run_all", BENCH / "run_all.py")
+    assert spec is not None and spec.loader is not None
+    run_all = importlib.util.module_from_spec(spec)
+    sys.modules["bench_run_all"] = run_all  # (dataclasses look their module up by name)
+    try:
+        spec.loader.exec_module(run_all)
+        scan = next(b for b in run_all.BENCHMARKS if b.name == "scan")
+        send = next(b for b in run_all.BENCHMARKS if b.name == "send")
+        build = tmp_path / "build" / "shield-compiled"
+        monkeypatch.setattr(run_all, "ROOT", tmp_path)
+        monkeypatch.setattr(run_all, "COMPILED_SHIELD", build)
+        monkeypatch.setenv("TRADETALK_BENCH_COMPILED_SHIELD", "1")
+
+        def first_path(benchmark: Any) -> str:
+            return str(run_all.child_env(benchmark)["PYTHONPATH"].split(os.pathsep)[0])
+
+        assert first_path(scan) == str(tmp_path / "src")  # asked for, not built
+        (build / "tradetalk").mkdir(parents=True)
+        assert first_path(scan) == str(build)
+        assert scan.shown(False).startswith("PYTHONPATH=build/shield-compiled python bench/scan.py")
+        assert first_path(send) == str(tmp_path / "src")  # only the shield's benchmark
+        monkeypatch.delenv("TRADETALK_BENCH_COMPILED_SHIELD")
+        assert first_path(scan) == str(tmp_path / "src")  # built, not asked for
+        assert scan.shown(False).startswith("python bench/scan.py")
+    finally:
+        del sys.modules["bench_run_all"]
+
+
 @pytest.mark.parametrize("database", DATABASES)
 def test_send_ab_benchmark_pairs_two_versions_window_by_window(
     database: str, tmp_path: Path
