@@ -607,7 +607,7 @@ def test_validity_asked_only_for_lengths_the_region_has(
         country_code=code, national_number=national, italian_leading_zero=leading_zero or None
     )
     expected = phonenumbers.is_valid_number_for_region(num, region)
-    assert ph._valid_in(num, (region,)) == expected
+    assert ph._valid_in(ph._number_of(num), (region,)) == expected
     assert ph._country_code(region) == phonenumbers.country_code_for_region(region)
 
 

@@ -516,13 +516,8 @@ _NEIGHBOURS: Final[dict[str, tuple[str, ...]]] = {
 }
 
 
-def _valid_in(phone: phonenumbers.PhoneNumber, regions: tuple[str, ...]) -> bool:
-    """Whether `phone` is valid for one of `regions` (`is_valid_number_for_region`)."""
-    return _valid_number_in(_number_of(phone), regions)
-
-
-def _valid_number_in(num: _Number, regions: tuple[str, ...]) -> bool:
-    """`_valid_in` of a `_Number`."""
+def _valid_in(num: _Number, regions: tuple[str, ...]) -> bool:
+    """Whether `num` is valid for one of `regions` (`is_valid_number_for_region`)."""
     return any(_valid_for_region(num, region) for region in regions)
 
 
@@ -679,23 +674,18 @@ def _may_be_valid_national(digits: str, region: str) -> bool:
     return trunk is not None and len(digits) - trunk.end() in lengths
 
 
-def _valid_international(phone: phonenumbers.PhoneNumber) -> bool:
-    """`phonenumbers.is_valid_number(phone)`, but for a calling code shared by more than three
-    regions asked of its main region and `_NEIGHBOURS` only."""
-    return _valid_abroad(_number_of(phone))
-
-
-def _valid_abroad(num: _Number) -> bool:
-    """`_valid_international` of a `_Number`."""
+def _valid_international(num: _Number) -> bool:
+    """`phonenumbers.is_valid_number` of `num`, but for a calling code shared by more than
+    three regions asked of its main region and `_NEIGHBOURS` only."""
     if num.country_code is None:
         return False
     regions = phonenumbers.region_codes_for_country_code(num.country_code)
     if len(regions) == 1:
         # `is_valid_number` asks `is_valid_number_for_region` about the code's only region.
-        return _valid_number_in(num, (regions[0],))
+        return _valid_in(num, (regions[0],))
     if len(regions) > 3:
         main = phonenumbers.region_code_for_country_code(num.country_code)
-        return _valid_number_in(num, (main, *_NEIGHBOURS.get(main, ())))
+        return _valid_in(num, (main, *_NEIGHBOURS.get(main, ())))
     return phonenumbers.is_valid_number(num.phone())
 
 
@@ -707,7 +697,7 @@ def _judge(digits: str, plus: bool, region: str, strong: bool) -> str | None:
     """Rule name when `digits` is a phone number, else None."""
     if plus or (digits.startswith("00") and len(digits) > 9):
         num = _read("+" + (digits if plus else digits[2:]), region)
-        if num is not None and _valid_abroad(num):
+        if num is not None and _valid_international(num):
             return "phone_international"
         if plus:
             if num is not None and strong and phonenumbers.is_possible_number(num.phone()):
@@ -717,9 +707,9 @@ def _judge(digits: str, plus: bool, region: str, strong: bool) -> str | None:
     if num is not None:
         home = (region, *_NEIGHBOURS.get(region, ()))
         if num.country_code == _country_code(region):
-            if _valid_number_in(num, home):
+            if _valid_in(num, home):
                 return "phone_valid"
-        elif _valid_abroad(num):
+        elif _valid_international(num):
             return "phone_international"
         if strong and phonenumbers.is_possible_number(num.phone()):
             return "phone_possible"
@@ -730,7 +720,7 @@ def _judge(digits: str, plus: bool, region: str, strong: bool) -> str | None:
             if other == region or not _may_be_valid_national(digits, other):
                 continue
             num = _read(digits, other)
-            if num is not None and _valid_number_in(num, (other,)):
+            if num is not None and _valid_in(num, (other,)):
                 return "phone_valid_" + other.lower()
     return None
 
