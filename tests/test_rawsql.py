@@ -11,9 +11,11 @@ import pytest_asyncio
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 
+from tradetalk.accounts import repository as users_repo
 from tradetalk.accounts.models import User
 from tradetalk.config import Settings
 from tradetalk.db import Database
+from tradetalk.kit.orm import UntrackedChange
 from tradetalk.kit.rawsql import RawSql
 
 _ADD_USER = RawSql(
@@ -155,3 +157,23 @@ async def test_a_list_parameter_matches_its_items_whatever_its_length(database: 
 def test_a_list_parameter_must_be_written_as_in_a_list() -> None:
     with pytest.raises(ValueError, match="IN \\(:ids\\)"):
         RawSql("SELECT id FROM users WHERE id = ANY(:ids)", lists={"ids": "VARCHAR"})
+
+
+async def test_rows_read_raw_are_read_only_and_orm_rows_still_change(database: Database) -> None:
+    async with database.write_sessions() as session:
+        await _ADD_USER.rows(session, id="dan", name="Dan", is_support=False, at=WHEN)
+        read_raw = await users_repo.load(session, "dan")
+        assert read_raw is not None and read_raw.display_name == "Dan"
+        assert read_raw not in session  # the session neither tracks nor detaches it
+        with pytest.raises(UntrackedChange, match="display_name"):
+            read_raw.display_name = "Daniel"  # would be lost at commit: refused instead
+        assert read_raw.display_name == "Dan"
+        # The ORM's own entities of the same class are not affected.
+        loaded = await session.get(User, "dan")
+        assert loaded is not None and loaded is not read_raw
+        loaded.display_name = "Daniel"
+        session.add(User(id="eve", display_name="Eve", created_at=WHEN, updated_at=WHEN))
+        await session.commit()
+    async with database.read_sessions() as session:
+        assert (await session.get(User, "dan")).display_name == "Daniel"  # type: ignore[union-attr]
+        assert await session.get(User, "eve") is not None

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradetalk.accounts.models import User
-from tradetalk.kit.orm import adopt
+from tradetalk.kit.orm import untracked
 from tradetalk.kit.rawsql import RawSql
 
 
@@ -39,11 +39,11 @@ async def load(session: AsyncSession, user_id: str) -> User | None:
     """The user with this id, read from the database: for a request's first look at its
     caller (cheaper than `get` when the user is not loaded yet)."""
     row = await _BY_ID.row(session, user_id=user_id)
-    return None if row is None else user_from_row(session, row)
+    return None if row is None else user_from_row(row)
 
 
-def user_from_row(session: AsyncSession, row: Sequence[Any]) -> User:
-    """The user read as `USER_COLUMNS` by a raw statement, part of the session."""
+def user_from_row(row: Sequence[Any]) -> User:
+    """The user read as `USER_COLUMNS` by a raw statement, read-only (`kit/orm.untracked`)."""
     id_, display_name, email, is_support, generation, last_event_id, created, updated = row
     user = User(
         id=id_,
@@ -55,7 +55,7 @@ def user_from_row(session: AsyncSession, row: Sequence[Any]) -> User:
         created_at=created,
         updated_at=updated,
     )
-    return adopt(session, user)
+    return untracked(user)
 
 
 async def get_many(session: AsyncSession, user_ids: Iterable[str]) -> dict[str, User]:

@@ -30,7 +30,7 @@ from tradetalk.conversations.models import (
     Participant,
 )
 from tradetalk.errors import NotFound
-from tradetalk.kit.orm import adopt, dialect_name, table_of
+from tradetalk.kit.orm import dialect_name, table_of, untracked
 from tradetalk.kit.rawsql import RawSql
 from tradetalk.kit.sqlite_inline import off_the_loop
 from tradetalk.marketplace.models import Transaction
@@ -248,9 +248,9 @@ async def append_message(session: AsyncSession, message: Message) -> Message:
     """Give a new thread item the next position, store it, and move the conversation up in
     every member's inbox (its sender has read it all; a system item reads nothing for anyone).
 
-    `message` comes without `seq` and `id`; it gets both and stays in the session as a stored
-    row. Takes the conversation's row lock (if the caller does not hold it yet), so items are
-    numbered and recorded in one order."""
+    `message` comes without `seq` and `id`; it gets both, is stored, and comes back read-only
+    (`kit/orm.untracked`): the session does not track it. Takes the conversation's row lock
+    (if the caller does not hold it yet), so items are numbered and recorded in one order."""
     stored, _ = await _append(session, message, chain_end=False)
     return stored
 
@@ -302,7 +302,7 @@ async def _append(
     for key, value in values.items():  # every column set: none is left to load later
         setattr(message, key, value)
     message.seq, message.id = int(seq), int(message_id)
-    return adopt(session, message), end
+    return untracked(message), end
 
 
 async def id_under_client_id(

@@ -17,7 +17,7 @@ from tradetalk.conversations.models import Conversation, MemberRole
 from tradetalk.disputes import repository as disputes_repo
 from tradetalk.disputes.models import Dispute, SupportGrant
 from tradetalk.errors import NotFound
-from tradetalk.kit.orm import adopt, dialect_name
+from tradetalk.kit.orm import dialect_name, untracked
 from tradetalk.kit.rawsql import RawSql
 
 
@@ -116,7 +116,7 @@ async def get_readable(
     row = await statement.row(session, user_id=user.id, conversation_id=conversation_id)
     if row is None:
         raise NotFound("No such conversation.")
-    return await access_to(session, _locked_conversation(session, row), user, now)
+    return await access_to(session, _locked_conversation(row), user, now)
 
 
 async def lock_with_caller(
@@ -134,10 +134,10 @@ async def lock_with_caller(
     if row is None:
         return None
     split = len(USER_COLUMNS)
-    return user_from_row(session, row[:split]), _locked_conversation(session, row[split:])
+    return user_from_row(row[:split]), _locked_conversation(row[split:])
 
 
-def _locked_conversation(session: AsyncSession, row: Sequence[Any]) -> LockedConversation:
+def _locked_conversation(row: Sequence[Any]) -> LockedConversation:
     id_, kind, transaction_id, direct_key, created_by, created_at, last_seq, last_at, member = row[
         :9
     ]
@@ -156,7 +156,7 @@ def _locked_conversation(session: AsyncSession, row: Sequence[Any]) -> LockedCon
         last_seq=last_seq,
         last_message_at=last_at,
     )
-    return LockedConversation(adopt(session, conversation), member is not None, members)
+    return LockedConversation(untracked(conversation), member is not None, members)
 
 
 async def access_to(

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import BigInteger, DateTime, Dialect, Integer, MetaData, Table
+from sqlalchemy import BigInteger, DateTime, Dialect, Integer, MetaData, Table, event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import DeclarativeBase, make_transient_to_detached
-from sqlalchemy.orm.util import identity_key
+from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -66,16 +66,39 @@ def table_of(model: type[Any]) -> Table:
 
 _Entity = TypeVar("_Entity")
 
+# Set on an entity that `untracked` returned; its classes refuse changes to such entities.
+_UNTRACKED = "_tradetalk_untracked"
+_guarded_classes: set[type[Any]] = set()
 
-def adopt(session: AsyncSession, entity: _Entity) -> _Entity:
-    """Make an entity built from a row just read or written by a raw statement (kit/rawsql.py)
-    part of the session, as if the ORM had loaded it: it is in the identity map, clean, and a
-    change to it is flushed as an UPDATE. When the session holds that row already, its object
-    wins, as it would for an ORM query."""
-    sync = session.sync_session
-    existing = sync.identity_map.get(identity_key(instance=entity))
-    if existing is not None:
-        return existing
-    make_transient_to_detached(entity)
-    sync.add(entity)
+
+class UntrackedChange(RuntimeError):
+    """A column of an entity the session does not track was set: the change would be lost."""
+
+
+def untracked(entity: _Entity) -> _Entity:
+    """An entity built from a row that a raw statement (kit/rawsql.py) read or wrote, as it
+    is: not added to the session, and read-only (setting a column raises UntrackedChange).
+
+    Why not added to the session as if the ORM had loaded it (identity map, clean state,
+    flushed when changed), as these entities once were: the hot paths that build them only
+    read them, and that bookkeeping, with detaching them again when the session closes, cost
+    work for nothing (0.7-0.9% of the app's instructions per send, bench/send_callgrind.py).
+    Code that changes a row loads it with the ORM (`session.get`, `select`); a change to one
+    of these raises, where a change to an entity the session does not track would vanish at
+    commit without a sound."""
+    cls = type(entity)
+    if cls not in _guarded_classes:
+        for attribute in sa_inspect(cls, raiseerr=True).column_attrs:
+            event.listen(getattr(cls, attribute.key), "set", _refuse_untracked_change)
+        _guarded_classes.add(cls)
+    object.__setattr__(entity, _UNTRACKED, True)
     return entity
+
+
+def _refuse_untracked_change(target: Any, value: Any, _old: Any, initiator: Any) -> Any:
+    if getattr(target, _UNTRACKED, False):
+        raise UntrackedChange(
+            f"{type(target).__name__}.{initiator.key} set on an entity read by a raw statement;"
+            " load the row with the ORM to change it"
+        )
+    return value
