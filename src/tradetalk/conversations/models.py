@@ -74,6 +74,14 @@ class Membership(Protocol):
     def role(self) -> str: ...
 
 
+class PreviousSpeaker(NamedTuple):
+    """The role (buyer or seller) of the newest item of either before a new one, None when
+    there is none, as read under the conversation's lock. (A type of its own, so that "read,
+    and nobody" and "not read" cannot be confused.)"""
+
+    role: str | None
+
+
 class MemberRole(NamedTuple):
     """Who is in a conversation, and as what: all a send needs to know of its members."""
 

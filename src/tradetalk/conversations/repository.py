@@ -28,6 +28,8 @@ from tradetalk.conversations.models import (
     MessageKind,
     MessageRow,
     Participant,
+    PreviousSpeaker,
+    SenderRole,
 )
 from tradetalk.errors import NotFound
 from tradetalk.kit.orm import dialect_name, table_of, untracked
@@ -220,12 +222,19 @@ _APPEND_MESSAGE = RawSql(postgresql=_APPEND_MESSAGE_TEXT)
 # every entry committed before the lock was granted, as a statement of its own would: the lock
 # was taken by an earlier statement. (Taken by this one, after a wait, it would not: a
 # statement's snapshot is as old as the statement.)
+# Also read: for a buyer's item, who spoke last before it (the role of the newest buyer or
+# seller item before its position; notifications/service.py starts the reply reminders from
+# it), which would be a round trip of its own for every message a buyer sends.
 _APPEND_MESSAGE_WITH_CHAIN_END = RawSql(
     postgresql=_APPEND_MESSAGE_TEXT.replace(
         ") SELECT id, seq FROM stored",
         "), head AS (SELECT position, hash FROM record_entries"
         " WHERE conversation_id = :conversation_id ORDER BY position DESC LIMIT 1)"
-        " SELECT stored.id, stored.seq, head.position, head.hash"
+        " SELECT stored.id, stored.seq, head.position, head.hash,"
+        " CASE WHEN :sender_role = 'buyer' THEN (SELECT earlier.sender_role"
+        " FROM messages earlier WHERE earlier.conversation_id = :conversation_id"
+        " AND earlier.seq < stored.seq AND earlier.sender_role IN ('buyer', 'seller')"
+        " AND earlier.kind <> 'system' ORDER BY earlier.seq DESC LIMIT 1) END"
         " FROM stored LEFT JOIN head ON true",
     )
 )
@@ -255,17 +264,26 @@ async def append_message(session: AsyncSession, message: Message) -> Message:
     return stored
 
 
+class ReadWithAppend(NamedTuple):
+    """What the append of a new item read under the conversation's lock (PostgreSQL)."""
+
+    chain_end: ChainEnd
+    # Read for a buyer's item only (None for anyone else's).
+    previous_speaker: PreviousSpeaker | None
+
+
 async def append_message_locked(
     session: AsyncSession, message: Message
-) -> tuple[Message, ChainEnd | None]:
+) -> tuple[Message, ReadWithAppend | None]:
     """`append_message` for a caller holding the conversation's lock already, with the head
-    of the conversation's ledger read in the same statement (PostgreSQL; None elsewhere)."""
+    of the conversation's ledger and, for a buyer's item, the previous speaker read in the same
+    statement (PostgreSQL; None elsewhere)."""
     return await _append(session, message, chain_end=True)
 
 
 async def _append(
     session: AsyncSession, message: Message, *, chain_end: bool
-) -> tuple[Message, ChainEnd | None]:
+) -> tuple[Message, ReadWithAppend | None]:
     if message.edit_count is None:
         message.edit_count = 0
     values = {
@@ -275,7 +293,7 @@ async def _append(
     }
     # No participant has an empty id: a system item reads nothing for anyone.
     reader_id = message.sender_id if message.sender_id is not None else ""
-    end: ChainEnd | None = None
+    read: ReadWithAppend | None = None
     if dialect_name(session) == "postgresql":
         statement = _APPEND_MESSAGE_WITH_CHAIN_END if chain_end else _APPEND_MESSAGE
         row = await statement.row(session, **values, now=message.created_at, reader_id=reader_id)
@@ -283,7 +301,10 @@ async def _append(
             raise LookupError(f"conversation {message.conversation_id} does not exist")
         message_id, seq = row[0], row[1]
         if chain_end:
-            end = ChainEnd(None if row[2] is None else Head(row[2], row[3]))
+            read = ReadWithAppend(
+                ChainEnd(None if row[2] is None else Head(row[2], row[3])),
+                PreviousSpeaker(row[4]) if message.sender_role == SenderRole.BUYER.value else None,
+            )
     else:
         seq = await _NEXT_SEQ.scalar(
             session, conversation_id=message.conversation_id, now=message.created_at
@@ -302,7 +323,7 @@ async def _append(
     for key, value in values.items():  # every column set: none is left to load later
         setattr(message, key, value)
     message.seq, message.id = int(seq), int(message_id)
-    return untracked(message), end
+    return untracked(message), read
 
 
 async def id_under_client_id(

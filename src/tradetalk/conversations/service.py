@@ -26,6 +26,7 @@ from tradetalk.conversations.models import (
     SenderRole,
     ShownMessage,
 )
+from tradetalk.conversations.repository import ReadWithAppend
 from tradetalk.conversations.schemas import MessageCreate, MessageOut
 from tradetalk.db import UnitOfWork
 from tradetalk.errors import DirectMessagesDisabled, InvalidRequest, NotFound, RateLimited
@@ -40,7 +41,6 @@ from tradetalk.protection.policy import Verdict
 from tradetalk.protection.repository import SenderStanding
 from tradetalk.protection.service import BlockedByUser
 from tradetalk.record import service as record_service
-from tradetalk.record.repository import ChainEnd
 from tradetalk.shipping import repository as shipping_repo
 from tradetalk.shipping.schemas import ShippingUpdateOut
 
@@ -331,9 +331,9 @@ async def do_send(
         client_message_id=payload.client_message_id,
         created_at=uow.now,
     )
-    chain_end = None
-    if locked:  # the ledger's head comes with the message's position
-        message, chain_end = await conversations_repo.append_message_locked(session, new_message)
+    read: ReadWithAppend | None = None
+    if locked:  # the ledger's head (and previous speaker) come with the message's position
+        message, read = await conversations_repo.append_message_locked(session, new_message)
     else:
         message = await conversations_repo.append_message(session, new_message)
     attachments = await attachments_service.do_claim(
@@ -353,7 +353,7 @@ async def do_send(
         members,
         sender,
         attachments=attachments,
-        chain_end=chain_end,
+        read_with_append=read,
     )
     return message
 
@@ -368,15 +368,20 @@ async def do_announce(
     *,
     attachments: Sequence[Attachment] = (),
     record_details: Mapping[str, Any] | None = None,
-    chain_end: ChainEnd | None = None,
+    read_with_append: ReadWithAppend | None = None,
 ) -> None:
     """Put a new thread item on the record and tell the participants (`public` is its API
     form): the `message.created` event, and for a person's item the notifications it causes.
 
     Call it holding the conversation's lock (`append_message` takes it), so the record stays
-    a chain; `chain_end` is the ledger's head if the caller read it under that lock."""
+    a chain; `read_with_append` is what the caller's append read under that lock (the
+    ledger's head, the previous speaker), when it did."""
     await record_service.record_posted(
-        uow, message, attachments=attachments, details=record_details, chain_end=chain_end
+        uow,
+        message,
+        attachments=attachments,
+        details=record_details,
+        chain_end=read_with_append.chain_end if read_with_append else None,
     )
     if members is None:
         members = await conversations_repo.participants(uow.session, conversation.id)
@@ -391,7 +396,13 @@ async def do_announce(
         sender = await users_repo.get(uow.session, message.sender_id)
         assert sender is not None
     await notifications_service.on_message_created(
-        uow, conversation, message, members, sender, data
+        uow,
+        conversation,
+        message,
+        members,
+        sender,
+        data,
+        previous_speaker=read_with_append.previous_speaker if read_with_append else None,
     )
 
 

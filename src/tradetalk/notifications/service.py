@@ -19,6 +19,7 @@ from tradetalk.conversations.models import (
     Membership,
     Message,
     ParticipantRole,
+    PreviousSpeaker,
     SenderRole,
 )
 from tradetalk.db import UnitOfWork
@@ -170,9 +171,12 @@ async def on_message_created(
     members: Sequence[Membership],
     sender: User,
     data: Mapping[str, Any],
+    *,
+    previous_speaker: PreviousSpeaker | None = None,
 ) -> None:
     """Queue what a new item of a thread causes: feed items, delayed emails, reminders and
-    the `message.created` webhook (`data` is the message as the API shows it)."""
+    the `message.created` webhook (`data` is the message as the API shows it;
+    `previous_speaker`, for a buyer's item, who spoke before it, when the caller read it)."""
     settings = uow.ctx.settings
     recipients = [p for p in members if p.user_id != message.sender_id]
     for recipient in recipients:
@@ -204,12 +208,21 @@ async def on_message_created(
         )
     queue_webhook(uow, "message.created", data, key=f"webhook:message.created:{message.id}")
     if message.sender_role == SenderRole.BUYER.value:
-        await _queue_reminders(uow, conversation, message)
+        await _queue_reminders(uow, conversation, message, previous_speaker)
 
 
-async def _queue_reminders(uow: UnitOfWork, conversation: Conversation, message: Message) -> None:
+async def _queue_reminders(
+    uow: UnitOfWork,
+    conversation: Conversation,
+    message: Message,
+    previous_speaker: PreviousSpeaker | None,
+) -> None:
     # Only the buyer's first unanswered message starts the clock; follow-ups do not restart it.
-    previous = await notifications_repo.previous_speaker(uow.session, conversation.id, message.seq)
+    if previous_speaker is None:
+        previous_speaker = PreviousSpeaker(
+            await notifications_repo.previous_speaker(uow.session, conversation.id, message.seq)
+        )
+    previous = previous_speaker.role
     if previous is not None and previous != SenderRole.SELLER.value:
         return
     for stage, after, _ in REMINDERS:
