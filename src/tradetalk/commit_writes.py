@@ -1,9 +1,11 @@
-"""What a unit of work writes as it commits: its events, outbox items and ledger entries.
+"""What a unit of work writes as it commits: its events, outbox items, ledger entries and feed
+notes.
 
 None of these writes answers anything the request needs before it ends, so they wait for the
 commit. On PostgreSQL the usual case (one event for two people: a message, an offer, a read
 marker) goes in a single statement with whatever outbox items and ledger entries came with
-it, where it took three round trips: each data-modifying part of a WITH runs exactly once,
+it, and the feed note of a message's recipient when there is one, where it took four round
+trips: each data-modifying part of a WITH runs exactly once,
 whether or not the statement reads its result, and the items and entries arrive as arrays, so
 the statement's text is the same for any number of them and is prepared once. Anything else
 takes the general path, one statement per kind of row.
@@ -20,8 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tradetalk.kit.orm import dialect_name
 from tradetalk.kit.rawsql import RawSql
 from tradetalk.notifications import outbox as outbox_repo
+from tradetalk.notifications import repository as notifications_repo
 from tradetalk.notifications.models import OutboxStatus
 from tradetalk.notifications.outbox import PendingSideEffect
+from tradetalk.notifications.repository import PendingFeedNote
 from tradetalk.realtime import events
 from tradetalk.realtime import repository as events_repo
 from tradetalk.realtime.broker import Delivery
@@ -49,7 +53,19 @@ _ONE_EVENT_FOR_TWO_AND_THE_REST = RawSql(
     " CAST(:record_positions AS BIGINT[]), CAST(:record_kinds AS VARCHAR[]),"
     " CAST(:record_payloads AS TEXT[]), CAST(:record_salts AS VARCHAR[]),"
     " CAST(:record_digests AS VARCHAR[]), CAST(:record_prev_hashes AS VARCHAR[]),"
-    " CAST(:record_hashes AS VARCHAR[]), CAST(:record_created_at AS TIMESTAMPTZ[])))"
+    " CAST(:record_hashes AS VARCHAR[]), CAST(:record_created_at AS TIMESTAMPTZ[]))),"
+    # The feed note, as notifications/repository.py's _NOTE_MESSAGE writes it: folded into
+    # the recipient's unseen item about the conversation, or else added. No note: a NULL user,
+    # which matches no row and adds none.
+    " folded AS (UPDATE notifications SET count = count + 1, title = substr("
+    "CAST(:note_before AS VARCHAR) || CAST(count + 1 AS VARCHAR) || CAST(:note_after AS VARCHAR),"
+    " 1, 200), body = :note_body, created_at = :now WHERE id = (SELECT id FROM notifications"
+    " WHERE user_id = :note_user_id AND seen_at IS NULL AND type = :note_type"
+    " AND conversation_id = :note_conversation_id LIMIT 1) RETURNING id),"
+    " noted AS (INSERT INTO notifications (user_id, type, title, body, conversation_id, count,"
+    " created_at) SELECT :note_user_id, :note_type, :note_title, :note_body,"
+    " :note_conversation_id, 1, :now"
+    " WHERE :note_user_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM folded))"
     " INSERT INTO events (user_id, id, type, data, created_at)"
     " SELECT id, last_event_id, :type, :data, :now FROM reserved RETURNING user_id, id"
 )
@@ -60,20 +76,24 @@ async def write(
     pending_events: PendingEvents,
     side_effects: Sequence[PendingSideEffect],
     entries: Sequence[RecordEntry],
+    feed_notes: Sequence[PendingFeedNote],
     now: datetime,
 ) -> tuple[list[Delivery], int]:
-    """Write the transaction's ledger entries, events and outbox items; return the frames to
-    publish after commit and how many outbox items were queued."""
+    """Write the transaction's ledger entries, feed notes, events and outbox items; return the
+    frames to publish after commit and how many outbox items were queued."""
     outbox_rows = outbox_repo.values(side_effects, now)
     if (
         len(pending_events) == 1
         and len(pending_events[0][2]) == 2
+        and len(feed_notes) <= 1
         and dialect_name(session) == "postgresql"
     ):
         event_type, data, recipients = pending_events[0]
         first, second = sorted(recipients)
         data_json = events.data_json(data)
         entry_rows = [record_repo.entry_values(entry) for entry in entries]
+        note = feed_notes[0] if feed_notes else None
+        before, after = note.fold_parts() if note else ("", "")
         stored = await _ONE_EVENT_FOR_TWO_AND_THE_REST.rows(
             session,
             first=first,
@@ -95,9 +115,17 @@ async def write(
             record_prev_hashes=[row["prev_hash"] for row in entry_rows],
             record_hashes=[row["hash"] for row in entry_rows],
             record_created_at=[row["created_at"] for row in entry_rows],
+            note_user_id=note.user_id if note else None,
+            note_type=note.type if note else None,
+            note_conversation_id=note.conversation_id if note else None,
+            note_title=note.title if note else None,
+            note_before=before,
+            note_after=after,
+            note_body=note.body if note else None,
         )
         return events_repo.deliveries_of(event_type, data_json, stored), len(outbox_rows)
     await record_repo.add_entries(session, entries)
+    await notifications_repo.add_feed_notes(session, feed_notes, now)
     deliveries = await events_repo.store(session, pending_events, now)
     await outbox_repo.insert(session, outbox_rows)
     return deliveries, len(outbox_rows)

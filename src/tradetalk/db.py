@@ -32,6 +32,7 @@ from tradetalk.config import Settings
 from tradetalk.errors import CommittedRefusal, DatabaseUnavailable, Overloaded, problem_response
 from tradetalk.kit.sqlite_inline import inline_creator
 from tradetalk.notifications.outbox import PendingSideEffect
+from tradetalk.notifications.repository import PendingFeedNote
 from tradetalk.record.models import RecordEntry
 
 if TYPE_CHECKING:
@@ -262,6 +263,7 @@ class UnitOfWork:
     events: list[PendingEvent] = field(default_factory=list)
     side_effects: list[PendingSideEffect] = field(default_factory=list)
     record_entries: list[RecordEntry] = field(default_factory=list)
+    feed_notes: list[PendingFeedNote] = field(default_factory=list)
 
     def emit(self, event_type: str, data: Mapping[str, Any], *, to: Iterable[str]) -> None:
         """Queue an event for exactly these users; it is stored with the transaction."""
@@ -283,9 +285,14 @@ class UnitOfWork:
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
         """A savepoint: an error inside it undoes what was written inside it, and also drops
-        the events, side effects and ledger entries queued inside it, which would otherwise
-        be written with the commit about changes that never happened."""
-        marks = len(self.events), len(self.side_effects), len(self.record_entries)
+        the events, side effects, ledger entries and feed notes queued inside it, which would
+        otherwise be written with the commit about changes that never happened."""
+        marks = (
+            len(self.events),
+            len(self.side_effects),
+            len(self.record_entries),
+            len(self.feed_notes),
+        )
         try:
             async with self.session.begin_nested():
                 yield
@@ -293,6 +300,7 @@ class UnitOfWork:
             del self.events[marks[0] :]
             del self.side_effects[marks[1] :]
             del self.record_entries[marks[2] :]
+            del self.feed_notes[marks[3] :]
             raise
 
     def record(self, entry: RecordEntry) -> None:
@@ -300,10 +308,19 @@ class UnitOfWork:
         commit, with the events and outbox items (commit_writes.py)."""
         self.record_entries.append(entry)
 
+    def note(self, note: PendingFeedNote) -> None:
+        """Queue a new message for a recipient's feed; it is written with the commit."""
+        self.feed_notes.append(note)
+
     async def _commit(self) -> None:
         pending = [(e.type, e.data, e.recipients) for e in self.events]
         deliveries, queued = await commit_writes.write(
-            self.session, pending, self.side_effects, self.record_entries, self.now
+            self.session,
+            pending,
+            self.side_effects,
+            self.record_entries,
+            self.feed_notes,
+            self.now,
         )
         await self.session.commit()
         # Wake the worker only for what is due now; later items (an unread-message email in
@@ -314,6 +331,7 @@ class UnitOfWork:
         self.events.clear()
         self.side_effects.clear()
         self.record_entries.clear()
+        self.feed_notes.clear()
         if deliveries:
             await self.ctx.broker.publish(deliveries)
         if due_now:

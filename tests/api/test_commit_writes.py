@@ -1,5 +1,5 @@
-"""What a unit of work queues (events, side effects, ledger entries) is written with its
-commit, all of it or none of it, and a failed savepoint takes back what it queued."""
+"""What a unit of work queues (events, side effects, ledger entries, feed notes) is written with
+its commit, all of it or none of it, and a failed savepoint takes back what it queued."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from tests.conftest import SECRET
 from tests.fixtures.marketplace import Marketplace
 from tradetalk.conversations import repository as conversations_repo
 from tradetalk.db import read_session, unit_of_work
-from tradetalk.notifications.models import OutboxItem
+from tradetalk.notifications.models import Notification, OutboxItem
+from tradetalk.notifications.repository import PendingFeedNote
 from tradetalk.realtime.models import Event
 from tradetalk.record import chain
 from tradetalk.record import service as record_service
@@ -75,6 +76,7 @@ async def test_a_failed_savepoint_takes_back_what_it_queued(
             async with uow.savepoint():
                 uow.emit("test.dropped", {}, to=[deal.buyer.id, deal.seller.id])
                 uow.outbox("email", {}, key="dropped")
+                uow.note(_note(deal.seller.id, cid, "dropped"))
                 await record_service.append(uow, cid, "test.dropped", {})
                 raise RuntimeError("the change failed")
         await record_service.append(uow, cid, "test.kept", {})
@@ -82,8 +84,59 @@ async def test_a_failed_savepoint_takes_back_what_it_queued(
     assert {kind for e in events if e not in events_before for kind in [e[2]]} == {"test.kept"}
     assert [k for k in keys if k not in keys_before] == []
     assert entries == entries_before + 1
+    assert "dropped" not in [body for _, _, body, _ in await _feed(app, deal.seller.id)]
     # The kept entry follows the stored head, not the one the savepoint dropped.
     document = (await deal.buyer.client.get(f"/v1/conversations/{cid}/transcript")).json()
     result = chain.verify(document, key=chain.seal_key(SECRET.encode()))
     assert result.ok, result.problem
     assert [e["kind"] for e in document["entries"]][-1] == "test.kept"
+
+
+def _note(user_id: str, cid: int, body: str) -> PendingFeedNote:
+    return PendingFeedNote(
+        user_id, "message", cid, title="New message", fold_title="{count} new messages", body=body
+    )
+
+
+async def _feed(app: FastAPI, user_id: str) -> list[tuple[int | None, int, str, str]]:
+    async with read_session(app.state.ctx) as session:
+        items = await session.scalars(
+            select(Notification).where(Notification.user_id == user_id).order_by(Notification.id)
+        )
+        return [(n.conversation_id, n.count, n.body, n.title) for n in items]
+
+
+async def test_feed_notes_are_written_with_the_commit_and_fold_into_the_unseen_item(
+    app: FastAPI, market: Marketplace
+) -> None:
+    deal = await market.transaction()
+    other = await market.transaction(seller=deal.seller)
+    cid, other_cid = await market.conversation_id(deal), await market.conversation_id(other)
+    buyer, seller = deal.buyer.id, deal.seller.id
+    # With one event for two (on PostgreSQL, the single statement at commit) ...
+    async with unit_of_work(app.state.ctx) as uow:
+        await conversations_repo.lock(uow.session, cid)
+        uow.emit("test.happened", {}, to=[seller, buyer])
+        uow.note(_note(seller, cid, "first"))
+        assert await _feed(app, seller) == []  # nothing before the commit
+    assert await _feed(app, seller) == [(cid, 1, "first", "New message")]
+    async with unit_of_work(app.state.ctx) as uow:
+        await conversations_repo.lock(uow.session, cid)
+        uow.emit("test.happened", {}, to=[seller, buyer])
+        uow.note(_note(seller, cid, "second"))
+    assert await _feed(app, seller) == [(cid, 2, "second", "2 new messages")]
+    # ... and otherwise (two notes, no event), one statement each.
+    async with unit_of_work(app.state.ctx) as uow:
+        uow.note(_note(seller, cid, "third"))
+        uow.note(_note(seller, other_cid, "elsewhere"))
+    assert await _feed(app, seller) == [
+        (cid, 3, "third", "3 new messages"),
+        (other_cid, 1, "elsewhere", "New message"),
+    ]
+    # A unit of work that fails writes none.
+    with pytest.raises(RuntimeError):
+        async with unit_of_work(app.state.ctx) as uow:
+            uow.emit("test.happened", {}, to=[seller, buyer])
+            uow.note(_note(seller, cid, "lost"))
+            raise RuntimeError("the change failed")
+    assert [body for _, _, body, _ in await _feed(app, seller)] == ["third", "elsewhere"]

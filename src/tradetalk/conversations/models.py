@@ -87,6 +87,9 @@ class MemberRole(NamedTuple):
 
     user_id: str
     role: str
+    # Their notification email mode (the default when they never chose one), where the
+    # statement that read the members read it too (disputes/access.py); None otherwise.
+    email_mode: str | None = None
 
 
 class Participant(Base):

@@ -19,6 +19,7 @@ from tradetalk.disputes.models import Dispute, SupportGrant
 from tradetalk.errors import NotFound
 from tradetalk.kit.orm import dialect_name, untracked
 from tradetalk.kit.rawsql import RawSql
+from tradetalk.notifications.models import EmailMode
 
 
 class Capacity(enum.StrEnum):
@@ -64,14 +65,19 @@ _READABLE = RawSql(_CONVERSATION_AND_MEMBERSHIP.format(members=""), datetimes=[5
 # it here saves the statement that would take it afterwards. On PostgreSQL it also reads the
 # members with their roles, which a send needs next (ordered alike, so the two arrays pair up).
 # Read before the lock is granted, should the statement wait for it: a conversation's members
-# and their roles never change once it is made.
+# and their roles never change once it is made. With them, each member's notification email
+# mode, which says what a message queues for them (notifications/service.py), read here to save
+# a send the round trip that would read it (a change to it racing the send may or may not
+# apply to this message, as before).
+_MEMBERS = (
+    " ARRAY(SELECT user_id FROM participants WHERE conversation_id = c.id ORDER BY user_id),"
+    " ARRAY(SELECT role FROM participants WHERE conversation_id = c.id ORDER BY user_id),"
+    " ARRAY(SELECT COALESCE(s.email_mode, :default_email_mode) FROM participants m"
+    " LEFT JOIN notification_settings s ON s.user_id = m.user_id"
+    " WHERE m.conversation_id = c.id ORDER BY m.user_id)"
+)
 _READABLE_LOCKED = RawSql(
-    postgresql=_CONVERSATION_AND_MEMBERSHIP.format(
-        members=","
-        " ARRAY(SELECT user_id FROM participants WHERE conversation_id = c.id ORDER BY user_id),"
-        " ARRAY(SELECT role FROM participants WHERE conversation_id = c.id ORDER BY user_id)"
-    )
-    + " FOR UPDATE OF c",
+    postgresql=_CONVERSATION_AND_MEMBERSHIP.format(members="," + _MEMBERS) + " FOR UPDATE OF c",
     sqlite=_CONVERSATION_AND_MEMBERSHIP.format(members=""),
     datetimes=[5, 7],
 )
@@ -88,9 +94,8 @@ _CALLER_AND_READABLE_LOCKED = RawSql(
     + ", ".join(f"u.{column}" for column in USER_COLUMNS)
     + ", c.id, c.kind, c.transaction_id, c.direct_key, c.created_by, c.created_at, c.last_seq,"
     " c.last_message_at, p.user_id,"
-    " ARRAY(SELECT user_id FROM participants WHERE conversation_id = c.id ORDER BY user_id),"
-    " ARRAY(SELECT role FROM participants WHERE conversation_id = c.id ORDER BY user_id)"
-    " FROM users u CROSS JOIN conversations c LEFT JOIN participants p"
+    + _MEMBERS
+    + " FROM users u CROSS JOIN conversations c LEFT JOIN participants p"
     " ON p.conversation_id = c.id AND p.user_id = u.id"
     " WHERE u.id = :user_id AND c.id = :conversation_id FOR UPDATE OF c"
 )
@@ -113,7 +118,12 @@ async def get_readable(
     One query for participants, the common case; support pays two more. With `lock`, the
     conversation's row is also locked until commit, as conversations_repo.lock does."""
     statement = _READABLE_LOCKED if lock else _READABLE
-    row = await statement.row(session, user_id=user.id, conversation_id=conversation_id)
+    row = await statement.row(
+        session,
+        user_id=user.id,
+        conversation_id=conversation_id,
+        **({"default_email_mode": EmailMode.BATCHED.value} if lock else {}),
+    )
     if row is None:
         raise NotFound("No such conversation.")
     return await access_to(session, _locked_conversation(row), user, now)
@@ -129,7 +139,10 @@ async def lock_with_caller(
     if dialect_name(session) != "postgresql":
         return None
     row = await _CALLER_AND_READABLE_LOCKED.row(
-        session, user_id=user_id, conversation_id=conversation_id
+        session,
+        user_id=user_id,
+        conversation_id=conversation_id,
+        default_email_mode=EmailMode.BATCHED.value,
     )
     if row is None:
         return None
@@ -142,7 +155,7 @@ def _locked_conversation(row: Sequence[Any]) -> LockedConversation:
         :9
     ]
     members = (
-        tuple(MemberRole(*pair) for pair in zip(row[9], row[10], strict=True))
+        tuple(MemberRole(*member) for member in zip(row[9], row[10], row[11], strict=True))
         if len(row) > 9
         else None
     )

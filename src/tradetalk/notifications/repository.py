@@ -257,6 +257,42 @@ _NOTE_MESSAGE = RawSql(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class PendingFeedNote:
+    """A new message for a recipient's feed, written with the commit (`UnitOfWork.note`), as
+    `note_message` writes it, when their email mode is known without asking."""
+
+    user_id: str
+    type: str
+    conversation_id: int
+    title: str
+    fold_title: str
+    body: str
+
+    def fold_parts(self) -> tuple[str, str]:
+        """`fold_title` around its `{count}`."""
+        before, _, after = self.fold_title.partition("{count}")
+        return before, after
+
+
+async def add_feed_notes(
+    session: AsyncSession, notes: Sequence[PendingFeedNote], now: datetime
+) -> None:
+    """Write pending feed notes, one statement each (commit_writes.py writes the usual single
+    note together with the rest of a send's writes)."""
+    for note in notes:
+        await note_message(
+            session,
+            note.user_id,
+            note.type,
+            note.conversation_id,
+            title=note.title,
+            fold_title=note.fold_title,
+            body=note.body,
+            now=now,
+        )
+
+
 async def note_message(
     session: AsyncSession,
     user_id: str,

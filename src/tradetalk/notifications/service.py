@@ -16,6 +16,7 @@ from tradetalk.accounts.models import User
 from tradetalk.config import Settings
 from tradetalk.conversations.models import (
     Conversation,
+    MemberRole,
     Membership,
     Message,
     ParticipantRole,
@@ -182,16 +183,29 @@ async def on_message_created(
     for recipient in recipients:
         # A feed item as do_notify makes it, without its event: the recipient's clients get
         # message.created already, one event per message.
-        mode = await notifications_repo.note_message(
-            uow.session,
+        note = notifications_repo.PendingFeedNote(
             recipient.user_id,
             FeedType.MESSAGE,
             conversation.id,
             title=f"New message from {sender.display_name}"[:200],
             fold_title="{count} new messages from " + sender.display_name,
             body=_short(message.body),
-            now=uow.now,
         )
+        known_mode = recipient.email_mode if isinstance(recipient, MemberRole) else None
+        if known_mode is not None:  # read with the members: the note waits for the commit
+            mode = EmailMode(known_mode)
+            uow.note(note)
+        else:
+            mode = await notifications_repo.note_message(
+                uow.session,
+                note.user_id,
+                note.type,
+                note.conversation_id,
+                title=note.title,
+                fold_title=note.fold_title,
+                body=note.body,
+                now=uow.now,
+            )
         if mode is EmailMode.OFF:
             continue
         delay = 0 if mode is EmailMode.IMMEDIATELY else settings.notify_delay_seconds
