@@ -343,3 +343,25 @@ def test_send_profile_leaves_waiting_samples_out_and_names_where_sqlalchemy_is_e
     assert profile["sqlalchemy_and_greenlet_share"] == 0.25
     assert profile["entered_from"] == {"_pooled -> AsyncSession.connection": 0.25}
     assert profile["functions"] == {"do_send": 0.75, "_pooled": 0.25, "absent": 0.0}
+
+
+def test_send_callgrind_workload_sends_and_stores_every_message(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """bench/send_callgrind.py's counted workload, run without valgrind on SQLite: it seeds
+    through the API, and every send it counts is accepted and stored."""
+    import sqlite3
+
+    from tradetalk import migrate
+
+    monkeypatch.syspath_prepend(str(BENCH))
+    import send_callgrind
+
+    url = f"sqlite:///{tmp_path / 'callgrind.db'}"
+    migrate.upgrade(url)
+    send_callgrind._workload(url, 6, 2)
+    with sqlite3.connect(tmp_path / "callgrind.db") as db:
+        stored = db.execute("SELECT count(*) FROM messages WHERE kind = 'text'").fetchone()[0]
+        senders = {row[0] for row in db.execute("SELECT DISTINCT sender_role FROM messages")}
+    assert stored == send_callgrind.WARM_UP_SENDS + 6
+    assert {"buyer", "seller"} <= senders
