@@ -259,8 +259,8 @@ _NOTE_MESSAGE = RawSql(
 
 @dataclass(frozen=True, slots=True)
 class PendingFeedNote:
-    """A new message for a recipient's feed, written with the commit (`UnitOfWork.note`), as
-    `note_message` writes it, when their email mode is known without asking."""
+    """A new message for a recipient's feed, as `note_message` writes it; `UnitOfWork.note`
+    queues one for the commit when the recipient's email mode is known without asking."""
 
     user_id: str
     type: str
@@ -281,50 +281,31 @@ async def add_feed_notes(
     """Write pending feed notes, one statement each (commit_writes.py writes the usual single
     note together with the rest of a send's writes)."""
     for note in notes:
-        await note_message(
-            session,
-            note.user_id,
-            note.type,
-            note.conversation_id,
-            title=note.title,
-            fold_title=note.fold_title,
-            body=note.body,
-            now=now,
-        )
+        await note_message(session, note, now)
 
 
-async def note_message(
-    session: AsyncSession,
-    user_id: str,
-    type_: str,
-    conversation_id: int,
-    *,
-    title: str,
-    fold_title: str,
-    body: str,
-    now: datetime,
-) -> EmailMode:
+async def note_message(session: AsyncSession, note: PendingFeedNote, now: datetime) -> EmailMode:
     """Put a new message on a recipient's feed and return their email mode (one round trip on
     PostgreSQL): folded into their unseen item of this type about the conversation (count + 1,
     `fold_title` with `{count}` filled in, the new body and time), so that a chatty thread is
     one feed line, or else as a new item titled `title`."""
-    before, _, after = fold_title.partition("{count}")
+    before, after = note.fold_parts()
     params = {
-        "user_id": user_id, "type": type_, "conversation_id": conversation_id, "before": before,
-        "after": after, "body": body, "now": now,
+        "user_id": note.user_id, "type": note.type, "conversation_id": note.conversation_id,
+        "before": before, "after": after, "body": note.body, "now": now,
     }  # fmt: skip
     if dialect_name(session) != "postgresql":
-        mode = await email_mode(session, user_id)
+        mode = await email_mode(session, note.user_id)
         if await _FOLD_INTO_UNSEEN.row(session, **params) is None:
             await add_notification(
                 session,
                 Notification(
-                    user_id=user_id, type=type_, title=title, body=body,
-                    conversation_id=conversation_id, count=1, created_at=now,
+                    user_id=note.user_id, type=note.type, title=note.title, body=note.body,
+                    conversation_id=note.conversation_id, count=1, created_at=now,
                 ),
             )  # fmt: skip
         return mode
-    stored = await _NOTE_MESSAGE.scalar(session, **params, title=title)
+    stored = await _NOTE_MESSAGE.scalar(session, **params, title=note.title)
     return EmailMode.BATCHED if stored is None else EmailMode(stored)
 
 

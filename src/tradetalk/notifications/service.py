@@ -196,16 +196,7 @@ async def on_message_created(
             mode = EmailMode(known_mode)
             uow.note(note)
         else:
-            mode = await notifications_repo.note_message(
-                uow.session,
-                note.user_id,
-                note.type,
-                note.conversation_id,
-                title=note.title,
-                fold_title=note.fold_title,
-                body=note.body,
-                now=uow.now,
-            )
+            mode = await notifications_repo.note_message(uow.session, note, uow.now)
         if mode is EmailMode.OFF:
             continue
         delay = 0 if mode is EmailMode.IMMEDIATELY else settings.notify_delay_seconds
