@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradetalk.accounts.models import User
-from tradetalk.kit.orm import untracked
+from tradetalk.kit.orm import untracked_row
 from tradetalk.kit.rawsql import RawSql
 
 
@@ -43,19 +43,10 @@ async def load(session: AsyncSession, user_id: str) -> User | None:
 
 
 def user_from_row(row: Sequence[Any]) -> User:
-    """The user read as `USER_COLUMNS` by a raw statement, read-only (`kit/orm.untracked`)."""
-    id_, display_name, email, is_support, generation, last_event_id, created, updated = row
-    user = User(
-        id=id_,
-        display_name=display_name,
-        email=email,
-        is_support=bool(is_support),  # SQLite answers 0 or 1
-        token_generation=generation,
-        last_event_id=last_event_id,
-        created_at=created,
-        updated_at=updated,
-    )
-    return untracked(user)
+    """The user read as `USER_COLUMNS` by a raw statement, read-only (`kit/orm.untracked_row`)."""
+    values = dict(zip(USER_COLUMNS, row, strict=True))
+    values["is_support"] = bool(values["is_support"])  # SQLite answers 0 or 1
+    return untracked_row(User, values)
 
 
 async def get_many(session: AsyncSession, user_ids: Iterable[str]) -> dict[str, User]:

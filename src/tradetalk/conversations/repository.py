@@ -32,7 +32,7 @@ from tradetalk.conversations.models import (
     SenderRole,
 )
 from tradetalk.errors import NotFound
-from tradetalk.kit.orm import dialect_name, table_of, untracked
+from tradetalk.kit.orm import dialect_name, table_of, untracked_row
 from tradetalk.kit.rawsql import RawSql
 from tradetalk.kit.sqlite_inline import off_the_loop
 from tradetalk.marketplace.models import Transaction
@@ -257,9 +257,10 @@ async def append_message(session: AsyncSession, message: Message) -> Message:
     """Give a new thread item the next position, store it, and move the conversation up in
     every member's inbox (its sender has read it all; a system item reads nothing for anyone).
 
-    `message` comes without `seq` and `id`; it gets both, is stored, and comes back read-only
-    (`kit/orm.untracked`): the session does not track it. Takes the conversation's row lock
-    (if the caller does not hold it yet), so items are numbered and recorded in one order."""
+    `message` comes without `seq` and `id`; it is stored, and what comes back is the stored
+    row, read-only (`kit/orm.untracked_row`): the session does not track it. Takes the
+    conversation's row lock (if the caller does not hold it yet), so items are numbered and
+    recorded in one order."""
     stored, _ = await _append(session, message, chain_end=False)
     return stored
 
@@ -320,10 +321,9 @@ async def _append(
             seq=seq,
             message_id=message_id,
         )
-    for key, value in values.items():  # every column set: none is left to load later
-        setattr(message, key, value)
-    message.seq, message.id = int(seq), int(message_id)
-    return untracked(message), read
+    # Every column set (none is left to load later), without the attribute events that
+    # setting them one by one on `message` would run.
+    return untracked_row(Message, {**values, "seq": int(seq), "id": int(message_id)}), read
 
 
 async def id_under_client_id(

@@ -17,7 +17,7 @@ from tradetalk.conversations.models import Conversation, MemberRole
 from tradetalk.disputes import repository as disputes_repo
 from tradetalk.disputes.models import Dispute, SupportGrant
 from tradetalk.errors import NotFound
-from tradetalk.kit.orm import dialect_name, untracked
+from tradetalk.kit.orm import dialect_name, untracked_row
 from tradetalk.kit.rawsql import RawSql
 from tradetalk.notifications.models import EmailMode
 
@@ -159,17 +159,20 @@ def _locked_conversation(row: Sequence[Any]) -> LockedConversation:
         if len(row) > 9
         else None
     )
-    conversation = Conversation(
-        id=id_,
-        kind=kind,
-        transaction_id=transaction_id,
-        direct_key=direct_key,
-        created_by=created_by,
-        created_at=created_at,
-        last_seq=last_seq,
-        last_message_at=last_at,
+    conversation = untracked_row(
+        Conversation,
+        {
+            "id": id_,
+            "kind": kind,
+            "transaction_id": transaction_id,
+            "direct_key": direct_key,
+            "created_by": created_by,
+            "created_at": created_at,
+            "last_seq": last_seq,
+            "last_message_at": last_at,
+        },
     )
-    return LockedConversation(untracked(conversation), member is not None, members)
+    return LockedConversation(conversation, member is not None, members)
 
 
 async def access_to(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
@@ -66,7 +67,7 @@ def table_of(model: type[Any]) -> Table:
 
 _Entity = TypeVar("_Entity")
 
-# Set on an entity that `untracked` returned; its classes refuse changes to such entities.
+# Set on an entity that `untracked_row` built; its classes refuse changes to such entities.
 _UNTRACKED = "_tradetalk_untracked"
 _guarded_classes: set[type[Any]] = set()
 
@@ -75,24 +76,33 @@ class UntrackedChange(RuntimeError):
     """A column of an entity the session does not track was set: the change would be lost."""
 
 
-def untracked(entity: _Entity) -> _Entity:
-    """An entity built from a row that a raw statement (kit/rawsql.py) read or wrote, as it
-    is: not added to the session, and read-only (setting a column raises UntrackedChange).
+def untracked_row(cls: type[_Entity], values: Mapping[str, Any]) -> _Entity:
+    """An entity of `cls` holding the column values of a row that a raw statement
+    (kit/rawsql.py) read or wrote: not added to the session, and read-only (setting a column
+    raises UntrackedChange). Built the way the ORM builds an entity it loads: no constructor
+    and no attribute events, the values put straight into the instance's dictionary (its
+    state's).
 
     Why not added to the session as if the ORM had loaded it (identity map, clean state,
     flushed when changed), as these entities once were: the hot paths that build them only
     read them, and that bookkeeping, with detaching them again when the session closes, cost
-    work for nothing (0.7-0.9% of the app's instructions per send, bench/send_callgrind.py).
+    work for nothing; nor built through the constructor, whose attribute events cost more
+    than the rest (0.7% and 6-7% of the app's instructions per send, bench/send_callgrind.py).
     Code that changes a row loads it with the ORM (`session.get`, `select`); a change to one
     of these raises, where a change to an entity the session does not track would vanish at
     commit without a sound."""
-    cls = type(entity)
+    _guard(cls)
+    entity: _Entity = sa_inspect(cls, raiseerr=True).class_manager.new_instance()
+    entity.__dict__.update(values)
+    entity.__dict__[_UNTRACKED] = True
+    return entity
+
+
+def _guard(cls: type[Any]) -> None:
     if cls not in _guarded_classes:
         for attribute in sa_inspect(cls, raiseerr=True).column_attrs:
             event.listen(getattr(cls, attribute.key), "set", _refuse_untracked_change)
         _guarded_classes.add(cls)
-    object.__setattr__(entity, _UNTRACKED, True)
-    return entity
 
 
 def _refuse_untracked_change(target: Any, value: Any, _old: Any, initiator: Any) -> Any:
