@@ -54,19 +54,11 @@ _ONE_EVENT_FOR_TWO_AND_THE_REST = RawSql(
     " CAST(:record_payloads AS TEXT[]), CAST(:record_salts AS VARCHAR[]),"
     " CAST(:record_digests AS VARCHAR[]), CAST(:record_prev_hashes AS VARCHAR[]),"
     " CAST(:record_hashes AS VARCHAR[]), CAST(:record_created_at AS TIMESTAMPTZ[]))),"
-    # The feed note, as notifications/repository.py's _NOTE_MESSAGE writes it: folded into
-    # the recipient's unseen item about the conversation, or else added. No note: a NULL user,
-    # which matches no row and adds none.
-    " folded AS (UPDATE notifications SET count = count + 1, title = substr("
-    "CAST(:note_before AS VARCHAR) || CAST(count + 1 AS VARCHAR) || CAST(:note_after AS VARCHAR),"
-    " 1, 200), body = :note_body, created_at = :now WHERE id = (SELECT id FROM notifications"
-    " WHERE user_id = :note_user_id AND seen_at IS NULL AND type = :note_type"
-    " AND conversation_id = :note_conversation_id LIMIT 1) RETURNING id),"
-    " noted AS (INSERT INTO notifications (user_id, type, title, body, conversation_id, count,"
-    " created_at) SELECT :note_user_id, :note_type, :note_title, :note_body,"
-    " :note_conversation_id, 1, :now"
-    " WHERE :note_user_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM folded))"
-    " INSERT INTO events (user_id, id, type, data, created_at)"
+    # The feed note, folded or added as notifications/repository.py's note_message does it.
+    # No note: a NULL user, which matches no row and adds none.
+    + " "
+    + notifications_repo.note_ctes("note_")
+    + " INSERT INTO events (user_id, id, type, data, created_at)"
     " SELECT id, last_event_id, :type, :data, :now FROM reserved RETURNING user_id, id"
 )
 

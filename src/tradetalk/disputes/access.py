@@ -122,7 +122,7 @@ async def get_readable(
         session,
         user_id=user.id,
         conversation_id=conversation_id,
-        **({"default_email_mode": EmailMode.BATCHED.value} if lock else {}),
+        default_email_mode=EmailMode.BATCHED.value,  # read by _READABLE_LOCKED alone
     )
     if row is None:
         raise NotFound("No such conversation.")

@@ -230,12 +230,13 @@ async def blank_bodies(
 # picked by a subquery (LIMIT 1, as a look-up would) and counted up in SQL, so two sends
 # folding into it at once both count. On the driver connection, as the rest of a send
 # (kit/rawsql.py says why).
-_FOLD = """UPDATE notifications SET count = count + 1,
- title = substr(CAST(:before AS VARCHAR) || CAST(count + 1 AS VARCHAR) || CAST(:after AS VARCHAR),
- 1, 200), body = :body, created_at = :now
- WHERE id = (SELECT id FROM notifications WHERE user_id = :user_id AND seen_at IS NULL
- AND type = :type AND conversation_id = :conversation_id LIMIT 1)
+_FOLD_TEMPLATE = """UPDATE notifications SET count = count + 1,
+ title = substr(CAST(:{p}before AS VARCHAR) || CAST(count + 1 AS VARCHAR)
+ || CAST(:{p}after AS VARCHAR), 1, 200), body = :{p}body, created_at = :now
+ WHERE id = (SELECT id FROM notifications WHERE user_id = :{p}user_id AND seen_at IS NULL
+ AND type = :{p}type AND conversation_id = :{p}conversation_id LIMIT 1)
  RETURNING id"""
+_FOLD = _FOLD_TEMPLATE.format(p="")
 _FOLD_INTO_UNSEEN = RawSql(_FOLD)
 _ADD_NOTIFICATION = RawSql(
     "INSERT INTO notifications (user_id, type, title, body, conversation_id, count, created_at)"
@@ -244,15 +245,28 @@ _ADD_NOTIFICATION = RawSql(
 )
 
 
+def note_ctes(prefix: str) -> str:
+    """The parts of a PostgreSQL WITH that put a new message on a recipient's feed: `folded`
+    (their unseen item about the conversation, counted up) or else `added` (a new item), each
+    RETURNING the item's id. Parameters `:{prefix}user_id`, `type`, `conversation_id`, `title`,
+    `before` and `after` (`PendingFeedNote.fold_parts`), `body`, and `:now`; a NULL user
+    writes nothing (commit_writes.py passes one when there is no note)."""
+    return (
+        f"folded AS ({_FOLD_TEMPLATE.format(p=prefix)}), added AS (INSERT INTO notifications"
+        " (user_id, type, title, body, conversation_id, count, created_at)"
+        f" SELECT :{prefix}user_id, :{prefix}type, :{prefix}title, :{prefix}body,"
+        f" :{prefix}conversation_id, 1, :now WHERE :{prefix}user_id IS NOT NULL"
+        " AND NOT EXISTS (SELECT 1 FROM folded) RETURNING id)"
+    )
+
+
 # What a new message does to one recipient's feed, for PostgreSQL in one round trip: fold it
 # into their unseen item about the conversation or, when there is none, add one; and read
 # their email mode, which says what else the message queues for them. Exactly one row.
 _NOTE_MESSAGE = RawSql(
-    postgresql="WITH folded AS (" + _FOLD + "), added AS (INSERT INTO notifications"
-    " (user_id, type, title, body, conversation_id, count, created_at)"
-    " SELECT :user_id, :type, :title, :body, :conversation_id, 1, :now"
-    " WHERE NOT EXISTS (SELECT 1 FROM folded) RETURNING id)"
-    " SELECT (SELECT email_mode FROM notification_settings WHERE user_id = :user_id)"
+    postgresql="WITH "
+    + note_ctes("")
+    + " SELECT (SELECT email_mode FROM notification_settings WHERE user_id = :user_id)"
     " FROM (SELECT id FROM folded UNION ALL SELECT id FROM added) AS item"
 )
 
