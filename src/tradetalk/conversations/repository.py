@@ -253,15 +253,32 @@ async def member_roles(session: AsyncSession, conversation_id: int) -> list[Memb
     return [MemberRole(user_id, role) for user_id, role in rows]
 
 
-async def append_message(session: AsyncSession, message: Message) -> Message:
+class NewItem(NamedTuple):
+    """A thread item to store: what its author gives it (`append_message` adds the rest)."""
+
+    conversation_id: int
+    kind: str
+    sender_id: str | None
+    sender_role: str
+    body: str
+    client_message_id: str | None
+    created_at: datetime
+
+
+# What a new item's other columns start as (`id` and `seq` come from the append).
+_NEW_ITEM_DEFAULTS: dict[str, Any] = {"edited_at": None, "edit_count": 0, "withdrawn_at": None}
+if {*NewItem._fields, *_NEW_ITEM_DEFAULTS, "id", "seq"} != set(_messages.columns.keys()):
+    raise RuntimeError("NewItem and _NEW_ITEM_DEFAULTS must name every column of messages")
+
+
+async def append_message(session: AsyncSession, item: NewItem) -> Message:
     """Give a new thread item the next position, store it, and move the conversation up in
     every member's inbox (its sender has read it all; a system item reads nothing for anyone).
 
-    `message` comes without `seq` and `id`; it is stored, and what comes back is the stored
-    row, read-only (`kit/orm.untracked_row`): the session does not track it. Takes the
-    conversation's row lock (if the caller does not hold it yet), so items are numbered and
-    recorded in one order."""
-    stored, _ = await _append(session, message, chain_end=False)
+    What comes back is the stored row, read-only (`kit/orm.untracked_row`): the session does
+    not track it. Takes the conversation's row lock (if the caller does not hold it yet), so
+    items are numbered and recorded in one order."""
+    stored, _ = await _append(session, item, chain_end=False)
     return stored
 
 
@@ -274,55 +291,50 @@ class ReadWithAppend(NamedTuple):
 
 
 async def append_message_locked(
-    session: AsyncSession, message: Message
+    session: AsyncSession, item: NewItem
 ) -> tuple[Message, ReadWithAppend | None]:
     """`append_message` for a caller holding the conversation's lock already, with the head
     of the conversation's ledger and, for a buyer's item, the previous speaker read in the same
     statement (PostgreSQL; None elsewhere)."""
-    return await _append(session, message, chain_end=True)
+    return await _append(session, item, chain_end=True)
 
 
 async def _append(
-    session: AsyncSession, message: Message, *, chain_end: bool
+    session: AsyncSession, item: NewItem, *, chain_end: bool
 ) -> tuple[Message, ReadWithAppend | None]:
-    if message.edit_count is None:
-        message.edit_count = 0
-    values = {
-        column.key: getattr(message, column.key)
-        for column in _messages.columns
-        if column.key not in ("id", "seq")
-    }
+    # The item's values as they are (no entity made and read back column by column first).
+    values = {**item._asdict(), **_NEW_ITEM_DEFAULTS}
     # No participant has an empty id: a system item reads nothing for anyone.
-    reader_id = message.sender_id if message.sender_id is not None else ""
+    reader_id = item.sender_id if item.sender_id is not None else ""
     read: ReadWithAppend | None = None
     if dialect_name(session) == "postgresql":
         statement = _APPEND_MESSAGE_WITH_CHAIN_END if chain_end else _APPEND_MESSAGE
-        row = await statement.row(session, **values, now=message.created_at, reader_id=reader_id)
+        row = await statement.row(session, **values, now=item.created_at, reader_id=reader_id)
         if row is None:
-            raise LookupError(f"conversation {message.conversation_id} does not exist")
+            raise LookupError(f"conversation {item.conversation_id} does not exist")
         message_id, seq = row[0], row[1]
         if chain_end:
             read = ReadWithAppend(
                 ChainEnd(None if row[2] is None else Head(row[2], row[3])),
-                PreviousSpeaker(row[4]) if message.sender_role == SenderRole.BUYER.value else None,
+                PreviousSpeaker(row[4]) if item.sender_role == SenderRole.BUYER.value else None,
             )
     else:
         seq = await _NEXT_SEQ.scalar(
-            session, conversation_id=message.conversation_id, now=message.created_at
+            session, conversation_id=item.conversation_id, now=item.created_at
         )
         if seq is None:
-            raise LookupError(f"conversation {message.conversation_id} does not exist")
+            raise LookupError(f"conversation {item.conversation_id} does not exist")
         message_id = await _INSERT_MESSAGE.scalar(session, **values, seq=seq)
         await _RECORD_ACTIVITY.rows(
             session,
-            conversation_id=message.conversation_id,
+            conversation_id=item.conversation_id,
             reader_id=reader_id,
-            created_at=message.created_at,
+            created_at=item.created_at,
             seq=seq,
             message_id=message_id,
         )
     # Every column set (none is left to load later), without the attribute events that
-    # setting them one by one on `message` would run.
+    # setting them one by one would run.
     return untracked_row(Message, {**values, "seq": int(seq), "id": int(message_id)}), read
 
 

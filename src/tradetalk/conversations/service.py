@@ -26,7 +26,7 @@ from tradetalk.conversations.models import (
     SenderRole,
     ShownMessage,
 )
-from tradetalk.conversations.repository import ReadWithAppend
+from tradetalk.conversations.repository import NewItem, ReadWithAppend
 from tradetalk.conversations.schemas import MessageCreate, MessageOut
 from tradetalk.db import UnitOfWork
 from tradetalk.errors import DirectMessagesDisabled, InvalidRequest, NotFound, RateLimited
@@ -322,7 +322,7 @@ async def do_send(
         await protection_service.do_refuse(
             uow, conversation, sender, payload.body, verdict, payload.client_message_id
         )
-    new_message = Message(
+    new_message = NewItem(
         conversation_id=conversation.id,
         kind=MessageKind.TEXT.value,
         sender_id=sender.id,
@@ -446,7 +446,7 @@ async def do_add_item(
     The caller emits `message.created` once the item's details are attached."""
     return await conversations_repo.append_message(
         uow.session,
-        Message(
+        NewItem(
             conversation_id=conversation.id,
             kind=kind.value,
             sender_id=sender.user_id if sender else None,

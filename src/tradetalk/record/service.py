@@ -23,6 +23,7 @@ from tradetalk.db import UnitOfWork
 from tradetalk.disputes.access import Access
 from tradetalk.disputes.audit import log_support_action
 from tradetalk.errors import Conflict, Forbidden, NotFound
+from tradetalk.kit.orm import untracked_row
 from tradetalk.kit.ratelimit import per_minute
 from tradetalk.notifications import service as notifications_service
 from tradetalk.protection import service as protection_service
@@ -111,16 +112,21 @@ async def append(
         payload=payload,
         salt=secrets.token_hex(16),
     )
-    entry = RecordEntry(
-        conversation_id=conversation_id,
-        position=position,
-        kind=kind,
-        payload=chain.canonical_text(link.payload),
-        salt=link.salt,
-        digest=link.digest,
-        prev_hash=link.prev_hash,
-        hash=link.hash,
-        created_at=uow.now,
+    # Written by a raw statement at commit and never changed: built as a loaded row is
+    # (kit/orm.untracked_row), without the attribute events of the constructor.
+    entry = untracked_row(
+        RecordEntry,
+        {
+            "conversation_id": conversation_id,
+            "position": position,
+            "kind": kind,
+            "payload": chain.canonical_text(link.payload),
+            "salt": link.salt,
+            "digest": link.digest,
+            "prev_hash": link.prev_hash,
+            "hash": link.hash,
+            "created_at": uow.now,
+        },
     )
     uow.record(entry)
     return entry
