@@ -17,15 +17,16 @@ import structlog
 from asyncpg import exceptions as pg_errors  # type: ignore[import-untyped]
 from sqlalchemy import event
 from sqlalchemy import exc as sa_errors
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
 from sqlalchemy.pool import ConnectionPoolEntry
-from sqlalchemy.util import await_only
+from sqlalchemy.util import await_only, greenlet_spawn
 
 from tradetalk import commit_writes
 from tradetalk.config import Settings
@@ -234,14 +235,48 @@ class Database:
                 _ping_on_checkout(self.write_engine)
             self.read_engine = self.write_engine
         self.dialect = self.write_engine.dialect.name
-        self.write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        # A unit of work's session is bound to the connection it begins (`unit_of_work`) and
+        # joins that transaction: the unit of work commits or rolls back the connection, never
+        # the session. (Bound to the engine, as sessions made here directly are.)
+        self.write_sessions = async_sessionmaker(
+            self.write_engine, expire_on_commit=False, join_transaction_mode="rollback_only"
+        )
         self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
+
+    async def begin(self) -> AsyncConnection:
+        """A connection of the writer's pool with its transaction begun, for a unit of work."""
+        return AsyncConnection(
+            self.write_engine,
+            await greenlet_spawn(_connect_and_begin, self.write_engine.sync_engine),
+        )
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
+
+
+def _connect_and_begin(engine: Engine) -> Connection:
+    # One greenlet hop for both (AsyncEngine.connect and AsyncConnection.begin take one each).
+    connection = engine.connect()
+    try:
+        connection.begin()
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def _end(connection: Connection, commit: bool) -> None:
+    # Commit (or roll back) and give the connection back to the pool: one greenlet hop.
+    try:
+        if commit:
+            connection.commit()
+        else:
+            connection.rollback()
+    finally:
+        connection.close()
 
 
 @dataclass(slots=True)
@@ -322,7 +357,13 @@ class UnitOfWork:
             self.feed_notes,
             self.now,
         )
-        await self.session.commit()
+        session = self.session
+        sync_session = session.sync_session
+        if sync_session.new or sync_session.dirty or sync_session.deleted:
+            await session.flush()
+        if session.in_transaction():
+            await session.close()  # its objects keep their values; the connection commits
+        await _end_transaction(session, commit=True)
         # Wake the worker only for what is due now; later items (an unread-message email in
         # five minutes) are found by its regular poll, not by a pass after every send.
         due_now = queued and any(
@@ -338,6 +379,16 @@ class UnitOfWork:
             self.ctx.outbox_signal.set()
 
 
+async def _end_transaction(session: AsyncSession, *, commit: bool) -> None:
+    """Commit or roll back the connection a unit of work's session is bound to, and release it."""
+    connection = session.bind
+    assert isinstance(connection, AsyncConnection) and connection.sync_connection is not None
+    sync = connection.sync_connection
+    if sync.closed:
+        return  # released already (the commit failed on the way)
+    await greenlet_spawn(_end, sync, commit)
+
+
 async def _commit(uow: UnitOfWork) -> None:
     try:
         await uow._commit()
@@ -347,12 +398,16 @@ async def _commit(uow: UnitOfWork) -> None:
         raise
 
 
-async def _rollback(session: AsyncSession, error: BaseException) -> None:
+async def _release(session: AsyncSession) -> None:
+    """Let go of a unit of work's session and give its connection back to the pool, rolling
+    back whatever was not committed (nothing, after a commit)."""
     try:
-        await session.rollback()
-    except Exception:
+        if session.in_transaction():
+            await session.close()
+        await _end_transaction(session, commit=False)
+    except Exception as exc:
         # The connection is gone with the database: its transaction went with it.
-        if not is_unavailable(error):
+        if not is_unavailable(exc):
             raise
 
 
@@ -379,20 +434,35 @@ async def _writer_turn(db: Database) -> AsyncIterator[None]:
 async def unit_of_work(ctx: AppContext) -> AsyncIterator[UnitOfWork]:
     """Open a write transaction; commit on success, roll back on error, then publish.
 
+    The transaction is the connection's, begun here; the session is bound to that connection
+    and joins its transaction. Statements of the hot paths run on the connection itself
+    (kit/rawsql.py), so a unit of work that runs only those never begins the session's own
+    transaction bookkeeping: no session transaction, snapshot or commit pass.
+
     Losing the database on the way raises DatabaseUnavailable (a 503), whatever the driver."""
-    async with _writer_turn(ctx.db), ctx.db.write_sessions() as session:
-        uow = UnitOfWork(session=session, ctx=ctx, now=ctx.clock.now())
+    async with _writer_turn(ctx.db):
         try:
-            yield uow
-        except CommittedRefusal:
-            await _commit(uow)
-            raise
-        except BaseException as exc:
-            await _rollback(session, exc)
+            connection = await ctx.db.begin()
+        except Exception as exc:
             if (unavailable := unavailable_from(exc)) is not None:
                 raise unavailable from exc
             raise
-        await _commit(uow)
+        session = ctx.db.write_sessions(bind=connection)
+        uow = UnitOfWork(session=session, ctx=ctx, now=ctx.clock.now())
+        try:
+            try:
+                yield uow
+            except CommittedRefusal:
+                await _commit(uow)
+                raise
+            except BaseException as exc:
+                await _release(session)  # rolled back before the error goes on
+                if (unavailable := unavailable_from(exc)) is not None:
+                    raise unavailable from exc
+                raise
+            await _commit(uow)
+        finally:
+            await _release(session)  # after a commit, or a failed one
 
 
 @asynccontextmanager

@@ -7,9 +7,12 @@ statement here, against about 60 µs for asyncpg itself (measured on this machin
 statements, so that pipeline was a third of a send's CPU. Statements run through `RawSql` skip
 it and nothing else:
 
-- they run on the session's connection, inside its transaction (begun here when it has not
-  been yet), so that they commit or roll back with everything else the unit of work did, and
-  pending ORM changes are flushed first, as an ORM query would (autoflush);
+- they run on the session's connection, inside its transaction, so that they commit or roll
+  back with everything else the unit of work did, and pending ORM changes are flushed first, as
+  an ORM query would (autoflush). A unit of work's session is bound to a connection whose
+  transaction is begun (db.unit_of_work): they run on it without beginning the session's own
+  transaction. A session bound to the engine (a read session) has its connection drawn, and
+  its transaction begun, by the first of them;
 - errors become the same SQLAlchemy exceptions (IntegrityError, OperationalError, ...) that a
   statement run by SQLAlchemy raises, so every handler above keeps working;
 - `before_cursor_execute` listeners still see each statement (the tests that count a hot
@@ -196,6 +199,13 @@ async def _pooled(session: AsyncSession) -> tuple[AsyncConnection, Any]:
     # added, say) must be written before a statement that reads or updates those rows.
     if sync_session.new or sync_session.dirty or sync_session.deleted:
         await session.flush()
+    bind = session.bind
+    if isinstance(bind, AsyncConnection):
+        # A unit of work's session: bound to a connection whose transaction is begun already
+        # (db.unit_of_work), which the session joins when it runs a query of its own.
+        sync = bind.sync_connection
+        assert sync is not None
+        return bind, (await bind.get_raw_connection() if sync.invalidated else sync.connection)
     # Looked up once per transaction: `session.connection()` is a greenlet hop every time.
     transaction = sync_session.get_transaction()
     known = sync_session.info.get(_CONNECTION_KEY)
