@@ -22,6 +22,7 @@ from tradetalk.attachments.api import router as attachments_router
 from tradetalk.config import Settings
 from tradetalk.context import AppContext
 from tradetalk.conversations.api import router as conversations_router
+from tradetalk.conversations.api import send_router
 from tradetalk.db import install_database_error_handler
 from tradetalk.disputes.api import client as disputes_client_router
 from tradetalk.disputes.api import server as disputes_server_router
@@ -194,6 +195,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     _install_error_handlers(app)
     install_database_error_handler(app)  # 503 database_unavailable while it is away
     openapi_document.install(app)
+    app.include_router(send_router)  # first: the busiest route (conversations/api.py)
     app.include_router(health_router)
     app.include_router(users_router)
     app.include_router(transactions_router)

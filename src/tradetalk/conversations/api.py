@@ -271,7 +271,13 @@ async def send_message(
     return await _send(uow, actor, conversation_id, payload)
 
 
-router.add_api_route(
+# The send has a router of its own, which the app includes before every other: a request
+# reaches its route only after FastAPI has tried the routes before it (each included router's
+# routes, twice over: 80-110 µs for a send behind four routers here, a few % of its CPU).
+# The path is the send's alone (other methods on it go on to `router`), so going first shadows
+# nothing.
+send_router = APIRouter(prefix="/v1", tags=["client: conversations"])
+send_router.add_api_route(
     "/conversations/{conversation_id}/messages",
     send_message,
     methods=["POST"],
