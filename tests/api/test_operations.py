@@ -39,6 +39,20 @@ async def test_metrics_count_requests_by_route(market: Marketplace) -> None:
     assert "tradetalk_http_request_seconds_bucket" in text
 
 
+async def test_metrics_count_made_up_methods_as_one(market: Marketplace) -> None:
+    for word in ("BREW", "WHEN", "PROPFIND"):
+        response = await market.anonymous.request(word, "/v1/conversations")
+        assert response.status_code == 405
+    text = (await market.anonymous.get("/metrics")).text
+    assert 'tradetalk_http_requests_total{method="OTHER",' in text
+    assert all(f'method="{word}"' not in text for word in ("BREW", "WHEN", "PROPFIND"))
+    # A second request of a kind counts on the same series.
+    await market.anonymous.get("/healthz")
+    await market.anonymous.get("/healthz")
+    text = (await market.anonymous.get("/metrics")).text
+    assert 'tradetalk_http_requests_total{method="GET",route="/healthz",status="200"} 2.0' in text
+
+
 async def test_openapi_describes_every_contract_endpoint_and_its_errors(
     market: Marketplace,
 ) -> None:
