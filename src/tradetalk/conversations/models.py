@@ -147,6 +147,19 @@ class Message(Base):
         return self.withdrawn_at is not None
 
 
+class NewItem(NamedTuple):
+    """A thread item to store: what its author gives it (the repository's `append_message` adds
+    the other columns)."""
+
+    conversation_id: int
+    kind: str
+    sender_id: str | None
+    sender_role: str
+    body: str
+    client_message_id: str | None
+    created_at: datetime
+
+
 class MessageRow(NamedTuple):
     """A stored thread item read as a plain row, for pages that only show items (the inbox's
     last messages, a page of a thread): the columns of `Message`, without the cost of an ORM

@@ -27,6 +27,7 @@ from tradetalk.conversations.models import (
     Message,
     MessageKind,
     MessageRow,
+    NewItem,
     Participant,
     PreviousSpeaker,
     SenderRole,
@@ -251,18 +252,6 @@ async def member_roles(session: AsyncSession, conversation_id: int) -> list[Memb
     """The members of a conversation with their roles (plain rows, for the send path)."""
     rows = await _MEMBER_ROLES.rows(session, conversation_id=conversation_id)
     return [MemberRole(user_id, role) for user_id, role in rows]
-
-
-class NewItem(NamedTuple):
-    """A thread item to store: what its author gives it (`append_message` adds the rest)."""
-
-    conversation_id: int
-    kind: str
-    sender_id: str | None
-    sender_role: str
-    body: str
-    client_message_id: str | None
-    created_at: datetime
 
 
 # What a new item's other columns start as (`id` and `seq` come from the append).

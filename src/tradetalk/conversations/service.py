@@ -21,12 +21,13 @@ from tradetalk.conversations.models import (
     Membership,
     Message,
     MessageKind,
+    NewItem,
     Participant,
     ParticipantRole,
     SenderRole,
     ShownMessage,
 )
-from tradetalk.conversations.repository import NewItem, ReadWithAppend
+from tradetalk.conversations.repository import ReadWithAppend
 from tradetalk.conversations.schemas import MessageCreate, MessageOut
 from tradetalk.db import UnitOfWork
 from tradetalk.errors import DirectMessagesDisabled, InvalidRequest, NotFound, RateLimited
