@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -161,3 +161,21 @@ def test_entries_cannot_move_to_another_conversation() -> None:
 @pytest.mark.parametrize("garbage", [None, [], {"format": "x"}, {"format": chain.FORMAT}])
 def test_garbage_is_not_a_transcript(garbage: Any) -> None:
     assert not chain.verify(garbage).ok
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        T0,
+        datetime(2026, 12, 7, 21, 4, 57, 360124, tzinfo=UTC),
+        datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-8))),
+        datetime(2027, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+        datetime(1999, 3, 4, 5, 6, 7, 80, tzinfo=UTC),
+        datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    ],
+)
+def test_times_keep_the_form_earlier_ledgers_were_written_in(moment: datetime) -> None:
+    # Entries already stored were hashed with this form: a change to it would break them.
+    expected = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert chain.canonical_time(moment) == expected

@@ -38,10 +38,14 @@ class NotCanonical(TypeError):
 
 
 def canonical_time(moment: datetime) -> str:
-    """A time as the record writes it: UTC, microseconds, `Z`."""
+    """A time as the record writes it: UTC, microseconds, `Z` (`2026-12-07T21:04:57.360124Z`)."""
     if moment.tzinfo is None:
         raise NotCanonical("naive datetimes have no canonical form")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = moment.astimezone(UTC)
+    if utc.year < 1000:  # strftime's %Y does not pad: the form the record always had
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # The same text as that strftime, in half the time (a send formats its time twice).
+    return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _check(value: Any, path: str) -> None:
