@@ -31,6 +31,7 @@ from sqlalchemy.util import await_only, greenlet_spawn
 from tradetalk import commit_writes
 from tradetalk.config import Settings
 from tradetalk.errors import CommittedRefusal, DatabaseUnavailable, Overloaded, problem_response
+from tradetalk.kit.rawsql import flush_pending
 from tradetalk.kit.sqlite_inline import inline_creator
 from tradetalk.notifications.outbox import PendingSideEffect
 from tradetalk.notifications.repository import PendingFeedNote
@@ -357,13 +358,8 @@ class UnitOfWork:
             self.feed_notes,
             self.now,
         )
-        session = self.session
-        sync_session = session.sync_session
-        if sync_session.new or sync_session.dirty or sync_session.deleted:
-            await session.flush()
-        if session.in_transaction():
-            await session.close()  # its objects keep their values; the connection commits
-        await _end_transaction(session, commit=True)
+        await flush_pending(self.session)
+        await _end_transaction(self.session, commit=True)
         # Wake the worker only for what is due now; later items (an unread-message email in
         # five minutes) are found by its regular poll, not by a pass after every send.
         due_now = queued and any(
@@ -380,7 +376,10 @@ class UnitOfWork:
 
 
 async def _end_transaction(session: AsyncSession, *, commit: bool) -> None:
-    """Commit or roll back the connection a unit of work's session is bound to, and release it."""
+    """Let go of a unit of work's session, commit or roll back the connection it is bound to,
+    and give that connection back to the pool (nothing to do once it is back)."""
+    if session.in_transaction():
+        await session.close()  # its objects keep their values; the connection ends the work
     connection = session.bind
     assert isinstance(connection, AsyncConnection) and connection.sync_connection is not None
     sync = connection.sync_connection
@@ -402,8 +401,6 @@ async def _release(session: AsyncSession) -> None:
     """Let go of a unit of work's session and give its connection back to the pool, rolling
     back whatever was not committed (nothing, after a commit)."""
     try:
-        if session.in_transaction():
-            await session.close()
         await _end_transaction(session, commit=False)
     except Exception as exc:
         # The connection is gone with the database: its transaction went with it.
@@ -456,13 +453,13 @@ async def unit_of_work(ctx: AppContext) -> AsyncIterator[UnitOfWork]:
                 await _commit(uow)
                 raise
             except BaseException as exc:
-                await _release(session)  # rolled back before the error goes on
                 if (unavailable := unavailable_from(exc)) is not None:
                     raise unavailable from exc
                 raise
             await _commit(uow)
         finally:
-            await _release(session)  # after a commit, or a failed one
+            # Rolled back (unless committed) and released before any error goes on.
+            await _release(session)
 
 
 @asynccontextmanager

@@ -191,14 +191,21 @@ def sqlite_datetime(value: datetime) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
+async def flush_pending(session: AsyncSession) -> None:
+    """Write the session's new, changed and deleted entities, if it has any (`flush()` is a
+    greenlet hop even with nothing to write)."""
+    sync_session = session.sync_session
+    if sync_session.new or sync_session.dirty or sync_session.deleted:
+        await session.flush()
+
+
 async def _pooled(session: AsyncSession) -> tuple[AsyncConnection, Any]:
     """The session's connection (joining its transaction, beginning it if need be) and the
     pooled driver connection under it."""
-    sync_session = session.sync_session
     # Autoflush, as an ORM query does: what the transaction has pending (participants just
     # added, say) must be written before a statement that reads or updates those rows.
-    if sync_session.new or sync_session.dirty or sync_session.deleted:
-        await session.flush()
+    await flush_pending(session)
+    sync_session = session.sync_session
     bind = session.bind
     if isinstance(bind, AsyncConnection):
         # A unit of work's session: bound to a connection whose transaction is begun already
