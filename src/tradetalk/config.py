@@ -111,7 +111,9 @@ class Settings(BaseSettings):
     event_retention_hours: int = Field(default=72, ge=1)  # older events are pruned
     event_replay_limit: int = Field(default=1000, ge=1)  # more missed than this: resync
     realtime_heartbeat_seconds: float = Field(default=25.0, gt=0)
-    realtime_auth_recheck_seconds: float = Field(default=60.0, gt=0)  # catches revoked tokens
+    # Revocation reaches open streams at once through the broker; this re-check is the net for
+    # the rare news the broker lost (a failed Redis publish).
+    realtime_auth_recheck_seconds: float = Field(default=300.0, gt=0)
     realtime_send_timeout_seconds: float = Field(default=10.0, gt=0)  # then: slow consumer
     realtime_queue_max: int = Field(default=256, ge=1)  # frames waiting per connection
     # permessage-deflate costs ~37 KB of zlib state per socket and saves little on small frames.

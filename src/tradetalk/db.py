@@ -35,6 +35,7 @@ from tradetalk.kit.rawsql import flush_pending
 from tradetalk.kit.sqlite_inline import inline_creator
 from tradetalk.notifications.outbox import PendingSideEffect
 from tradetalk.notifications.repository import PendingFeedNote
+from tradetalk.realtime.broker import Delivery
 from tradetalk.record.models import RecordEntry
 
 if TYPE_CHECKING:
@@ -300,12 +301,18 @@ class UnitOfWork:
     side_effects: list[PendingSideEffect] = field(default_factory=list)
     record_entries: list[RecordEntry] = field(default_factory=list)
     feed_notes: list[PendingFeedNote] = field(default_factory=list)
+    signals: list[Delivery] = field(default_factory=list)
 
     def emit(self, event_type: str, data: Mapping[str, Any], *, to: Iterable[str]) -> None:
         """Queue an event for exactly these users; it is stored with the transaction."""
         recipients = frozenset(to)
         if recipients:
             self.events.append(PendingEvent(event_type, data, recipients))
+
+    def signal(self, user_id: str, frame: str) -> None:
+        """Queue an ephemeral frame for the user's open streams, published after commit and
+        never stored (a rolled-back change signals nothing)."""
+        self.signals.append(Delivery(user_id, None, frame))
 
     def outbox(
         self,
@@ -321,13 +328,14 @@ class UnitOfWork:
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
         """A savepoint: an error inside it undoes what was written inside it, and also drops
-        the events, side effects, ledger entries and feed notes queued inside it, which would
-        otherwise be written with the commit about changes that never happened."""
+        the events, side effects, ledger entries, feed notes and signals queued inside it,
+        which would otherwise go out with the commit about changes that never happened."""
         marks = (
             len(self.events),
             len(self.side_effects),
             len(self.record_entries),
             len(self.feed_notes),
+            len(self.signals),
         )
         try:
             async with self.session.begin_nested():
@@ -337,6 +345,7 @@ class UnitOfWork:
             del self.side_effects[marks[1] :]
             del self.record_entries[marks[2] :]
             del self.feed_notes[marks[3] :]
+            del self.signals[marks[4] :]
             raise
 
     def record(self, entry: RecordEntry) -> None:
@@ -369,6 +378,9 @@ class UnitOfWork:
         self.side_effects.clear()
         self.record_entries.clear()
         self.feed_notes.clear()
+        if self.signals:
+            deliveries = [*deliveries, *self.signals]
+            self.signals.clear()
         if deliveries:
             await self.ctx.broker.publish(deliveries)
         if due_now:

@@ -87,3 +87,21 @@ async def test_a_failed_commit_rolls_back_and_frees_the_connection(app: FastAPI)
             )
     assert await _stored(app, "raw-4") == set()
     assert _checked_out(app) == 0
+
+
+async def test_signals_go_out_only_with_a_commit(app: FastAPI) -> None:
+    broker = app.state.ctx.broker
+    listening = broker.subscribe("listener")
+    with pytest.raises(RuntimeError):
+        async with unit_of_work(app.state.ctx) as uow:
+            uow.signal("listener", "rolled-back")
+            raise RuntimeError("the request failed")
+    async with unit_of_work(app.state.ctx) as uow:
+        with pytest.raises(RuntimeError):
+            async with uow.savepoint():
+                uow.signal("listener", "inside a failed savepoint")
+                raise RuntimeError("this part failed")
+        uow.signal("listener", "committed")
+        assert listening.queue.empty()  # nothing before the commit
+    received = [listening.queue.get_nowait().frame for _ in range(listening.queue.qsize())]
+    assert received == ["committed"]

@@ -14,6 +14,7 @@ from tradetalk.db import UnitOfWork
 from tradetalk.errors import NotFound, Unauthenticated
 from tradetalk.protection import service as protection_service
 from tradetalk.protection.policy import mask
+from tradetalk.realtime import events
 from tradetalk.web import repository as web_repo
 
 
@@ -67,6 +68,9 @@ async def do_revoke_tokens(uow: UnitOfWork, user_id: str) -> None:
     if await users_repo.bump_token_generation(uow.session, user_id) is None:
         raise NotFound(f"No user {user_id!r}.")
     await web_repo.expire_unused_links(uow.session, user_id, uow.now)
+    # The user's open event streams, on every node, check their tokens at once (after commit)
+    # rather than at their next periodic check.
+    uow.signal(user_id, events.TOKENS_REVOKED)
 
 
 async def authenticate_token(

@@ -62,9 +62,11 @@ async def pump(
     the database it needs is away (the client reconnects later and replays what it missed).
 
     Heartbeats go out when nothing else did for a heartbeat interval. The token's expiry is
-    checked (by the app's clock) on every wake-up; revocation, which costs a query, once per
-    `realtime_auth_recheck_seconds`. Both timers start at a random point of their interval so
-    that a thousand sockets opened together do not all wake and query together.
+    checked (by the app's clock) before anything is sent; revocation, which costs a query, at
+    once when the user's tokens are revoked (the stream hears of it through the broker) or live
+    delivery had a gap, and otherwise once per `realtime_auth_recheck_seconds`, in case that
+    news was lost. Both timers start at a random point of their interval so that a thousand
+    sockets opened together do not all wake and query together.
     """
     settings = ctx.settings
     interval = settings.realtime_heartbeat_seconds
@@ -75,6 +77,14 @@ async def pump(
     frames: list[str] | None = first
     try:
         while frames is not None:
+            # Checked before sending: nothing goes out on a token that has expired or was
+            # revoked. (The opening frames follow a check made a moment ago.)
+            if ctx.clock.now() >= expires_at:
+                raise Unauthenticated("The token has expired.")
+            if stream.token_check_due or loop.time() >= next_recheck:
+                stream.token_check_due = False
+                await realtime_service.check_token(ctx, token)
+                next_recheck = loop.time() + recheck
             try:
                 async with asyncio.timeout(settings.realtime_send_timeout_seconds):
                     if frames:
@@ -84,11 +94,6 @@ async def pump(
             except TimeoutError:
                 # The transport's buffers are full: the client is not reading.
                 raise SlowConsumer from None
-            if ctx.clock.now() >= expires_at:
-                raise Unauthenticated("The token has expired.")
-            if loop.time() >= next_recheck:
-                await realtime_service.check_token(ctx, token)
-                next_recheck = loop.time() + recheck
             frames = await stream.next_batch(wait)
             wait = interval
     except ClientGone:

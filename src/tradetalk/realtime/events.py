@@ -48,6 +48,12 @@ def signal(signal_type: SignalType, data: dict[str, Any] | None = None) -> str:
 
 HEARTBEAT_FRAME = signal(SignalType.HEARTBEAT)
 
+# Not a frame for clients: what a user's open streams receive (through the broker, on every
+# node) when the user's tokens are revoked. Each stream checks its token again at once and
+# closes if it was one of them; the stream drops it either way. Not JSON, so that it can never
+# be mistaken for, or written as, a frame a client reads.
+TOKENS_REVOKED = "tokens-revoked"
+
 
 def frame_id(frame: str) -> int | None:
     """The id of a frame written by `frame` or `signal` (both start with `{"id":`)."""

@@ -53,6 +53,9 @@ class EventStream:
         self._after = after
         self.position = 0  # the id of the last durable event this client has
         self._subscription: Subscription | None = None
+        # Set when the token must be checked again before anything more is sent: the user's
+        # tokens were revoked, or live delivery had a gap (which may have swallowed that news).
+        self.token_check_due = False
 
     @property
     def subscription(self) -> Subscription:
@@ -99,9 +102,13 @@ class EventStream:
                 return None
             if delivery is GAP:
                 subscription.gap_handled()
+                self.token_check_due = True
                 frames += await self._read_log(self.position)
             elif delivery.event_id is None:
-                frames.append(delivery.frame)
+                if delivery.frame == events.TOKENS_REVOKED:
+                    self.token_check_due = True
+                else:
+                    frames.append(delivery.frame)
             elif delivery.event_id <= self.position:
                 continue  # already sent (replayed, or caught up past it)
             elif delivery.event_id == self.position + 1:
