@@ -152,6 +152,9 @@ class Bench:
             open_timeout=60,
             # Browsers offer permessage-deflate; so does this client unless told not to.
             compression=None if self.args.no_compression else "deflate",
+            # Nor do browsers send pings (they answer the server's): without this the client
+            # library pings every 20 s, which the idle figure then counted as server work.
+            ping_interval=None,
         )
         while json.loads(await ws.recv())["type"] != "ready":
             pass
