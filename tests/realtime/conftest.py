@@ -12,13 +12,19 @@ from urllib.parse import urlencode
 import pytest
 import pytest_asyncio
 import uvicorn
+from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from tradetalk.app import create_app
 from tradetalk.config import Settings
+from tradetalk.kit.clock import ManualClock
+from tradetalk.realtime.redis_broker import RedisBroker
 
 WAIT = 10.0  # seconds a test waits for a frame before it fails (a guard, not an assertion)
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @pytest.fixture
@@ -135,3 +141,25 @@ async def open_socket(server: str) -> AsyncIterator[Connect]:
     yield _open
     for client in opened:
         await client.close()
+
+
+@pytest_asyncio.fixture
+async def node_b(settings: Settings, clock: ManualClock) -> AsyncIterator[FastAPI]:
+    """A second app node on the same database (and Redis, where the settings name it)."""
+    application = create_app(settings, clock=clock)
+    async with LifespanManager(application):
+        yield application
+
+
+async def cut_off_from_redis(node: FastAPI) -> RedisBroker:
+    """Kill the node's Redis subscription connection and wait until the node has noticed; it
+    reconnects by itself after `redis_broker.BACKOFF_FIRST_SECONDS`. Returns its broker."""
+    broker: RedisBroker = node.state.ctx.broker
+    async with Redis.from_url(REDIS_URL, decode_responses=True) as redis:
+        ours = [
+            c for c in await redis.client_list(_type="pubsub") if c["name"] == broker.client_name
+        ]
+        assert len(ours) == 1
+        await redis.client_kill_filter(_id=ours[0]["id"])
+    await until(lambda: not broker.connected.is_set())
+    return broker

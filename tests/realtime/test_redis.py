@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import pytest_asyncio
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-from redis.asyncio import Redis
 
 from tests.conftest import require_service
 from tests.fixtures.marketplace import Marketplace, TestUser
-from tests.realtime.conftest import Connect, until
-from tradetalk.app import create_app
+from tests.realtime.conftest import REDIS_URL, Connect, cut_off_from_redis
 from tradetalk.config import Settings
-from tradetalk.kit.clock import ManualClock
 from tradetalk.realtime import redis_broker
 from tradetalk.realtime.redis_broker import RedisBroker
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @pytest.fixture
@@ -35,14 +27,6 @@ def settings(settings: Settings) -> Settings:
             "rate_limits": False,
         }
     )
-
-
-@pytest_asyncio.fixture
-async def node_b(settings: Settings, clock: ManualClock) -> AsyncIterator[FastAPI]:
-    """A second app node on the same database and Redis."""
-    application = create_app(settings, clock=clock)
-    async with LifespanManager(application):
-        yield application
 
 
 def client_of(node: FastAPI, user: TestUser) -> httpx.AsyncClient:
@@ -102,17 +86,10 @@ async def test_events_sent_while_the_redis_connection_is_down_arrive_after_it_is
 ) -> None:
     # Reconnect slowly enough that the send below surely falls into the outage.
     monkeypatch.setattr(redis_broker, "BACKOFF_FIRST_SECONDS", 1.0)
-    broker: RedisBroker = app.state.ctx.broker
     deal = await market.transaction()
     cid = await market.conversation_id(deal)
     seller = await open_socket(deal.seller.token)
-    async with Redis.from_url(REDIS_URL, decode_responses=True) as redis:
-        ours = [
-            c for c in await redis.client_list(_type="pubsub") if c["name"] == broker.client_name
-        ]
-        assert len(ours) == 1
-        await redis.client_kill_filter(_id=ours[0]["id"])
-    await until(lambda: not broker.connected.is_set())
+    broker = await cut_off_from_redis(app)
     async with client_of(node_b, deal.buyer) as buyer_on_b:
         during = await buyer_on_b.post(
             f"/v1/conversations/{cid}/messages", json={"body": "while node A was cut off"}

@@ -5,26 +5,18 @@ of the revocation can close a stream within a test's wait)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import pytest_asyncio
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-from redis.asyncio import Redis
 
 from tests.conftest import SERVER_KEY, require_service
 from tests.fixtures.marketplace import Marketplace
-from tests.realtime.conftest import Connect, until
+from tests.realtime.conftest import REDIS_URL, Connect, cut_off_from_redis
 from tests.realtime.test_sse import sse
-from tradetalk.app import create_app
 from tradetalk.config import Settings
-from tradetalk.kit.clock import ManualClock
 from tradetalk.realtime import redis_broker
-from tradetalk.realtime.redis_broker import RedisBroker
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 UNAUTHENTICATED = 4401
 REVOKED = (UNAUTHENTICATED, "The token has been revoked.")
 
@@ -43,14 +35,6 @@ def settings(settings: Settings, broker: str) -> Settings:
         # Channels of their own, so that parallel runs never hear each other.
         update |= {"redis_url": REDIS_URL, "redis_prefix": f"tt-test-{uuid.uuid4().hex[:8]}"}
     return settings.model_copy(update=update)
-
-
-@pytest_asyncio.fixture
-async def node_b(settings: Settings, clock: ManualClock) -> AsyncIterator[FastAPI]:
-    """A second app node on the same database and Redis."""
-    application = create_app(settings, clock=clock)
-    async with LifespanManager(application):
-        yield application
 
 
 def operator_of(node: FastAPI) -> httpx.AsyncClient:
@@ -127,16 +111,9 @@ async def test_a_revocation_missed_in_a_redis_outage_closes_the_socket_once_it_i
 ) -> None:
     # Reconnect slowly enough that the revocation surely falls into the outage.
     monkeypatch.setattr(redis_broker, "BACKOFF_FIRST_SECONDS", 3.0)
-    broker: RedisBroker = app.state.ctx.broker
     user = await market.user()
     client = await open_socket(user.token)
-    async with Redis.from_url(REDIS_URL, decode_responses=True) as redis:
-        ours = [
-            c for c in await redis.client_list(_type="pubsub") if c["name"] == broker.client_name
-        ]
-        assert len(ours) == 1
-        await redis.client_kill_filter(_id=ours[0]["id"])
-    await until(lambda: not broker.connected.is_set())
+    broker = await cut_off_from_redis(app)
     async with operator_of(node_b) as operator_on_b:
         response = await operator_on_b.delete(f"/v1/users/{user.id}/tokens")
     assert response.status_code == 204, response.text
