@@ -330,23 +330,19 @@ class UnitOfWork:
         """A savepoint: an error inside it undoes what was written inside it, and also drops
         the events, side effects, ledger entries, feed notes and signals queued inside it,
         which would otherwise go out with the commit about changes that never happened."""
-        marks = (
-            len(self.events),
-            len(self.side_effects),
-            len(self.record_entries),
-            len(self.feed_notes),
-            len(self.signals),
-        )
+        held = self._held()
+        marks = [len(items) for items in held]
         try:
             async with self.session.begin_nested():
                 yield
         except BaseException:
-            del self.events[marks[0] :]
-            del self.side_effects[marks[1] :]
-            del self.record_entries[marks[2] :]
-            del self.feed_notes[marks[3] :]
-            del self.signals[marks[4] :]
+            for items, mark in zip(held, marks, strict=True):
+                del items[mark:]
             raise
+
+    def _held(self) -> tuple[list[Any], ...]:
+        # What waits for the commit: a savepoint trims it back, the commit empties it.
+        return (self.events, self.side_effects, self.record_entries, self.feed_notes, self.signals)
 
     def record(self, entry: RecordEntry) -> None:
         """Queue a new ledger entry (record/service.py makes them); it is written with the
@@ -374,13 +370,10 @@ class UnitOfWork:
         due_now = queued and any(
             item.run_after is None or item.run_after <= self.now for item in self.side_effects
         )
-        self.events.clear()
-        self.side_effects.clear()
-        self.record_entries.clear()
-        self.feed_notes.clear()
         if self.signals:
             deliveries = [*deliveries, *self.signals]
-            self.signals.clear()
+        for items in self._held():
+            items.clear()
         if deliveries:
             await self.ctx.broker.publish(deliveries)
         if due_now:
